@@ -1,0 +1,118 @@
+//! Which services and steps files a project uses (jet-format.md, "Finding the files").
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::Diagnostic;
+
+pub const SERVICES_CANDIDATES: &[&str] = &[
+    "slipway-services.yml",
+    "slipway-services.yaml",
+    "slipway-services.json",
+    "codeship-services.yml",
+    "codeship-services.yaml",
+    "codeship-services.json",
+    "jet-services.yml",
+    "jet-services.json",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+    "compose.yaml",
+    "compose.yml",
+];
+
+pub const STEPS_CANDIDATES: &[&str] = &[
+    "slipway-steps.yml",
+    "slipway-steps.yaml",
+    "slipway-steps.json",
+    "codeship-steps.yml",
+    "codeship-steps.yaml",
+    "codeship-steps.json",
+    "jet-steps.yml",
+    "jet-steps.json",
+];
+
+#[derive(Clone, Debug)]
+pub struct ProjectFiles {
+    pub dir: PathBuf,
+    pub services: PathBuf,
+    /// A docker compose file: compose rules apply (variable interpolation, `image` next to `build`).
+    pub compose: bool,
+    pub steps: Option<PathBuf>,
+}
+
+/// Find the files. Explicit paths are taken relative to the current directory.
+pub fn discover(
+    dir: &Path,
+    services_path: Option<&Path>,
+    steps_path: Option<&Path>,
+) -> Result<ProjectFiles, Diagnostic> {
+    if !dir.is_dir() {
+        return Err(Diagnostic::error(None, format!("project directory `{}` does not exist", dir.display()))
+            .with_help("pass an existing directory with --dir"));
+    }
+    let services = match services_path {
+        Some(path) => existing(path, "--services-path")?,
+        None => first_existing(dir, SERVICES_CANDIDATES).ok_or_else(|| {
+            Diagnostic::error(None, format!("no services file in `{}`", dir.display())).with_help(format!(
+                "create one of {} there, pass --services-path FILE, or point --dir at your project",
+                SERVICES_CANDIDATES.join(", ")
+            ))
+        })?,
+    };
+    let steps = match steps_path {
+        Some(path) => Some(existing(path, "--steps-path")?),
+        None => first_existing(dir, STEPS_CANDIDATES),
+    };
+    let compose = services.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains("compose"));
+    Ok(ProjectFiles { dir: dir.to_path_buf(), services, compose, steps })
+}
+
+/// The error for a command that needs a steps file when there is none.
+pub fn missing_steps(dir: &Path) -> Diagnostic {
+    Diagnostic::error(None, format!("no steps file in `{}`", dir.display()))
+        .with_help(format!("create one of {} there, or pass --steps-path FILE", STEPS_CANDIDATES.join(", ")))
+}
+
+fn existing(path: &Path, flag: &str) -> Result<PathBuf, Diagnostic> {
+    if path.is_file() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(Diagnostic::error(None, format!("{flag} `{}` is not a file", path.display()))
+            .with_help("check the path; it is relative to the current directory"))
+    }
+}
+
+fn first_existing(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    names.iter().map(|name| dir.join(name)).find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefers_slipway_then_codeship_then_compose() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), "").unwrap();
+        let found = discover(dir.path(), None, None).unwrap();
+        assert!(found.compose);
+        assert!(found.steps.is_none());
+        std::fs::write(dir.path().join("codeship-services.yml"), "").unwrap();
+        std::fs::write(dir.path().join("codeship-steps.json"), "").unwrap();
+        let found = discover(dir.path(), None, None).unwrap();
+        assert!(found.services.ends_with("codeship-services.yml"));
+        assert!(!found.compose);
+        assert!(found.steps.unwrap().ends_with("codeship-steps.json"));
+        std::fs::write(dir.path().join("slipway-services.yml"), "").unwrap();
+        std::fs::write(dir.path().join("slipway-steps.yml"), "").unwrap();
+        let found = discover(dir.path(), None, None).unwrap();
+        assert!(found.services.ends_with("slipway-services.yml"));
+        assert!(found.steps.unwrap().ends_with("slipway-steps.yml"));
+    }
+
+    #[test]
+    fn no_services_file_says_what_was_looked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = discover(dir.path(), None, None).unwrap_err();
+        assert!(err.help.unwrap().contains("codeship-services.yml"));
+    }
+}

@@ -1,0 +1,28 @@
+//! slipway's view of a project's files: services and steps in Jet, slipway or compose
+//! form, parsed into a typed model where every value remembers its file, line and column.
+//! Pure: it reads the files it is given and nothing else.
+
+pub mod command;
+pub mod diagnostic;
+pub mod discover;
+pub mod duration;
+pub mod env_file;
+pub mod interpolate;
+pub mod project;
+mod reader;
+pub mod service;
+pub mod source;
+pub mod split;
+pub mod steps;
+pub mod tag_pattern;
+mod validate;
+pub mod yaml;
+
+pub use command::Command;
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use project::{load, LoadOptions, Project};
+pub use service::{Build, Condition, Healthcheck, Service, Volume};
+pub use source::{SourceFile, Span, Spanned};
+pub use split::{Split, SplitBy, SplitMode, Splitting};
+pub use steps::{Group, GroupMode, OnFail, PushStep, RegistryAuth, RunStep, Step, StepKind};
+pub use tag_pattern::TagPattern;

@@ -1,0 +1,247 @@
+//! Loading a project: find the files, parse them, read env files, validate — collecting
+//! every problem on the way.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::discover::{discover, missing_steps, ProjectFiles};
+use crate::env_file::parse_env_file;
+use crate::interpolate::interpolate;
+use crate::reader::Fields;
+use crate::service::{parse_service, Services};
+use crate::source::{SourceFile, Spanned};
+use crate::steps::{parse_steps_file, Step};
+use crate::validate::validate;
+use crate::yaml::{self, Value};
+
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Project directory; paths in the files are relative to it.
+    pub dir: PathBuf,
+    pub services_path: Option<PathBuf>,
+    pub steps_path: Option<PathBuf>,
+    /// Whether a steps file must exist and be loaded (`steps`, `validate`), or is not
+    /// needed (`run`, `load`).
+    pub with_steps: bool,
+    /// Variables for compose-file interpolation (usually slipway's own environment).
+    pub variables: HashMap<String, String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub dir: PathBuf,
+    /// Lower-case name derived from the directory; prefixes default image names.
+    pub name: String,
+    pub files: ProjectFiles,
+    pub services: Services,
+    /// Present when loaded `with_steps`.
+    pub steps: Option<Vec<Step>>,
+    /// Values read from each service's `env_file`s, in file order (later wins).
+    pub env_files: HashMap<String, Vec<(Spanned<String>, Option<String>)>>,
+}
+
+impl Project {
+    /// The image a service runs: its `image`, its build's `image`, or `<project>_<service>`.
+    pub fn image_of(&self, service: &str) -> Option<String> {
+        let s = self.services.get(service)?;
+        Some(match (&s.image, &s.build) {
+            (Some(image), _) => image.value.clone(),
+            (None, Some(build)) => {
+                build.image.as_ref().map_or_else(|| format!("{}_{service}", self.name), |i| i.value.clone())
+            }
+            (None, None) => format!("{}_{service}", self.name),
+        })
+    }
+}
+
+/// Load and validate. `Ok` carries the warnings; `Err` carries every error (and warning).
+pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let files =
+        discover(&options.dir, options.services_path.as_deref(), options.steps_path.as_deref()).map_err(single)?;
+    if options.with_steps && files.steps.is_none() {
+        return Err(single(missing_steps(&options.dir)));
+    }
+    // Absolute, so bind mounts and build contexts never depend on the current directory.
+    let dir = files.dir.canonicalize().unwrap_or_else(|_| files.dir.clone());
+    let name = project_name(&dir);
+
+    let services_file = read_source(&files.services, &dir).map_err(single)?;
+    let mut services_parsed = true;
+    let services = match yaml::parse(&services_file) {
+        Ok(mut root) => {
+            if files.compose {
+                interpolate(&mut root, &options.variables, &mut diags);
+            }
+            parse_services_file(&root, files.compose, &mut diags)
+        }
+        Err(d) => {
+            diags.push(d);
+            services_parsed = false;
+            Services::new()
+        }
+    };
+
+    let steps = match (&files.steps, options.with_steps) {
+        (Some(path), true) => {
+            let source = read_source(path, &dir).map_err(single)?;
+            match yaml::parse(&source) {
+                Ok(root) => Some(parse_steps_file(&root, &mut diags)),
+                Err(d) => {
+                    diags.push(d);
+                    Some(Vec::new())
+                }
+            }
+        }
+        _ => None,
+    };
+
+    let mut env_files = HashMap::new();
+    for service in services.values() {
+        let mut values = Vec::new();
+        for path in &service.env_file {
+            match read_source(&dir.join(&path.value), &dir) {
+                Ok(file) => values.extend(parse_env_file(&file, &mut diags)),
+                Err(_) => {
+                    diags
+                        .error(
+                            &path.span,
+                            format!("env_file `{}` of service `{}` does not exist", path.value, service.name.value),
+                        )
+                        .hint(format!("paths are relative to the project dir `{}`", dir.display()));
+                }
+            }
+        }
+        for path in &service.encrypted_env_file {
+            if !dir.join(&path.value).is_file() {
+                diags
+                    .error(
+                        &path.span,
+                        format!(
+                            "encrypted_env_file `{}` of service `{}` does not exist",
+                            path.value, service.name.value
+                        ),
+                    )
+                    .hint(format!("paths are relative to the project dir `{}`", dir.display()));
+            }
+        }
+        env_files.insert(service.name.value.clone(), values);
+    }
+
+    let project = Project { dir, name, files, services, steps, env_files };
+    if services_parsed {
+        // Without services, every step would name an "unknown" service: noise.
+        validate(&project, &mut diags);
+    }
+    let diags = diags.sorted();
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok((project, diags))
+    }
+}
+
+fn single(d: Diagnostic) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    diags.push(d);
+    diags
+}
+
+fn read_source(path: &Path, dir: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
+    let display = path.strip_prefix(dir).unwrap_or(path).display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(path, display, text)),
+            Err(_) => Err(Diagnostic::error(None, format!("`{}` is not UTF-8 text", path.display()))
+                .with_help("save the file as UTF-8")),
+        },
+        Err(e) => Err(Diagnostic::error(None, format!("cannot read `{}`: {e}", path.display()))),
+    }
+}
+
+/// `version:` is ignored; services sit at the top level or under `services:`.
+fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics) -> Services {
+    let mut services = Services::new();
+    let table = match &root.value {
+        Value::Null => {
+            diags
+                .error(&root.span, "the services file is empty")
+                .hint("add at least one service, e.g. `app:\n  image: busybox`");
+            return services;
+        }
+        Value::Map(_) => match root.get("services") {
+            Some(inner) if inner.as_map().is_some() => inner,
+            _ => root,
+        },
+        _ => {
+            diags.error(
+                &root.span,
+                format!("the services file must be a mapping of service names, found {}", root.kind()),
+            );
+            return services;
+        }
+    };
+    let nested = !std::ptr::eq(table, root);
+    if nested {
+        // Top-level compose keys beside `services:`.
+        if let Some(mut f) = Fields::of(root, "the services file", diags) {
+            f.take("services");
+            f.take("version");
+            f.take("name");
+            for (key, node) in f.rest() {
+                if !key.starts_with("x-") && !["volumes", "networks", "secrets", "configs"].contains(&key.as_str()) {
+                    diags.warning(&node.span, format!("unknown top-level key `{key}` in the services file"));
+                }
+            }
+        }
+    }
+    let Some(entries) = table.as_map() else {
+        return services;
+    };
+    for (key, value) in entries {
+        let Some(name) = key.scalar_text() else {
+            diags.error(&key.span, format!("a service name must be a string, found {}", key.kind()));
+            continue;
+        };
+        if !nested && (name == "version" || name.starts_with("x-")) {
+            continue;
+        }
+        if !valid_service_name(&name) {
+            diags
+                .error(&key.span, format!("`{name}` is not a valid service name"))
+                .hint("use letters, digits, `_`, `-`, `.` and `/`, starting with a letter or digit");
+            continue;
+        }
+        if let Some(service) = parse_service(Spanned::new(name.clone(), key.span.clone()), value, compose, diags) {
+            services.insert(name, service);
+        }
+    }
+    services
+}
+
+/// Jet accepted `/` in names (`test/php-7.2`); slipway turns names into object names
+/// itself, so only what cannot be a name at all is refused.
+fn valid_service_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
+}
+
+/// The directory name in lower case with only `[a-z0-9_-]`, like docker compose.
+pub fn project_name(dir: &Path) -> String {
+    let base = dir
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".to_string());
+    let name: String =
+        base.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    let name = name.trim_start_matches(['_', '-']).to_string();
+    if name.is_empty() {
+        "project".to_string()
+    } else {
+        name
+    }
+}

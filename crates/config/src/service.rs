@@ -1,0 +1,627 @@
+//! The services file: one entry per service, compose-style, as Jet read it.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::command::{command, Command};
+use crate::diagnostic::Diagnostics;
+use crate::duration::parse_duration;
+use crate::reader::{boolean, key_values, non_empty_string, string, string_list, string_or_list, unsigned, Fields};
+use crate::source::{Span, Spanned};
+use crate::yaml::{Node, Value};
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: Spanned<String>,
+    pub image: Option<Spanned<String>>,
+    pub build: Option<Build>,
+    /// `(KEY, Some(value))`, or `(KEY, None)` to take KEY from slipway's own environment.
+    pub environment: Vec<(Spanned<String>, Option<String>)>,
+    pub env_file: Vec<Spanned<String>>,
+    pub encrypted_env_file: Vec<Spanned<String>>,
+    /// Inline encrypted `KEY=VALUE` lines (Jet's `encrypted_environment`).
+    pub encrypted_environment: Option<Spanned<String>>,
+    pub links: Vec<Link>,
+    pub depends_on: Vec<Dependency>,
+    pub volumes: Vec<Spanned<Volume>>,
+    pub volumes_from: Vec<VolumesFrom>,
+    pub command: Option<Command>,
+    pub entrypoint: Option<Command>,
+    pub working_dir: Option<Spanned<String>>,
+    pub user: Option<Spanned<String>>,
+    pub hostname: Option<Spanned<String>>,
+    /// `host:ip` entries for /etc/hosts.
+    pub extra_hosts: Vec<Spanned<String>>,
+    pub healthcheck: Option<Healthcheck>,
+    pub cached: bool,
+    pub default_cache_branch: Option<Spanned<String>>,
+    pub add_docker: bool,
+    pub encrypted_dockercfg_path: Option<Spanned<String>>,
+    pub dockercfg_service: Option<Spanned<String>>,
+    /// The service's whole entry, for messages about the service as a whole.
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Build {
+    /// Build context, relative to the project dir.
+    pub context: Spanned<String>,
+    /// Dockerfile path, relative to the context.
+    pub dockerfile: Option<Spanned<String>>,
+    /// Name to tag the built image with.
+    pub image: Option<Spanned<String>>,
+    /// Build args; values may be templates like `{{ .Branch }}`.
+    pub args: Vec<(Spanned<String>, Option<String>)>,
+    pub target: Option<Spanned<String>>,
+    pub encrypted_args_file: Option<Spanned<String>>,
+    /// Inline encrypted args (base64 of an encrypted `KEY=VALUE` list).
+    pub encrypted_args: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub service: Spanned<String>,
+    pub alias: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    Started,
+    Healthy,
+    CompletedSuccessfully,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dependency {
+    pub service: Spanned<String>,
+    pub condition: Condition,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Volume {
+    /// `/ctr`: a fresh volume for each container.
+    Anonymous { target: String },
+    /// `./host:/ctr[:ro]`: a host path, relative to the project dir.
+    Bind { source: String, target: String, read_only: bool },
+    /// `name:/ctr[:ro]`: a volume shared by the whole run.
+    Named { name: String, target: String, read_only: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct VolumesFrom {
+    pub service: Spanned<String>,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Healthcheck {
+    /// `["CMD", …]`, `["CMD-SHELL", "…"]` or `["NONE"]`; `None` keeps the image's test.
+    pub test: Option<Vec<String>>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
+    pub start_period: Option<Duration>,
+    pub retries: Option<u64>,
+    pub disable: bool,
+}
+
+pub(crate) const SERVICE_KEYS: &[&str] = &[
+    "image",
+    "build",
+    "dockerfile",
+    "environment",
+    "env_file",
+    "encrypted_env_file",
+    "encrypted_environment",
+    "links",
+    "depends_on",
+    "volumes",
+    "volumes_from",
+    "command",
+    "entrypoint",
+    "working_dir",
+    "user",
+    "hostname",
+    "extra_hosts",
+    "healthcheck",
+    "cached",
+    "default_cache_branch",
+    "add_docker",
+    "encrypted_dockercfg_path",
+    "dockercfg_service",
+];
+
+/// Compose keys Jet ignored or refused; slipway accepts them with a warning.
+pub(crate) const IGNORED_SERVICE_KEYS: &[&str] = &[
+    "container_name",
+    "networks",
+    "network_mode",
+    "logging",
+    "stop_signal",
+    "stop_grace_period",
+    "tty",
+    "tmpfs",
+    "ulimits",
+    "privileged",
+    "pid",
+    "ipc",
+    "devices",
+    "cgroup_parent",
+    "extends",
+    "ports",
+    "expose",
+    "external_links",
+    "stdin_open",
+    "labels",
+    "restart",
+    "deploy",
+    "domainname",
+    "mem_limit",
+    "cpus",
+    "cpu_shares",
+    "shm_size",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+    "dns",
+    "dns_search",
+    "init",
+    "platform",
+    "profiles",
+    "sysctls",
+    "cpu_quota",
+    "cpuset",
+    "group_add",
+    "isolation",
+    "log_driver",
+    "log_opt",
+    "mac_address",
+    "mem_reservation",
+    "memswap_limit",
+    "mem_swappiness",
+    "oom_score_adj",
+    "read_only",
+    "volume_driver",
+    "stdin_open",
+];
+
+/// Parse one service. `compose` relaxes Jet's rules the way docker compose does
+/// (`image` next to `build` names the built image).
+pub(crate) fn parse_service(
+    name: Spanned<String>,
+    node: &Node,
+    compose: bool,
+    diags: &mut Diagnostics,
+) -> Option<Service> {
+    let what = format!("service `{}`", name.value);
+    let mut f = Fields::of(node, &what, diags)?;
+    let str_field = |f: &mut Fields, key: &str, diags: &mut Diagnostics| {
+        f.take(key).and_then(|n| string(n, &format!("`{key}` of {what}"), diags))
+    };
+
+    let mut image = f.take("image").and_then(|n| non_empty_string(n, &format!("`image` of {what}"), diags));
+    let sibling_dockerfile =
+        f.take("dockerfile").and_then(|n| non_empty_string(n, &format!("`dockerfile` of {what}"), diags));
+    let mut build = f.take("build").and_then(|n| parse_build(n, &what, diags));
+    if let (Some(build), Some(dockerfile)) = (&mut build, sibling_dockerfile) {
+        if build.dockerfile.is_none() {
+            build.dockerfile = Some(dockerfile);
+        }
+    }
+    if compose {
+        // docker compose: `image` next to `build` is the name for the built image.
+        if let (Some(build), Some(_)) = (&mut build, &image) {
+            if build.image.is_none() {
+                build.image = image.take();
+            }
+        }
+    }
+
+    let environment =
+        f.take("environment").map(|n| key_values(n, &format!("`environment` of {what}"), diags)).unwrap_or_default();
+    let env_file =
+        f.take("env_file").map(|n| string_or_list(n, &format!("`env_file` of {what}"), diags)).unwrap_or_default();
+    let encrypted_env_file = f
+        .take("encrypted_env_file")
+        .map(|n| string_or_list(n, &format!("`encrypted_env_file` of {what}"), diags))
+        .unwrap_or_default();
+    let encrypted_environment = str_field(&mut f, "encrypted_environment", diags);
+    let links = f.take("links").map(|n| parse_links(n, &what, diags)).unwrap_or_default();
+    let depends_on = f.take("depends_on").map(|n| parse_depends_on(n, &what, diags)).unwrap_or_default();
+    let volumes = f.take("volumes").map(|n| parse_volumes(n, &what, compose, diags)).unwrap_or_default();
+    let volumes_from = f
+        .take("volumes_from")
+        .map(|n| string_list(n, &format!("`volumes_from` of {what}"), diags))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|entry| parse_volumes_from(entry, diags))
+        .collect();
+    let command_ = f.take("command").and_then(|n| command(n, &format!("`command` of {what}"), diags));
+    let entrypoint = f.take("entrypoint").and_then(|n| command(n, &format!("`entrypoint` of {what}"), diags));
+    let working_dir = str_field(&mut f, "working_dir", diags);
+    let user = str_field(&mut f, "user", diags);
+    let hostname = str_field(&mut f, "hostname", diags);
+    let extra_hosts = f.take("extra_hosts").map(|n| parse_extra_hosts(n, &what, diags)).unwrap_or_default();
+    let healthcheck = f.take("healthcheck").and_then(|n| parse_healthcheck(n, &what, diags));
+    let cached = f.take("cached").and_then(|n| boolean(n, &format!("`cached` of {what}"), diags)).unwrap_or(false);
+    let default_cache_branch = str_field(&mut f, "default_cache_branch", diags);
+    let add_docker =
+        f.take("add_docker").and_then(|n| boolean(n, &format!("`add_docker` of {what}"), diags)).unwrap_or(false);
+    let encrypted_dockercfg_path = str_field(&mut f, "encrypted_dockercfg_path", diags);
+    let dockercfg_service = str_field(&mut f, "dockercfg_service", diags);
+
+    f.warn_rest(&what, IGNORED_SERVICE_KEYS, "steps run in isolated, throw-away containers", SERVICE_KEYS, diags);
+
+    Some(Service {
+        span: name.span.clone(),
+        name,
+        image,
+        build,
+        environment,
+        env_file,
+        encrypted_env_file,
+        encrypted_environment,
+        links,
+        depends_on,
+        volumes,
+        volumes_from,
+        command: command_,
+        entrypoint,
+        working_dir,
+        user,
+        hostname,
+        extra_hosts,
+        healthcheck,
+        cached,
+        default_cache_branch,
+        add_docker,
+        encrypted_dockercfg_path,
+        dockercfg_service,
+    })
+}
+
+fn parse_build(node: &Node, service: &str, diags: &mut Diagnostics) -> Option<Build> {
+    let what = format!("`build` of {service}");
+    if let Some(context) = node.scalar_text() {
+        return Some(Build {
+            context: Spanned::new(context, node.span.clone()),
+            dockerfile: None,
+            image: None,
+            args: Vec::new(),
+            target: None,
+            encrypted_args_file: None,
+            encrypted_args: None,
+            span: node.span.clone(),
+        });
+    }
+    let mut f = Fields::of(node, &what, diags)?;
+    let mut take_str = |f: &mut Fields, keys: &[&str]| {
+        let mut found = None;
+        for key in keys {
+            if let Some(n) = f.take(key) {
+                if found.is_some() {
+                    diags.error(&n.span, format!("{what} sets both `{}` and `{key}`; keep one", keys[0]));
+                } else {
+                    found = non_empty_string(n, &format!("`{key}` of {what}"), diags);
+                }
+            }
+        }
+        found
+    };
+    let context = take_str(&mut f, &["context", "path"]);
+    let dockerfile = take_str(&mut f, &["dockerfile", "dockerfile_path"]);
+    let image = take_str(&mut f, &["image"]);
+    let target = take_str(&mut f, &["target"]);
+    let encrypted_args_file = take_str(&mut f, &["encrypted_args_file"]);
+    let encrypted_args = take_str(&mut f, &["encrypted_args"]);
+    let args = f.take("args").map(|n| key_values(n, &format!("`args` of {what}"), diags)).unwrap_or_default();
+    f.warn_rest(
+        &what,
+        &[
+            "cache_from",
+            "labels",
+            "network",
+            "shm_size",
+            "extra_hosts",
+            "ssh",
+            "secrets",
+            "platforms",
+            "no_cache",
+            "pull",
+        ],
+        "slipway does not pass it to the builder",
+        &[
+            "context",
+            "path",
+            "dockerfile",
+            "dockerfile_path",
+            "image",
+            "args",
+            "target",
+            "encrypted_args_file",
+            "encrypted_args",
+        ],
+        diags,
+    );
+    Some(Build {
+        context: context.unwrap_or_else(|| Spanned::new(".".to_string(), node.span.clone())),
+        dockerfile,
+        image,
+        args,
+        target,
+        encrypted_args_file,
+        encrypted_args,
+        span: node.span.clone(),
+    })
+}
+
+fn parse_links(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec<Link> {
+    string_list(node, &format!("`links` of {service}"), diags)
+        .into_iter()
+        .map(|entry| match entry.value.split_once(':') {
+            Some((name, alias)) => {
+                Link { service: Spanned::new(name.to_string(), entry.span), alias: Some(alias.to_string()) }
+            }
+            None => Link { service: entry, alias: None },
+        })
+        .collect()
+}
+
+fn parse_depends_on(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec<Dependency> {
+    let what = format!("`depends_on` of {service}");
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .filter_map(|(key, value)| {
+                let name = string(key, &what, diags)?;
+                let condition = match value.get("condition").map(|c| (c, c.scalar_text())) {
+                    None => Condition::Started,
+                    Some((_, Some(c))) if c == "service_started" => Condition::Started,
+                    Some((_, Some(c))) if c == "service_healthy" => Condition::Healthy,
+                    Some((_, Some(c))) if c == "service_completed_successfully" => Condition::CompletedSuccessfully,
+                    Some((c, _)) => {
+                        diags
+                            .error(&c.span, format!("unknown condition in {what}"))
+                            .hint("use service_started, service_healthy or service_completed_successfully");
+                        Condition::Started
+                    }
+                };
+                Some(Dependency { service: name, condition })
+            })
+            .collect(),
+        _ => string_list(node, &what, diags)
+            .into_iter()
+            .map(|service| Dependency { service, condition: Condition::Started })
+            .collect(),
+    }
+}
+
+fn parse_volumes(node: &Node, service: &str, compose: bool, diags: &mut Diagnostics) -> Vec<Spanned<Volume>> {
+    let what = format!("`volumes` of {service}");
+    let Some(items) = node.as_seq() else {
+        if !node.is_null() {
+            diags.error(&node.span, format!("{what} must be a list, found {}", node.kind()));
+        }
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let volume = match item.as_map() {
+                Some(_) => parse_long_volume(item, &what, diags)?,
+                None => {
+                    let text = string(item, &format!("each entry of {what}"), diags)?;
+                    match parse_short_volume(&text.value, compose) {
+                        Ok(volume) => volume,
+                        Err(problem) => {
+                            diags.error(&item.span, format!("{what}: {problem}")).hint(
+                                "write `/container/path`, `./host/path:/container/path[:ro]` or `name:/container/path`",
+                            );
+                            return None;
+                        }
+                    }
+                }
+            };
+            Some(Spanned::new(volume, item.span.clone()))
+        })
+        .collect()
+}
+
+/// `/ctr`, `./host:/ctr[:ro|rw]`, `name:/ctr[:ro]`. A bare `name` is a named volume in
+/// compose files; Jet read it as a folder of the project (`name:/ctr` = `./name:/ctr`).
+pub fn parse_short_volume(text: &str, compose: bool) -> Result<Volume, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let read_only = |mode: &str| match mode {
+        "ro" => Ok(true),
+        "rw" | "z" | "Z" | "cached" | "delegated" | "consistent" => Ok(false),
+        other if other.split(',').all(|m| ["ro", "rw", "z", "Z", "nocopy"].contains(&m)) => {
+            Ok(other.split(',').any(|m| m == "ro"))
+        }
+        other => Err(format!("unknown volume mode `{other}` in `{text}`")),
+    };
+    let (source, target, ro) = match parts.as_slice() {
+        [target] => return absolute_target(target, text).map(|target| Volume::Anonymous { target }),
+        [source, target] => (*source, *target, false),
+        [source, target, mode] => (*source, *target, read_only(mode)?),
+        _ => return Err(format!("`{text}` has too many `:`")),
+    };
+    let target = absolute_target(target, text)?;
+    if source.is_empty() {
+        return Err(format!("`{text}` has an empty host path"));
+    }
+    Ok(if source.starts_with(['.', '/', '~']) {
+        Volume::Bind { source: source.to_string(), target, read_only: ro }
+    } else if !compose {
+        Volume::Bind { source: format!("./{source}"), target, read_only: ro }
+    } else {
+        Volume::Named { name: source.to_string(), target, read_only: ro }
+    })
+}
+
+fn absolute_target(target: &str, text: &str) -> Result<String, String> {
+    if target.starts_with('/') {
+        Ok(target.to_string())
+    } else {
+        Err(format!("the container path in `{text}` must be absolute"))
+    }
+}
+
+fn parse_long_volume(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<Volume> {
+    let mut f = Fields::of(node, what, diags)?;
+    let kind = f.take("type").and_then(|n| string(n, what, diags)).map(|s| s.value);
+    let source = f.take("source").and_then(|n| string(n, what, diags)).map(|s| s.value);
+    let target = f.take("target").and_then(|n| string(n, what, diags));
+    let read_only = f.take("read_only").and_then(|n| boolean(n, what, diags)).unwrap_or(false);
+    f.warn_rest(
+        what,
+        &["volume", "bind", "consistency"],
+        "slipway uses the defaults",
+        &["type", "source", "target", "read_only"],
+        diags,
+    );
+    let Some(target) = target else {
+        diags.error(&node.span, format!("{what}: a volume needs `target`"));
+        return None;
+    };
+    let target = match absolute_target(&target.value, &target.value) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.error(&target.span, e);
+            return None;
+        }
+    };
+    match (kind.as_deref(), source) {
+        (Some("bind"), Some(source)) => Some(Volume::Bind { source, target, read_only }),
+        (Some("volume") | None, Some(name)) => Some(Volume::Named { name, target, read_only }),
+        (Some("volume") | None, None) => Some(Volume::Anonymous { target }),
+        (Some("tmpfs"), _) => {
+            diags.warning(&node.span, format!("{what}: tmpfs volumes are ignored"));
+            None
+        }
+        (Some(other), _) => {
+            diags.error(&node.span, format!("{what}: unsupported volume type `{other}`")).hint("use bind or volume");
+            None
+        }
+    }
+}
+
+fn parse_volumes_from(entry: Spanned<String>, diags: &mut Diagnostics) -> Option<VolumesFrom> {
+    let text = entry.value.strip_prefix("service:").unwrap_or(&entry.value);
+    let (name, mode) = match text.split_once(':') {
+        Some((name, mode)) => (name, Some(mode)),
+        None => (text, None),
+    };
+    if entry.value.starts_with("container:") {
+        diags
+            .error(&entry.span, "volumes_from a container outside the pipeline is not supported")
+            .hint("name a service of this file");
+        return None;
+    }
+    let read_only = match mode {
+        None | Some("rw") => false,
+        Some("ro") => true,
+        Some(other) => {
+            diags.error(&entry.span, format!("unknown volumes_from mode `{other}`")).hint("use ro or rw");
+            return None;
+        }
+    };
+    Some(VolumesFrom { service: Spanned::new(name.to_string(), entry.span), read_only })
+}
+
+fn parse_extra_hosts(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec<Spanned<String>> {
+    let what = format!("`extra_hosts` of {service}");
+    match &node.value {
+        Value::Map(_) => key_values(node, &what, diags)
+            .into_iter()
+            .filter_map(|(host, ip)| {
+                let Some(ip) = ip else {
+                    diags.error(&host.span, format!("{what}: `{}` needs an address", host.value));
+                    return None;
+                };
+                Some(Spanned::new(format!("{}:{ip}", host.value), host.span))
+            })
+            .collect(),
+        _ => string_list(node, &what, diags)
+            .into_iter()
+            .map(|entry| {
+                // compose also accepts `host=ip`
+                match entry.value.split_once('=') {
+                    Some((h, ip)) => Spanned::new(format!("{h}:{ip}"), entry.span),
+                    None => entry,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn parse_healthcheck(node: &Node, service: &str, diags: &mut Diagnostics) -> Option<Healthcheck> {
+    let what = format!("`healthcheck` of {service}");
+    let mut f = Fields::of(node, &what, diags)?;
+    let test = f.take("test").and_then(|n| match &n.value {
+        Value::Seq(_) => {
+            let words: Vec<String> =
+                string_list(n, &format!("`test` of {what}"), diags).into_iter().map(|s| s.value).collect();
+            match words.first().map(String::as_str) {
+                Some("CMD" | "CMD-SHELL" | "NONE") => Some(words),
+                _ => {
+                    diags.error(&n.span, format!("`test` of {what} must start with CMD, CMD-SHELL or NONE"));
+                    None
+                }
+            }
+        }
+        _ => string(n, &format!("`test` of {what}"), diags).map(|s| vec!["CMD-SHELL".to_string(), s.value]),
+    });
+    let mut duration = |f: &mut Fields, key: &str| {
+        let node = f.take(key)?;
+        let text = string(node, &format!("`{key}` of {what}"), diags)?;
+        match parse_duration(&text.value) {
+            Ok(d) => Some(d),
+            Err(problem) => {
+                diags.error(&node.span, format!("`{key}` of {what}: {problem}"));
+                None
+            }
+        }
+    };
+    let interval = duration(&mut f, "interval");
+    let timeout = duration(&mut f, "timeout");
+    let start_period = duration(&mut f, "start_period");
+    f.take("start_interval"); // Engine API ≥ 1.44 only; slipway polls fast anyway.
+    let retries = f.take("retries").and_then(|n| unsigned(n, &format!("`retries` of {what}"), diags));
+    let disable = f.take("disable").and_then(|n| boolean(n, &format!("`disable` of {what}"), diags)).unwrap_or(false);
+    f.warn_rest(
+        &what,
+        &[],
+        "",
+        &["test", "interval", "timeout", "start_period", "start_interval", "retries", "disable"],
+        diags,
+    );
+    Some(Healthcheck { test, interval, timeout, start_period, retries, disable })
+}
+
+/// All services of a file, in file order.
+pub type Services = IndexMap<String, Service>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_volumes() {
+        assert_eq!(parse_short_volume("/data", false).unwrap(), Volume::Anonymous { target: "/data".into() });
+        assert_eq!(
+            parse_short_volume("./src:/app:ro", false).unwrap(),
+            Volume::Bind { source: "./src".into(), target: "/app".into(), read_only: true }
+        );
+        assert_eq!(
+            parse_short_volume("cache:/root/.cache", true).unwrap(),
+            Volume::Named { name: "cache".into(), target: "/root/.cache".into(), read_only: false }
+        );
+        assert_eq!(
+            parse_short_volume("build:/build", false).unwrap(),
+            Volume::Bind { source: "./build".into(), target: "/build".into(), read_only: false }
+        );
+        assert!(parse_short_volume("./src:app", false).is_err());
+        assert!(parse_short_volume("./src:/app:bogus", false).is_err());
+    }
+}

@@ -1,0 +1,315 @@
+//! Checks across the whole project: references between services and steps, cycles,
+//! duplicate names, push targets. Every problem is reported, with its position.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::Diagnostics;
+use crate::project::Project;
+use crate::service::Service;
+use crate::source::{Span, Spanned};
+use crate::steps::{Step, StepKind};
+
+pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
+    for service in project.services.values() {
+        check_image_or_build(service, project.files.compose, diags);
+        check_references(project, service, diags);
+    }
+    check_cycles(project, diags);
+    if let Some(steps) = &project.steps {
+        let mut names = Names::default();
+        let mut top_level = HashMap::new();
+        for step in steps {
+            check_step(project, step, None, &mut names, &mut top_level, diags);
+        }
+    }
+}
+
+fn check_image_or_build(service: &Service, compose: bool, diags: &mut Diagnostics) {
+    let name = &service.name.value;
+    match (&service.image, &service.build) {
+        (Some(image), Some(_)) if !compose => {
+            diags
+                .error(&image.span, format!("service `{name}` has both `image` and `build`"))
+                .hint("keep `image` to run an existing image, or `build` (with `image:` inside it to name the result)");
+        }
+        (None, None) => {
+            diags
+                .error(&service.span, format!("service `{name}` has neither `image` nor `build`"))
+                .hint("add `image: NAME` or `build: DIR`");
+        }
+        _ => {}
+    }
+}
+
+fn unknown_service(project: &Project, reference: &Spanned<String>, role: &str, diags: &mut Diagnostics) -> bool {
+    if project.services.contains_key(&reference.value) {
+        return false;
+    }
+    let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
+    diags.error(&reference.span, format!("{role} names unknown service `{}`", reference.value)).hint(format!(
+        "services in {}: {}",
+        project.files.services.file_name().map_or("the services file".into(), |n| n.to_string_lossy()),
+        known.join(", ")
+    ));
+    true
+}
+
+fn check_references(project: &Project, service: &Service, diags: &mut Diagnostics) {
+    let name = &service.name.value;
+    for link in &service.links {
+        unknown_service(project, &link.service, &format!("a link of service `{name}`"), diags);
+    }
+    for dep in &service.depends_on {
+        unknown_service(project, &dep.service, &format!("`depends_on` of service `{name}`"), diags);
+    }
+    for from in &service.volumes_from {
+        if from.service.value == *name {
+            diags.error(&from.service.span, format!("service `{name}` takes volumes from itself"));
+        } else {
+            unknown_service(project, &from.service, &format!("`volumes_from` of service `{name}`"), diags);
+        }
+    }
+    if let Some(cfg) = &service.dockercfg_service {
+        if cfg.value == *name {
+            diags
+                .error(&cfg.span, format!("service `{name}` is its own dockercfg_service"))
+                .hint("name another service that writes the credentials");
+        } else {
+            unknown_service(project, cfg, &format!("`dockercfg_service` of service `{name}`"), diags);
+        }
+    }
+}
+
+/// A service that (transitively) needs itself can never start.
+fn check_cycles(project: &Project, diags: &mut Diagnostics) {
+    let edges = |s: &Service| -> Vec<Spanned<String>> {
+        s.links
+            .iter()
+            .map(|l| l.service.clone())
+            .chain(s.depends_on.iter().map(|d| d.service.clone()))
+            .chain(s.volumes_from.iter().map(|v| v.service.clone()))
+            .filter(|target| project.services.contains_key(&target.value))
+            .collect()
+    };
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut marks: HashMap<&str, Mark> = project.services.keys().map(|k| (k.as_str(), Mark::New)).collect();
+    fn visit<'a>(
+        project: &'a Project,
+        name: &'a str,
+        path: &mut Vec<(&'a str, Option<Span>)>,
+        marks: &mut HashMap<&'a str, Mark>,
+        edges: &dyn Fn(&Service) -> Vec<Spanned<String>>,
+        diags: &mut Diagnostics,
+    ) {
+        marks.insert(name, Mark::Active);
+        let service = &project.services[name];
+        for target in edges(service) {
+            let (key, _) = project.services.get_key_value(&target.value).expect("filtered to known services");
+            match marks[key.as_str()] {
+                Mark::Active => {
+                    let start = path.iter().position(|(n, _)| *n == key.as_str()).unwrap_or(0);
+                    let mut cycle: Vec<&str> = path[start..].iter().map(|(n, _)| *n).collect();
+                    cycle.push(name);
+                    cycle.push(key);
+                    diags
+                        .error(
+                            &target.span,
+                            format!("services depend on each other in a cycle: {}", cycle[..].join(" → ")),
+                        )
+                        .hint("remove one of these links/depends_on/volumes_from");
+                }
+                Mark::New => {
+                    path.push((name, Some(target.span.clone())));
+                    visit(project, key, path, marks, edges, diags);
+                    path.pop();
+                }
+                Mark::Done => {}
+            }
+        }
+        marks.insert(name, Mark::Done);
+    }
+    for name in project.services.keys() {
+        if marks[name.as_str()] == Mark::New {
+            visit(project, name, &mut Vec::new(), &mut marks, &edges, diags);
+        }
+    }
+}
+
+/// Names seen so far: in the whole file (a repeat is a warning: Jet's own examples
+/// repeat names in groups that run on different branches) and among one group's
+/// children (a repeat there is an error: the two could never be told apart).
+#[derive(Default)]
+struct Names {
+    all: HashMap<String, Span>,
+}
+
+/// `inherited`: the service a group passes down to children that name none.
+fn check_step<'a>(
+    project: &Project,
+    step: &'a Step,
+    inherited: Option<&'a Spanned<String>>,
+    names: &mut Names,
+    siblings: &mut HashMap<String, Span>,
+    diags: &mut Diagnostics,
+) {
+    if let Some(name) = &step.name {
+        if let Some(first) = siblings.get(&name.value) {
+            diags
+                .error(&name.span, format!("duplicate step name `{}` in the same group", name.value))
+                .hint(format!("it is already used at {first}; give each step of a group its own name"));
+        } else if let Some(first) = names.all.get(&name.value) {
+            diags
+                .warning(&name.span, format!("step name `{}` is used twice", name.value))
+                .hint(format!("also at {first}; slipway labels the second `{} #2`", name.value));
+        }
+        siblings.entry(name.value.clone()).or_insert_with(|| name.span.clone());
+        names.all.entry(name.value.clone()).or_insert_with(|| name.span.clone());
+    }
+    let what = step.name.as_ref().map_or_else(|| "this step".to_string(), |n| format!("step `{}`", n.value));
+    if let Some(cfg) = &step.registry_auth.dockercfg_service {
+        unknown_service(project, cfg, &format!("`dockercfg_service` of {what}"), diags);
+    }
+    let children =
+        |steps: &'a [Step], next: Option<&'a Spanned<String>>, names: &mut Names, diags: &mut Diagnostics| {
+            let mut group_names = HashMap::new();
+            for child in steps {
+                check_step(project, child, next, names, &mut group_names, diags);
+            }
+        };
+    match &step.kind {
+        StepKind::Run(run) => {
+            check_service_refs(project, &run.service, &run.services, &what, diags);
+            if run.service.is_none() && run.services.is_none() && inherited.is_none() {
+                diags
+                    .error(&step.span, format!("{what} runs a command but names no service"))
+                    .hint("add `service: NAME`, or set `service` on an enclosing group");
+            }
+            for on_fail in &run.on_fail {
+                if let Some(service) = &on_fail.service {
+                    unknown_service(project, service, &format!("`on_fail` of {what}"), diags);
+                }
+            }
+        }
+        StepKind::Group(group) => {
+            check_service_refs(project, &group.service, &group.services, &what, diags);
+            if group.steps.is_empty() {
+                diags
+                    .error(&step.span, format!("{what} is a group with no steps"))
+                    .hint("add `steps:` with at least one step, or remove the group");
+            }
+            let next =
+                group.service.as_ref().or_else(|| group.services.as_ref().and_then(|s| s.value.first())).or(inherited);
+            children(&group.steps, next, names, diags);
+        }
+        StepKind::Manual(manual) => {
+            check_service_refs(project, &manual.service, &None, &what, diags);
+            children(&manual.steps, manual.service.as_ref().or(inherited), names, diags);
+        }
+        StepKind::Push(push) => {
+            check_service_refs(project, &push.service, &None, &what, diags);
+            let service = push.service.as_ref().or(inherited);
+            match &push.image_name {
+                None => {
+                    diags
+                        .error(&step.span, format!("push {what} has no `image_name`"))
+                        .hint("set `image_name` to the image of the service to push");
+                }
+                Some(image_name) => check_push_image(project, service, image_name, diags),
+            }
+        }
+    }
+}
+
+/// Jet pushes a service's image under `image_name`: a service that names its image
+/// must name this one (a registry host in front is allowed); one built without a name
+/// is tagged with it.
+fn check_push_image(
+    project: &Project,
+    service: Option<&Spanned<String>>,
+    image_name: &Spanned<String>,
+    diags: &mut Diagnostics,
+) {
+    let named = |s: &crate::service::Service| {
+        s.image.as_ref().or_else(|| s.build.as_ref().and_then(|b| b.image.as_ref())).map(|i| i.value.clone())
+    };
+    let candidates: Vec<&crate::service::Service> = match service.and_then(|s| project.services.get(&s.value)) {
+        Some(s) => vec![s],
+        None => project.services.values().collect(),
+    };
+    let matches = candidates.iter().any(|s| match named(s) {
+        Some(image) => same_repository(&image, &image_name.value) || registry_prefixed(&image_name.value, &image),
+        None => s.build.is_some(),
+    });
+    if !matches {
+        let images: Vec<String> = candidates.iter().filter_map(|s| named(s)).collect();
+        diags.error(&image_name.span, format!("push image_name `{}` matches no service image", image_name.value)).hint(
+            format!(
+                "push the image a service builds: set `image_name` to its `build: image:` ({})",
+                if images.is_empty() { "none is named".to_string() } else { images.join(", ") }
+            ),
+        );
+    }
+}
+
+/// `registry.example.com/org/app` pushes the image `org/app`.
+fn registry_prefixed(image_name: &str, image: &str) -> bool {
+    let image = image.split(':').next().unwrap_or(image);
+    image_name
+        .split_once('/')
+        .is_some_and(|(host, rest)| (host.contains('.') || host.contains(':')) && same_repository(rest, image))
+}
+
+fn check_service_refs(
+    project: &Project,
+    service: &Option<Spanned<String>>,
+    services: &Option<Spanned<Vec<Spanned<String>>>>,
+    what: &str,
+    diags: &mut Diagnostics,
+) {
+    if let Some(service) = service {
+        unknown_service(project, service, what, diags);
+    }
+    for s in services.iter().flat_map(|l| l.value.iter()) {
+        unknown_service(project, s, what, diags);
+    }
+}
+
+/// `repo` and `repo:tag` name the same repository.
+fn same_repository(a: &str, b: &str) -> bool {
+    fn strip_tag(s: &str) -> &str {
+        let last = s.rsplit('/').next().unwrap_or(s);
+        match last.rfind(':') {
+            Some(i) => &s[..s.len() - (last.len() - i)],
+            None => s,
+        }
+    }
+    strip_tag(a) == strip_tag(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_repository;
+
+    #[test]
+    fn registry_hosts_in_front_of_a_service_image_are_allowed() {
+        assert!(super::registry_prefixed(
+            "637448200351.dkr.ecr.us-east-1.amazonaws.com/damianmac/demoweb",
+            "damianmac/demoweb"
+        ));
+        assert!(super::registry_prefixed("localhost:5000/app", "app:latest"));
+        assert!(!super::registry_prefixed("someone/app", "app"));
+    }
+
+    #[test]
+    fn repository_comparison_ignores_tags_not_ports() {
+        assert!(same_repository("org/app", "org/app:latest"));
+        assert!(same_repository("localhost:5000/app:1", "localhost:5000/app"));
+        assert!(!same_repository("localhost:5000/app", "localhost/app"));
+        assert!(!same_repository("org/app", "org/app2"));
+    }
+}

@@ -1,0 +1,82 @@
+//! Go-template style placeholders (`{{ .Branch }}`) in build args and push tags.
+
+use std::collections::BTreeMap;
+
+/// Values a template may use, by field name (`Branch`, `CommitID`, …).
+pub type TemplateVars = BTreeMap<String, String>;
+
+pub const TEMPLATE_FIELDS: &[&str] = &[
+    "ProjectID",
+    "BuildID",
+    "RepoName",
+    "Branch",
+    "CommitID",
+    "CommitMessage",
+    "CommitDescription",
+    "CommitterName",
+    "CommitterEmail",
+    "CommitterUsername",
+    "Time",
+    "Timestamp",
+    "StringTime",
+    "StepName",
+    "ServiceName",
+    "ImageName",
+    "Ci",
+    "CiName",
+];
+
+/// Render `{{ .Field }}` placeholders. Anything else inside `{{ }}` is an error naming it.
+pub fn render(template: &str, vars: &TemplateVars) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| format!("`{{{{` without `}}}}` in `{template}`"))?;
+        let expr = after[..end].trim().trim_start_matches('-').trim_end_matches('-').trim();
+        let field = expr.strip_prefix('.').filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric()));
+        match field.and_then(|f| vars.get(f).map(|v| (f, v))) {
+            Some((_, value)) => out.push_str(value),
+            None => {
+                return Err(format!(
+                    "`{{{{ {expr} }}}}` is not a known template field; use one of {}",
+                    TEMPLATE_FIELDS.iter().map(|f| format!(".{f}")).collect::<Vec<_>>().join(" ")
+                ))
+            }
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Keep only characters valid in a Docker image tag (`[A-Za-z0-9_.-]`, not starting with
+/// `.` or `-`, at most 128), as Jet did with rendered `image_tag`s.
+pub fn sanitize_image_tag(tag: &str) -> String {
+    let kept: String = tag.chars().filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c)).collect();
+    let trimmed = kept.trim_start_matches(['.', '-']);
+    trimmed.chars().take(128).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_fields() {
+        let vars: TemplateVars =
+            [("Branch".to_string(), "feature/x".to_string()), ("CommitID".to_string(), "abc".to_string())].into();
+        assert_eq!(render("{{ .Branch }}-{{.CommitID}}", &vars).unwrap(), "feature/x-abc");
+        assert_eq!(render("plain", &vars).unwrap(), "plain");
+        assert!(render("{{ .Nope }}", &vars).unwrap_err().contains(".Branch"));
+        assert!(render("{{ .Branch", &vars).is_err());
+    }
+
+    #[test]
+    fn sanitizes_tags() {
+        assert_eq!(sanitize_image_tag("feature/x-abc"), "featurex-abc");
+        assert_eq!(sanitize_image_tag("-.v1.0+build"), "v1.0build");
+        assert_eq!(sanitize_image_tag(&"a".repeat(200)).len(), 128);
+    }
+}

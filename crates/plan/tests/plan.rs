@@ -1,0 +1,260 @@
+//! Plans built from real files: tag filtering, copies, environments, precedence.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use slipway_config::{load, LoadOptions, Project};
+use slipway_plan::{build_plan, Action, Condition, Mode, Node, Plan, RunContext, StepId};
+
+fn project(services: &str, steps: &str) -> (tempfile::TempDir, Project) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("codeship-services.yml"), services).unwrap();
+    std::fs::write(dir.path().join("codeship-steps.yml"), steps).unwrap();
+    let (project, _) = load(&LoadOptions { dir: dir.path().to_path_buf(), with_steps: true, ..Default::default() })
+        .unwrap_or_else(|d| panic!("{:?}", d.iter().map(|d| d.short()).collect::<Vec<_>>()));
+    (dir, project)
+}
+
+fn ctx(tag: Option<&str>) -> RunContext {
+    RunContext { run_id: "r1".into(), tag: tag.map(str::to_string), ..Default::default() }
+}
+
+fn skipped(plan: &Plan) -> Vec<(&str, bool)> {
+    plan.steps.iter().map(|s| (s.label.as_str(), s.skip.is_some())).collect()
+}
+
+const ONE: &str = "app:\n  image: busybox\n";
+
+#[test]
+fn tags_and_excludes_follow_jets_rules() {
+    let (_d, p) = project(
+        ONE,
+        r#"
+- { name: always, service: app, command: "true" }
+- { name: master-only, service: app, command: "true", tag: master }
+- { name: release-regex, service: app, command: "true", tag: "^(master|release)" }
+- { name: not-on-master, service: app, command: "true", exclude: master }
+- name: group
+  tag: "^release"
+  type: serial
+  steps:
+    - { name: nested-ok, service: app, command: "true", tag: "^release/1" }
+    - { name: nested-miss, service: app, command: "true", tag: "^release/2" }
+"#,
+    );
+    let local = build_plan(&p, &ctx(None)).unwrap();
+    assert_eq!(
+        skipped(&local),
+        [
+            ("always", false),
+            ("master-only", true),
+            ("release-regex", true),
+            ("not-on-master", false),
+            ("nested-ok", true),
+            ("nested-miss", true)
+        ]
+    );
+    assert!(local.steps[1].skip.as_ref().unwrap().contains("--tag"));
+
+    let master = build_plan(&p, &ctx(Some("master"))).unwrap();
+    assert_eq!(
+        skipped(&master),
+        [
+            ("always", false),
+            ("master-only", false),
+            ("release-regex", false),
+            ("not-on-master", true),
+            ("nested-ok", true),
+            ("nested-miss", true)
+        ]
+    );
+    let release = build_plan(&p, &ctx(Some("release/1.2"))).unwrap();
+    assert_eq!(
+        skipped(&release),
+        [
+            ("always", false),
+            ("master-only", true),
+            ("release-regex", false),
+            ("not-on-master", false),
+            ("nested-ok", false),
+            ("nested-miss", true)
+        ]
+    );
+    // `^(master|release)` is searched, so master-rebase matches too.
+    let rebase = build_plan(&p, &ctx(Some("master-rebase"))).unwrap();
+    assert!(rebase.steps[2].skip.is_none());
+}
+
+#[test]
+fn exclude_wins_over_tag() {
+    let (_d, p) = project(ONE, "- { service: app, command: 'true', tag: '^feat', exclude: '^feat/wip' }\n");
+    assert!(build_plan(&p, &ctx(Some("feat/x"))).unwrap().steps[0].skip.is_none());
+    assert!(build_plan(&p, &ctx(Some("feat/wip-1"))).unwrap().steps[0].skip.is_some());
+}
+
+#[test]
+fn services_copies_run_in_parallel_and_inherit() {
+    let (_d, p) = project(
+        "a:\n  image: busybox\nb:\n  image: busybox\n",
+        r#"
+- name: matrix
+  type: serial
+  services: [a, b]
+  steps:
+    - name: first
+      command: "true"
+    - name: second
+      command: "true"
+- name: both
+  services: [a, b]
+  command: "true"
+- type: matrix
+  service: a
+  steps:
+    - command: echo hi
+    - command: echo hi
+"#,
+    );
+    let plan = build_plan(&p, &ctx(None)).unwrap();
+    let labels: Vec<&str> = plan.steps.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["first [a]", "second [a]", "first [b]", "second [b]", "both [a]", "both [b]", "echo hi", "echo hi #2"]
+    );
+    let Node::Group { children, .. } = &plan.root else { panic!() };
+    let Node::Group { mode, children: copies, .. } = &children[0] else { panic!() };
+    assert_eq!(*mode, Mode::Parallel);
+    let Node::Group { mode: copy_mode, .. } = &copies[0] else { panic!() };
+    assert_eq!(*copy_mode, Mode::Serial);
+    let Node::Group { mode: matrix_mode, .. } = &children[2] else { panic!() };
+    assert_eq!(*matrix_mode, Mode::Parallel);
+    let Action::Run(run) = &plan.step(StepId(2)).action else { panic!() };
+    assert_eq!(run.service, "b");
+}
+
+#[test]
+fn environment_starts_dependencies_first_with_aliases() {
+    let (_d, p) = project(
+        r#"
+app:
+  image: busybox
+  links: ["cache:redis-host", db]
+  depends_on:
+    db:
+      condition: service_healthy
+db:
+  image: postgres:15
+  depends_on: [migrations-volume]
+migrations-volume:
+  image: busybox
+cache:
+  image: redis:7
+"#,
+        "- { service: app, command: 'true' }\n",
+    );
+    let plan = build_plan(&p, &ctx(None)).unwrap();
+    let Action::Run(run) = &plan.steps[0].action else { panic!() };
+    let order: Vec<&str> = run.environment.iter().map(|m| m.service.as_str()).collect();
+    assert_eq!(order, ["cache", "migrations-volume", "db", "app"]);
+    assert_eq!(run.environment[0].aliases, ["cache", "redis-host"]);
+    let app = &run.environment[3];
+    assert!(app.needs.contains(&(2, Condition::Healthy)), "{:?}", app.needs);
+    assert!(app.needs.contains(&(0, Condition::Started)));
+    assert_eq!(run.environment[2].needs, [(1, Condition::Started)]);
+}
+
+#[test]
+fn environment_precedence_later_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |n: &str, t: &str| std::fs::write(dir.path().join(n), t).unwrap();
+    write("app.env", "FROM_FILE=file\nBOTH=file\n");
+    write(
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  env_file: app.env\n  environment:\n    BOTH: environment\n    ONLY_ENV: environment\n    CI_BRANCH: mine\n    PASS:\n    OVERRIDDEN: environment\n",
+    );
+    write("codeship-steps.yml", "- { service: app, command: env }\n");
+    let (p, _) = load(&LoadOptions { dir: dir.path().into(), with_steps: true, ..Default::default() }).unwrap();
+    let mut c = ctx(None);
+    c.ci_vars = vec![("CI".into(), "true".into()), ("CI_BRANCH".into(), "git-branch".into())];
+    c.host_env = HashMap::from([("PASS".into(), "from-host".into())]);
+    c.overrides = vec![("OVERRIDDEN".into(), "flag".into())];
+    let plan = build_plan(&p, &c).unwrap();
+    let env: HashMap<&str, &str> = plan.services["app"].env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(env["CI"], "true");
+    assert_eq!(env["CI_BRANCH"], "mine");
+    assert_eq!(env["BOTH"], "file");
+    assert_eq!(env["FROM_FILE"], "file");
+    assert_eq!(env["ONLY_ENV"], "environment");
+    assert_eq!(env["PASS"], "from-host");
+    assert_eq!(env["OVERRIDDEN"], "flag");
+}
+
+#[test]
+fn push_and_manual_need_flags_and_tags_render() {
+    let (_d, p) = project(
+        "app:\n  build:\n    image: acme/app\n    context: .\n    args:\n      BRANCH: '{{ .Branch }}'\n",
+        r#"
+- type: push
+  service: app
+  image_name: acme/app
+  image_tag: "{{ .Branch }}-{{ .CommitID }}"
+- type: manual
+  steps:
+    - { service: app, command: ./deploy }
+"#,
+    );
+    let mut c = ctx(None);
+    c.template_vars.insert("Branch".into(), "feature/x".into());
+    c.template_vars.insert("CommitID".into(), "abc123".into());
+    let plan = build_plan(&p, &c).unwrap();
+    assert!(plan.steps[0].skip.as_ref().unwrap().contains("--push"));
+    assert!(plan.steps[1].skip.as_ref().unwrap().contains("--approve"));
+    let Action::Push(push) = &plan.steps[0].action else { panic!() };
+    assert_eq!(push.image_tag, "featurex-abc123");
+    assert_eq!(plan.builds["app"].args, [("BRANCH".to_string(), "feature/x".to_string())]);
+    assert!(plan.builds["app"].context.is_absolute());
+    c.push = true;
+    c.approve = true;
+    let plan = build_plan(&p, &c).unwrap();
+    assert!(plan.steps.iter().all(|s| s.skip.is_none()));
+}
+
+#[test]
+fn volumes_resolve_against_the_project_dir() {
+    let (d, p) = project(
+        "data:\n  image: busybox\n  volumes: [/data]\napp:\n  image: busybox\n  volumes: ['./src:/src:ro', 'cache:/cache']\n  volumes_from: [data]\n",
+        "- { service: app, command: 'true' }\n",
+    );
+    let plan = build_plan(&p, &ctx(None)).unwrap();
+    let app = &plan.services["app"];
+    assert_eq!(
+        app.volumes[0],
+        slipway_plan::VolumeSpec::Bind { source: d.path().join("src"), target: "/src".into(), read_only: true }
+    );
+    assert_eq!(plan.shared_services, ["data"]);
+    assert!(Path::new(&d.path().join("src")).is_absolute());
+}
+
+#[test]
+fn push_steps_take_credentials_from_the_nearest_group() {
+    let (_d, p) = project(
+        "app:\n  build:\n    image: acme/app\n",
+        r#"
+- type: serial
+  encrypted_dockercfg_path: outer.encrypted
+  steps:
+    - { type: push, service: app, image_name: acme/app }
+    - type: serial
+      encrypted_dockercfg_path: inner.encrypted
+      steps:
+        - { type: push, service: app, image_name: acme/app, name: inner }
+"#,
+    );
+    let plan = build_plan(&p, &ctx(None)).unwrap();
+    let auth = |i: usize| match &plan.steps[i].action {
+        Action::Push(push) => push.auth.encrypted_dockercfg_path.clone(),
+        Action::Run(_) => None,
+    };
+    assert_eq!(auth(0).as_deref(), Some("outer.encrypted"));
+    assert_eq!(auth(1).as_deref(), Some("inner.encrypted"));
+}
