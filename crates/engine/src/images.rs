@@ -1,0 +1,147 @@
+//! Images for a run: built or pulled once, shared by every step that needs them, with
+//! registry credentials and (for `cached: true` services) the previous build as cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use slipway_plan::StepId;
+use tokio::sync::OnceCell;
+
+use crate::events::{Event, ImageAction};
+use crate::labels::{object_name, with, IMAGE, PROJECT, SERVICE};
+use crate::run::Run;
+use crate::runtime::{BuildOptions, ContainerSpec, ImageInfo, Labels};
+
+type Cell = Arc<OnceCell<Result<ImageInfo, String>>>;
+
+/// What the run did to images, so the end of the run knows what to remove.
+#[derive(Default)]
+pub(crate) struct Images {
+    cells: Mutex<HashMap<String, Cell>>,
+    /// Images built for this run that are not kept as cache: removed at the end.
+    built: Mutex<Vec<String>>,
+    /// Images pushed by a push step: kept.
+    pushed: Mutex<Vec<String>>,
+}
+
+impl Images {
+    pub fn built(&self) -> Vec<String> {
+        let pushed = self.pushed.lock().expect("images").clone();
+        self.built.lock().expect("images").iter().filter(|i| !pushed.contains(i)).cloned().collect()
+    }
+
+    pub fn mark_pushed(&self, image: &str) {
+        self.pushed.lock().expect("images").push(image.to_string());
+    }
+}
+
+impl Run {
+    /// The image of `service`, ready to run: built from its Dockerfile once per run, or
+    /// taken from the engine, or pulled. `step` is the step that needs it, for output.
+    /// The error is the message to show.
+    pub async fn image(&self, service: &str, step: Option<StepId>) -> Result<ImageInfo, String> {
+        let build = self.plan.builds.get(service);
+        let image = match build {
+            Some(b) => b.image.clone(),
+            None => self.plan.services[service].image.clone(),
+        };
+        let key = match build {
+            Some(_) => format!("build:{service}"),
+            None => format!("image:{image}"),
+        };
+        let cell = self.images.cells.lock().expect("images").entry(key).or_default().clone();
+        cell.get_or_init(|| async {
+            if build.is_none() {
+                if let Some(info) = self.runtime.inspect_image(&image).await.map_err(|e| e.message)? {
+                    return Ok(info);
+                }
+            }
+            let action = if build.is_some() { ImageAction::Build } else { ImageAction::Pull };
+            self.events.send(Event::ImageStarted { image: image.clone(), service: service.to_string(), action, step });
+            let started = Instant::now();
+            let result = match build {
+                Some(_) => self.build(service, &image, step).await,
+                None => self.pull(service, &image, step).await,
+            };
+            let result = match result {
+                Ok(()) => match self.runtime.inspect_image(&image).await {
+                    Ok(Some(info)) => Ok(info),
+                    Ok(None) => Err(format!("image `{image}` is missing after it was made")),
+                    Err(e) => Err(format!("cannot inspect image `{image}`: {}", e.message)),
+                },
+                Err(e) => Err(e),
+            };
+            self.events.send(Event::ImageFinished {
+                image: image.clone(),
+                action,
+                duration: started.elapsed(),
+                error: result.as_ref().err().cloned(),
+            });
+            result
+        })
+        .await
+        .clone()
+    }
+
+    fn image_output(&self, image: &str, step: Option<StepId>) -> impl Fn(String) + Send + Sync + '_ {
+        let image = image.to_string();
+        move |line: String| self.events.send(Event::ImageOutput { image: image.clone(), line, step })
+    }
+
+    async fn pull(&self, service: &str, image: &str, step: Option<StepId>) -> Result<(), String> {
+        let config = self.docker_config(&self.plan.services[service].registry_auth).await?;
+        let credentials = config.as_ref().and_then(|c| c.for_image(image));
+        self.runtime
+            .pull_image(image, credentials, &self.image_output(image, step))
+            .await
+            .map_err(|e| format!("cannot pull image `{image}` for service `{service}`: {}", e.message))
+    }
+
+    async fn build(&self, service: &str, image: &str, step: Option<StepId>) -> Result<(), String> {
+        let spec = &self.plan.services[service];
+        let output = self.image_output(image, step);
+        let config = self.docker_config(&spec.registry_auth).await?;
+        let cache_from = if spec.cached { self.cache_source(service, &output).await } else { None };
+        // Only stable labels: a per-run label would change the image and defeat the
+        // layer cache on every run.
+        let labels: Labels = self
+            .labels
+            .iter()
+            .filter(|(k, _)| k.as_str() == PROJECT)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(std::iter::once((SERVICE.to_string(), service.to_string())))
+            .collect();
+        let options = BuildOptions {
+            labels,
+            cache_from: cache_from.into_iter().collect(),
+            credentials: config.map(|c| c.auths.into_values().collect()).unwrap_or_default(),
+        };
+        self.runtime
+            .build_image(&self.plan.builds[service], &options, &output)
+            .await
+            .map_err(|e| format!("building the image of service `{service}` failed: {}", e.message))?;
+        if spec.cached {
+            self.save_cache(service, image, &output).await;
+        } else {
+            self.images.built.lock().expect("images").push(image.to_string());
+            self.mark_for_gc(service, image).await;
+        }
+        Ok(())
+    }
+
+    /// A created (never started) container of the built image, labelled with the run:
+    /// if slipway dies before the end of the run, `gc` finds it and removes the image.
+    async fn mark_for_gc(&self, service: &str, image: &str) {
+        let spec = ContainerSpec {
+            name: object_name(&["slipway", &self.plan.run_id, "image", service]),
+            image: image.to_string(),
+            cmd: Some(vec!["slipway-image-marker".to_string()]),
+            labels: with(&self.labels, &[(SERVICE, service), (IMAGE, image)]),
+            ..ContainerSpec::default()
+        };
+        if let Err(e) = self.runtime.create_container(&spec).await {
+            self.notice(format!("cannot mark image `{image}` for clean-up after a crash: {}", e.message));
+        }
+    }
+}

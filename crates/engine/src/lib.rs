@@ -1,0 +1,33 @@
+//! The scheduler. It walks a plan — serial groups in order, parallel groups at once,
+//! within `--jobs` — and runs each step in a fresh environment through a [`Runtime`],
+//! reporting everything as [`Event`]s. Jet's failure rules, `--fail-fast`, cancellation
+//! and clean-up live here; the container engine is behind the `Runtime` trait.
+
+mod cache;
+mod container_spec;
+mod credentials;
+pub mod events;
+mod gate;
+mod images;
+pub mod labels;
+pub mod lines;
+mod networks;
+pub mod options;
+mod push;
+mod queue;
+mod readiness;
+pub mod registry;
+pub mod reports;
+mod run;
+pub mod runtime;
+mod shared;
+mod shielded;
+mod step;
+mod sweep;
+
+pub use cache::{cache_reference, CACHE_REPOSITORY};
+pub use events::{Event, EventSink, ImageAction, StepInfo, StepStatus};
+pub use options::{CacheSettings, EngineOptions, Interactive, RegistrySettings};
+pub use run::{load_image, run, RunOutcome};
+pub use runtime::Runtime;
+pub use sweep::remove_all;

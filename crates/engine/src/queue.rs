@@ -1,0 +1,308 @@
+//! Queue-mode splits: long-lived workers, each in its own environment, take batches of
+//! test files — longest first, batches shrinking near the end so the workers finish
+//! together — and run the command for each batch in their running container.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use slipway_plan::split::expand_files;
+use slipway_plan::{QueueSpec, RunAction, StepId};
+
+use crate::events::Event;
+use crate::lines::LineSplitter;
+use crate::reports::{collect, Ownership, TestStatus};
+use crate::run::Run;
+use crate::runtime::ExecCommand;
+
+/// Keeps a worker's container running between batches: stdin stays open and nothing
+/// writes to it.
+pub(crate) const KEEPALIVE: &str = "while read -r _; do :; done";
+
+struct Item {
+    file: String,
+    estimate: Duration,
+    attempt: u32,
+}
+
+/// One queue's files still to run: a list per worker (the plan's timings split, longest
+/// first) and a rule for taking from the others once a worker's own list is done.
+pub(crate) struct QueueState {
+    lists: Vec<VecDeque<Item>>,
+    started: Vec<bool>,
+    /// Workers running a batch now.
+    busy: Vec<bool>,
+    retry: u32,
+    /// A worker's fair share of the whole queue.
+    share: Duration,
+}
+
+impl QueueState {
+    pub fn new(spec: &QueueSpec) -> Self {
+        let lists: Vec<VecDeque<Item>> = spec
+            .assignment
+            .iter()
+            .map(|files| {
+                files
+                    .iter()
+                    .map(|(file, estimate)| Item { file: file.clone(), estimate: *estimate, attempt: 1 })
+                    .collect()
+            })
+            .collect();
+        let workers = (lists.len() as u32).max(1);
+        let share = lists.iter().flatten().map(|i| i.estimate).sum::<Duration>() / workers;
+        Self { started: vec![false; lists.len()], busy: vec![false; lists.len()], lists, retry: spec.retry, share }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.lists.iter().flatten().map(|i| i.estimate).sum()
+    }
+
+    /// The next batch for `worker` (which has finished its previous one). Its first batch
+    /// is its whole list but a reserve of its smallest files (a tenth of a share): every
+    /// batch pays the command's start-up, so a worker should run few. After that it takes
+    /// small batches of the smallest files — first from the workers still busy (the ones
+    /// that started late or got slower files than expected: they will not get to their
+    /// reserve in time), then its own, then any — so all finish together.
+    fn take(&mut self, worker: usize) -> Option<Vec<Item>> {
+        let batch = self.next_batch(worker);
+        if let Some(busy) = self.busy.get_mut(worker) {
+            *busy = batch.is_some();
+        }
+        batch
+    }
+
+    fn next_batch(&mut self, worker: usize) -> Option<Vec<Item>> {
+        if let Some(busy) = self.busy.get_mut(worker) {
+            *busy = false;
+        }
+        let workers = self.lists.len() as u32;
+        if self.lists.iter().all(VecDeque::is_empty) {
+            return None;
+        }
+        if worker < self.lists.len() && !self.started[worker] && !self.lists[worker].is_empty() {
+            self.started[worker] = true;
+            let own = &mut self.lists[worker];
+            let mut reserved: Vec<Item> = Vec::new();
+            let mut reserve = Duration::ZERO;
+            while own.len() > 1 && own.back().is_some_and(|i| reserve + i.estimate <= self.share / 10) {
+                let item = own.pop_back().expect("checked");
+                reserve += item.estimate;
+                reserved.push(item);
+            }
+            let batch: Vec<Item> = own.drain(..).collect();
+            own.extend(reserved.into_iter().rev());
+            return Some(batch);
+        }
+        let load = |i: &usize| self.lists[*i].iter().map(|item| item.estimate).sum::<Duration>();
+        let busiest_busy =
+            (0..self.lists.len()).filter(|i| self.busy[*i] && !self.lists[*i].is_empty()).max_by_key(load);
+        let source = match busiest_busy {
+            Some(busy) => busy,
+            None if worker < self.lists.len() && !self.lists[worker].is_empty() => worker,
+            None => (0..self.lists.len()).max_by_key(load)?,
+        };
+        let target = (self.remaining() / (2 * workers)).max(self.share / 8);
+        let list = &mut self.lists[source];
+        let mut batch = vec![list.pop_back()?];
+        let mut size = batch[0].estimate;
+        while size < target {
+            let Some(next) = list.pop_back() else { break };
+            size += next.estimate;
+            batch.push(next);
+        }
+        Some(batch)
+    }
+
+    /// Put a failed file back, first in the worker's own line, if it has attempts left.
+    fn retry(&mut self, worker: usize, item: Item) -> bool {
+        if item.attempt <= self.retry {
+            let list = worker.min(self.lists.len() - 1);
+            self.lists[list].push_front(Item { attempt: item.attempt + 1, ..item });
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What a worker needs to run a batch like the step would run its command.
+pub(crate) struct WorkerSetup<'a> {
+    pub container: &'a str,
+    /// The entrypoint the command runs behind (exec does not apply it).
+    pub entrypoint: Vec<String>,
+    pub working_dir: String,
+}
+
+impl Run {
+    /// Take batches until the queue is empty. The worker fails if a file it ran failed
+    /// for the last time.
+    pub(crate) async fn run_queue_worker(
+        &self,
+        id: StepId,
+        action: &RunAction,
+        setup: WorkerSetup<'_>,
+    ) -> Result<i64, String> {
+        let work = action.queue.as_ref().expect("a queue worker");
+        let queue: &Mutex<QueueState> = &self.queues[work.queue];
+        let worker = action.shard.map_or(0, |(index, _)| index as usize - 1);
+        let mut failed_files: Vec<String> = Vec::new();
+        let mut batch_number = 0;
+        loop {
+            let Some(batch) = queue.lock().expect("queue").take(worker) else { break };
+            batch_number += 1;
+            let files: Vec<String> = batch.iter().map(|i| i.file.clone()).collect();
+            let attempt = batch.iter().map(|i| i.attempt).max().unwrap_or(1);
+            self.phase(
+                id,
+                format!(
+                    "batch {batch_number}: {} file(s){}",
+                    files.len(),
+                    if attempt > 1 { format!(", attempt {attempt}") } else { String::new() }
+                ),
+            );
+            let started = SystemTime::now();
+            let command = ExecCommand {
+                cmd: setup.entrypoint.iter().cloned().chain(expand_files(&work.command, &files)).collect(),
+                env: vec![format!("SLIPWAY_TEST_FILES={}", files.join(" ")), format!("SLIPWAY_BATCH={batch_number}")],
+                working_dir: None,
+                user: None,
+            };
+            let code = self.exec_streaming(id, setup.container, &command).await?;
+            let mut failing: HashSet<String> = HashSet::new();
+            let mut reported = false;
+            if !action.reports.is_empty() {
+                let (cases, problems) = collect(
+                    self.runtime.as_ref(),
+                    setup.container,
+                    &action.reports,
+                    &setup.working_dir,
+                    started,
+                    &self.reports_seen,
+                    Ownership { all: &action.split_files, mine: &files },
+                )
+                .await;
+                for problem in problems {
+                    self.phase(id, problem);
+                }
+                reported = !cases.is_empty();
+                failing.extend(
+                    cases
+                        .iter()
+                        .filter(|c| matches!(c.status, TestStatus::Failed | TestStatus::Error))
+                        .filter_map(|c| c.file.clone()),
+                );
+                self.events.send(Event::TestResults { step: id, attempt, cases });
+            }
+            if code != 0 && (failing.is_empty() || !reported) {
+                // No report says which files failed: the whole batch did.
+                failing.extend(files.iter().cloned());
+            }
+            let mut state = queue.lock().expect("queue");
+            for item in batch.into_iter().filter(|i| failing.contains(&i.file)) {
+                let file = item.file.clone();
+                if state.retry(worker, item) {
+                    self.phase(id, format!("{file} failed; queued again"));
+                } else {
+                    failed_files.push(file);
+                }
+            }
+        }
+        if batch_number == 0 {
+            self.phase(id, "the queue was empty");
+        }
+        Ok(if failed_files.is_empty() {
+            0
+        } else {
+            self.phase(id, format!("failed: {}", failed_files.join(", ")));
+            1
+        })
+    }
+
+    /// Run a command in a running container, its output as the step's, until it ends.
+    pub(crate) async fn exec_streaming(
+        &self,
+        id: StepId,
+        container: &str,
+        command: &ExecCommand,
+    ) -> Result<i64, String> {
+        let (mut output, exec_id) =
+            self.runtime.exec(container, command).await.map_err(|e| format!("cannot run the batch: {}", e.message))?;
+        let mut lines = LineSplitter::default();
+        while let Some(chunk) = output.next().await {
+            let Ok(chunk) = chunk else { break };
+            for line in lines.push(chunk.stream, &chunk.bytes) {
+                self.events.send(Event::StepOutput { step: id, stream: chunk.stream, line });
+            }
+        }
+        for (stream, line) in lines.finish() {
+            self.events.send(Event::StepOutput { step: id, stream, line });
+        }
+        self.runtime
+            .exec_exit_code(&exec_id)
+            .await
+            .map_err(|e| format!("cannot read the batch's exit code: {}", e.message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(assignment: &[&[u64]], retry: u32) -> QueueState {
+        let mut n = 0;
+        let assignment = assignment
+            .iter()
+            .map(|files| {
+                files
+                    .iter()
+                    .map(|s| {
+                        n += 1;
+                        (format!("f{n}"), Duration::from_secs(*s))
+                    })
+                    .collect()
+            })
+            .collect();
+        QueueState::new(&QueueSpec { name: "t".into(), assignment, workers: 2, retry })
+    }
+
+    #[test]
+    fn a_worker_first_takes_its_list_but_a_reserve_then_helps_the_others() {
+        let mut q = queue(&[&[10, 6, 2, 1, 1], &[9, 8, 3]], 0);
+        // share = 20 s; reserve ≤ 2 s of the smallest files
+        let first: Vec<u64> = q.take(0).unwrap().iter().map(|i| i.estimate.as_secs()).collect();
+        assert_eq!(first, [10, 6, 2]);
+        let second: Vec<u64> = q.take(0).unwrap().iter().map(|i| i.estimate.as_secs()).collect();
+        assert_eq!(second, [1, 1], "then its own reserve: no other worker is busy");
+        // its list is done: it takes the smallest files of the other worker's list
+        let stolen: Vec<u64> = q.take(0).unwrap().iter().map(|i| i.estimate.as_secs()).collect();
+        // a batch is half a worker's share of what is left (5 s), smallest first
+        assert_eq!(stolen, [3, 8], "{stolen:?}");
+        let rest: Vec<u64> = q.take(1).unwrap().iter().map(|i| i.estimate.as_secs()).collect();
+        assert_eq!(rest, [9]);
+        assert!(q.take(0).is_none() && q.take(1).is_none());
+    }
+
+    #[test]
+    fn an_early_finisher_takes_the_reserve_of_a_worker_still_busy() {
+        let mut q = queue(&[&[10, 6, 2, 1, 1], &[10, 6, 2, 1, 1]], 0);
+        let secs = |b: Vec<Item>| b.iter().map(|i| i.estimate.as_secs()).collect::<Vec<u64>>();
+        assert_eq!(secs(q.take(0).unwrap()), [10, 6, 2]);
+        assert_eq!(secs(q.take(1).unwrap()), [10, 6, 2]);
+        // Worker 0 is done first while worker 1 is still busy: it runs worker 1's reserve.
+        let helped = q.take(0).unwrap();
+        assert!(helped.iter().all(|i| ["f9", "f10"].contains(&i.file.as_str())), "{:?}", secs(helped));
+    }
+
+    #[test]
+    fn failed_files_come_back_once() {
+        let mut q = queue(&[&[1]], 1);
+        let item = q.take(0).unwrap().pop().unwrap();
+        assert!(q.retry(0, item));
+        let again = q.take(0).unwrap().pop().unwrap();
+        assert_eq!(again.attempt, 2);
+        assert!(!q.retry(0, again), "retry: 1 allows one more attempt");
+        assert!(q.take(0).is_none());
+    }
+}

@@ -1,0 +1,327 @@
+//! Test reports: JUnit XML files a step's command writes in its container, collected
+//! after it (also after a failure), parsed, and attributed to test files.
+
+use std::collections::HashSet;
+use std::path::{Component, Path};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use globset::Glob;
+use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
+use serde::Serialize;
+
+use crate::runtime::Runtime;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TestStatus {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TestCaseResult {
+    pub suite: String,
+    pub name: String,
+    pub classname: Option<String>,
+    /// The test file, from the report or worked out from the classname.
+    pub file: Option<String>,
+    #[serde(serialize_with = "ms")]
+    pub duration: Duration,
+    pub status: TestStatus,
+    pub message: Option<String>,
+}
+
+fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+/// Test cases of a JUnit XML document.
+pub fn parse_junit(xml: &str) -> Result<Vec<TestCaseResult>, String> {
+    let wrapped;
+    // Surefire, jest-junit, older pytest and others write one bare `<testsuite>` as the
+    // root; quick-junit reads only `<testsuites>`.
+    let xml = match bare_suite_start(xml) {
+        Some(start) => {
+            wrapped = format!("{}<testsuites>{}</testsuites>", &xml[..start], &xml[start..]);
+            wrapped.as_str()
+        }
+        None => xml,
+    };
+    let report = Report::deserialize_from_str(xml).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for suite in report.test_suites {
+        for case in suite.test_cases {
+            let (status, message) = match &case.status {
+                TestCaseStatus::Success { .. } => (TestStatus::Passed, None),
+                TestCaseStatus::Skipped { message, .. } => {
+                    (TestStatus::Skipped, message.as_ref().map(|m| m.to_string()))
+                }
+                TestCaseStatus::NonSuccess { kind, message, description, .. } => {
+                    let status = if *kind == NonSuccessKind::Error { TestStatus::Error } else { TestStatus::Failed };
+                    let text = message
+                        .as_ref()
+                        .or(description.as_ref())
+                        .map(|m| m.lines().next().unwrap_or_default().to_string());
+                    (status, text)
+                }
+            };
+            out.push(TestCaseResult {
+                suite: suite.name.to_string(),
+                name: case.name.to_string(),
+                classname: case.classname.as_ref().map(|c| c.to_string()),
+                file: case.extra.get("file").map(|f| clean(f.as_str())),
+                duration: case.time.unwrap_or_default(),
+                status,
+                message,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Where the root element starts when it is a `<testsuite>` rather than `<testsuites>`.
+fn bare_suite_start(xml: &str) -> Option<usize> {
+    let mut rest = 0;
+    loop {
+        let at = rest + xml[rest..].find('<')?;
+        let tail = &xml[at..];
+        if tail.starts_with("<?") {
+            rest = at + tail.find("?>")? + 2;
+        } else if tail.starts_with("<!--") {
+            rest = at + tail.find("-->")? + 3;
+        } else if tail.starts_with("<!") {
+            rest = at + tail.find('>')? + 1;
+        } else {
+            let name_end = tail[1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/').map(|i| i + 1)?;
+            return (&tail[1..name_end] == "testsuite").then_some(at);
+        }
+    }
+}
+
+/// Fill in missing files from the classname: `tests.api.test_users.TestX` is
+/// `tests/api/test_users.py` when that is one of `files` (or any file whose path without
+/// extension matches a prefix of the classname).
+pub fn attribute_files(cases: &mut [TestCaseResult], files: &[String]) {
+    for case in cases.iter_mut().filter(|c| c.file.is_none()) {
+        let Some(classname) = &case.classname else { continue };
+        let parts: Vec<&str> = classname.split(['.', '/', ':']).collect();
+        'prefixes: for len in (1..=parts.len()).rev() {
+            let stem = parts[..len].join("/");
+            for file in files {
+                let without_ext = file.rsplit_once('.').map_or(file.as_str(), |(s, _)| s);
+                if without_ext == stem || without_ext.ends_with(&format!("/{stem}")) {
+                    case.file = Some(file.clone());
+                    break 'prefixes;
+                }
+            }
+        }
+    }
+}
+
+fn clean(path: &str) -> String {
+    path.trim_start_matches("./").to_string()
+}
+
+/// The part of a glob before its first wildcard, as a folder: where to look.
+fn glob_base(glob: &str) -> &str {
+    let first_wild = glob.find(['*', '?', '[', '{']).unwrap_or(glob.len());
+    match glob[..first_wild].rfind('/') {
+        Some(i) => &glob[..i],
+        None => "",
+    }
+}
+
+/// Collect the reports matching `globs` (relative to `working_dir`, or absolute) from a
+/// container, written since `since` (a report left by an earlier run or batch is not
+/// read again; `seen`, shared by the whole run, remembers what was read, so a report
+/// on a volume that several shards share is counted once). Returns the test cases and a message for
+/// each report that could not be read.
+///
+/// Test cases are attributed to `files.all`; a report whose cases all belong to files
+/// outside `files.mine` is another shard's (on a shared volume) and is left for it.
+pub async fn collect(
+    runtime: &dyn Runtime,
+    container: &str,
+    globs: &[String],
+    working_dir: &str,
+    since: SystemTime,
+    seen: &Mutex<HashSet<(String, u64)>>,
+    files: Ownership<'_>,
+) -> (Vec<TestCaseResult>, Vec<String>) {
+    // Seconds resolution in tar headers, and clocks that may differ a little.
+    let since = since.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().saturating_sub(2);
+    let mut cases = Vec::new();
+    let mut problems = Vec::new();
+    for glob in globs {
+        let absolute = if glob.starts_with('/') { glob.clone() } else { join(working_dir, glob) };
+        let base = match glob_base(&absolute) {
+            "" => "/",
+            b => b,
+        };
+        let Ok(matcher) = Glob::new(&absolute).map(|g| g.compile_matcher()) else {
+            problems.push(format!("`{glob}` is not a valid glob"));
+            continue;
+        };
+        let archive = match runtime.read_archive(container, base).await {
+            Ok(a) => a,
+            Err(e) => {
+                problems.push(format!("no reports at `{glob}`: {}", e.message));
+                continue;
+            }
+        };
+        // Entries are named from the base folder's own name: rebuild absolute paths.
+        let parent = Path::new(base).parent().map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
+        let mut tar = tar::Archive::new(archive.as_slice());
+        let Ok(entries) = tar.entries() else { continue };
+        let mut found = false;
+        for entry in entries.flatten() {
+            let Ok(name) = entry.path().map(|p| p.to_string_lossy().into_owned()) else { continue };
+            let path = join(&parent, &name);
+            if !entry.header().entry_type().is_file() || !matcher.is_match(&path) {
+                continue;
+            }
+            if entry.header().mtime().unwrap_or(0) < since {
+                continue;
+            }
+            let mut text = String::new();
+            let mut entry = entry;
+            if std::io::Read::read_to_string(&mut entry, &mut text).is_err() {
+                problems.push(format!("report `{path}` is not text"));
+                continue;
+            }
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&text, &mut hasher);
+            let key = (path.clone(), std::hash::Hasher::finish(&hasher));
+            // A report already read (a batch that wrote nothing new) is not counted twice.
+            if seen.lock().expect("reports seen").contains(&key) {
+                continue;
+            }
+            let mut parsed = match parse_junit(&text) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    problems.push(format!("report `{path}` is not JUnit XML: {e}"));
+                    continue;
+                }
+            };
+            attribute_files(&mut parsed, files.all);
+            if !files.owns(&parsed) {
+                continue;
+            }
+            // Two shards may reach the same report at once: the first one claims it.
+            if seen.lock().expect("reports seen").insert(key) {
+                found = true;
+                cases.extend(parsed);
+            }
+        }
+        if !found {
+            problems.push(format!("no report matched `{glob}`"));
+        }
+    }
+    (cases, problems)
+}
+
+/// The files a collector runs, among all the files of its split.
+#[derive(Clone, Copy)]
+pub struct Ownership<'a> {
+    pub all: &'a [String],
+    pub mine: &'a [String],
+}
+
+impl Ownership<'_> {
+    /// Whether a report is this collector's: one of its cases is in `mine`, or none of
+    /// them can be tied to a file of the split at all (then whoever finds it first).
+    fn owns(&self, cases: &[TestCaseResult]) -> bool {
+        let in_split: Vec<&String> =
+            cases.iter().filter_map(|c| c.file.as_ref()).filter(|f| self.all.contains(f)).collect();
+        self.all.is_empty() || in_split.is_empty() || in_split.iter().any(|f| self.mine.contains(f))
+    }
+}
+
+/// Join and normalise container paths (`/code` + `reports/*.xml`).
+fn join(dir: &str, path: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for component in Path::new(dir).join(path).components() {
+        match component {
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            _ => {}
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PYTEST_XML: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="3" time="1.2"><testcase classname="tests.api.test_users" name="test_ok" time="0.5" /><testcase classname="tests.test_store.TestStore" name="test_bad" time="0.7"><failure message="assert 1 == 2">long trace</failure></testcase><testcase classname="tests.api.test_users" name="test_skip" time="0.0"><skipped message="not today" /></testcase></testsuite></testsuites>"#;
+
+    #[test]
+    fn parses_pytest_reports_and_attributes_files() {
+        let mut cases = parse_junit(PYTEST_XML).unwrap();
+        assert_eq!(cases.len(), 3);
+        assert_eq!(cases[1].status, TestStatus::Failed);
+        assert_eq!(cases[1].message.as_deref(), Some("assert 1 == 2"));
+        assert_eq!(cases[0].duration, Duration::from_millis(500));
+        let files = vec!["tests/api/test_users.py".to_string(), "tests/test_store.py".to_string()];
+        attribute_files(&mut cases, &files);
+        assert_eq!(cases[0].file.as_deref(), Some("tests/api/test_users.py"));
+        assert_eq!(cases[1].file.as_deref(), Some("tests/test_store.py"));
+        assert_eq!(cases[2].status, TestStatus::Skipped);
+    }
+
+    #[test]
+    fn a_file_attribute_wins() {
+        let xml =
+            r#"<testsuite name="s"><testcase classname="x.y" name="t" file="./tests/x.py" time="1"/></testsuite>"#;
+        let cases = parse_junit(xml).unwrap();
+        assert_eq!(cases[0].file.as_deref(), Some("tests/x.py"));
+    }
+
+    #[test]
+    fn a_report_of_another_shards_files_is_left_to_it() {
+        let all = vec!["tests/a.py".to_string(), "tests/b.py".to_string()];
+        let mine = vec!["tests/a.py".to_string()];
+        let files = Ownership { all: &all, mine: &mine };
+        let case = |file: Option<&str>| TestCaseResult {
+            suite: "s".into(),
+            name: "t".into(),
+            classname: None,
+            file: file.map(str::to_string),
+            duration: Duration::ZERO,
+            status: TestStatus::Passed,
+            message: None,
+        };
+        assert!(files.owns(&[case(Some("tests/a.py")), case(Some("tests/b.py"))]));
+        assert!(!files.owns(&[case(Some("tests/b.py"))]));
+        assert!(files.owns(&[case(None)]), "a report tied to no file goes to whoever finds it");
+        assert!(files.owns(&[case(Some("elsewhere.py"))]));
+    }
+
+    #[test]
+    fn globs_are_searched_from_their_fixed_part() {
+        assert_eq!(glob_base("/code/reports/*.xml"), "/code/reports");
+        assert_eq!(glob_base("/code/**/junit.xml"), "/code");
+        assert_eq!(join("/code", "reports/../r/*.xml"), "/code/r/*.xml");
+    }
+
+    #[test]
+    fn a_bare_testsuite_root_after_a_prolog_is_read() {
+        let xml = "<?xml version=\"1.0\"?>\n<!-- surefire -->\n<testsuite name=\"s\" tests=\"1\"><testcase name=\"t\" time=\"0.5\"><failure message=\"boom\"/></testcase></testsuite>";
+        let cases = parse_junit(xml).unwrap();
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].status, TestStatus::Failed);
+        assert_eq!(cases[0].message.as_deref(), Some("boom"));
+        assert_eq!(bare_suite_start("<testsuites><testsuite/></testsuites>"), None);
+    }
+
+    #[test]
+    fn broken_xml_is_an_error() {
+        assert!(parse_junit("<testsuite><testcase").is_err());
+    }
+}

@@ -1,0 +1,625 @@
+//! One run step: its own network, its dependencies started in order and waited for,
+//! its command run with output streamed, then everything removed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::{join_all, try_join_all};
+use futures::StreamExt;
+use slipway_plan::{Action, Condition, RunAction, StepId};
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::container_spec::{container_spec, readiness_test, SpecRequest};
+use crate::events::{Event, StepStatus};
+use crate::gate::{gate_unsupported, gated};
+use crate::labels::{object_name, with, SERVICE, STEP};
+use crate::lines::LineSplitter;
+use crate::queue::{WorkerSetup, KEEPALIVE};
+use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
+use crate::reports::{collect, Ownership};
+use crate::run::{Outcome, Run};
+use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
+use futures::stream::BoxStream;
+
+/// How a step ended.
+enum StepEnd {
+    Exited(i64),
+    Failed { message: String, details: Vec<String> },
+    Cancelled,
+}
+
+impl StepEnd {
+    fn failed(message: impl Into<String>) -> Self {
+        StepEnd::Failed { message: message.into(), details: Vec::new() }
+    }
+}
+
+/// What a step created, so it can be removed whatever happens (even when the work
+/// future is dropped half-way by a cancel).
+#[derive(Default)]
+struct Resources {
+    containers: Mutex<Vec<String>>,
+    network: Mutex<Option<String>>,
+    volumes: Mutex<Vec<String>>,
+}
+
+/// How long a probe may run when the healthcheck sets no timeout (Docker's default).
+const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Run {
+    /// Run one step, again while it fails and has attempts left (`retry`); true if it
+    /// passed (or was skipped).
+    pub async fn step(&self, id: StepId, cancel: CancellationToken) -> bool {
+        let step = self.plan.step(id);
+        if let Some(reason) = &step.skip {
+            self.finish(id, Outcome::without_attempt(StepStatus::Skipped, reason.clone()));
+            return true;
+        }
+        let slot = self.job_slot(&cancel).await;
+        if slot.is_none() || cancel.is_cancelled() {
+            self.finish(id, Outcome::without_attempt(StepStatus::NotRun, "cancelled before it started".into()));
+            return false;
+        }
+        let retry = match &step.action {
+            Action::Run(action) => action.retry,
+            Action::Push(_) => 0,
+        };
+        let mut attempt = 1;
+        loop {
+            self.events.send(Event::StepStarted { step: id, attempt });
+            let started = Instant::now();
+            let end = match &step.action {
+                Action::Run(action) => self.run_action(id, attempt, action, &cancel).await,
+                Action::Push(push) => tokio::select! {
+                    pushed = self.push(id, push) => match pushed {
+                        Ok(()) => StepEnd::Exited(0),
+                        Err(message) => StepEnd::failed(message),
+                    },
+                    _ = cancel.cancelled() => StepEnd::Cancelled,
+                },
+            };
+            let duration = started.elapsed();
+            let (status, exit_code, message, details) = match end {
+                StepEnd::Exited(0) => (StepStatus::Passed, Some(0), None, Vec::new()),
+                StepEnd::Exited(code) => (StepStatus::Failed, Some(code), Some(exit_message(code)), Vec::new()),
+                StepEnd::Failed { message, details } => (StepStatus::Failed, None, Some(message), details),
+                StepEnd::Cancelled => (StepStatus::Cancelled, None, Some("cancelled".into()), Vec::new()),
+            };
+            let will_retry = status == StepStatus::Failed && attempt <= retry && !cancel.is_cancelled();
+            self.finish(id, Outcome { status, exit_code, duration, message, details, attempt, will_retry });
+            if !will_retry {
+                return status == StepStatus::Passed;
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn run_action(&self, id: StepId, attempt: u32, action: &RunAction, cancel: &CancellationToken) -> StepEnd {
+        let resources = Arc::new(Resources::default());
+        let end = tokio::select! {
+            end = self.run_environment(id, attempt, action, &resources) => end,
+            _ = cancel.cancelled() => StepEnd::Cancelled,
+        };
+        if !self.options.keep {
+            self.teardown(&resources).await;
+        }
+        end
+    }
+
+    async fn run_environment(&self, id: StepId, attempt: u32, action: &RunAction, res: &Resources) -> StepEnd {
+        let env = &action.environment;
+        let run_id = self.plan.run_id.as_str();
+        let step_label = self.plan.step(id).label.as_str();
+        let step_tag = format!("s{}", id.0);
+
+        // Images, all at once; a build or pull is shared with other steps that need it.
+        let mut images: HashMap<&str, ImageInfo> = HashMap::new();
+        let results =
+            join_all(env.iter().map(|m| async { (m.service.as_str(), self.image(&m.service, Some(id)).await) })).await;
+        for (service, result) in results {
+            match result {
+                Ok(info) => {
+                    images.insert(service, info);
+                }
+                Err(message) => return StepEnd::failed(message),
+            }
+        }
+
+        let labels = with(&self.labels, &[(STEP, step_label)]);
+        let network = match self.take_network(Some(id)).await {
+            Ok(network) => network,
+            Err(message) => return StepEnd::failed(message),
+        };
+        *res.network.lock().expect("resources") = Some(network.clone());
+
+        // Create every container up front (only starting is ordered), so the step's own
+        // container is ready to start the moment its dependencies are.
+        let member_count = env.len();
+        let specs = try_join_all(env.iter().map(|member| {
+            let labels = &labels;
+            let images = &images;
+            let network = &network;
+            let step_tag = &step_tag;
+            async move {
+                let service = member.service.as_str();
+                self.ensure_named_volumes(service).await?;
+                let volumes_from = self.volumes_from(service).await?;
+                let name = object_name(&["slipway", run_id, step_tag, service]);
+                let named = |n: &str| self.named_volume_name(n);
+                let is_main = service == action.service;
+                let (mut spec, own_volumes) = container_spec(SpecRequest {
+                    service: &self.plan.services[service],
+                    image: &images[service],
+                    name: name.clone(),
+                    labels: with(labels, &[(SERVICE, service)]),
+                    network: Some((network.clone(), member.aliases.clone())),
+                    command: if is_main { action.command.clone() } else { None },
+                    volume_prefix: name,
+                    named_volume: &named,
+                    volumes_from,
+                });
+                let mut plain = None;
+                if is_main {
+                    spec.env.extend(action.extra_env.iter().map(|(k, v)| format!("{k}={v}")));
+                }
+                if is_main && action.queue.is_some() {
+                    // A queue worker's container only has to stay up; batches run in it.
+                    spec.entrypoint = Some(vec!["/bin/sh".into(), "-c".into(), KEEPALIVE.into()]);
+                    spec.cmd = None;
+                    spec.stdin = true;
+                } else if is_main {
+                    if let Some(interactive) = &self.options.interactive {
+                        spec.tty = interactive.tty;
+                        spec.stdin = true;
+                    } else if member_count > 1 {
+                        if let Some(gated) = gated(&spec, &images[service]) {
+                            plain = Some(std::mem::replace(&mut spec, gated));
+                        }
+                    }
+                }
+                for volume in &own_volumes {
+                    self.runtime
+                        .create_volume(volume, &spec.labels)
+                        .await
+                        .map_err(|e| format!("cannot create volume {volume}: {}", e.message))?;
+                    res.volumes.lock().expect("resources").push(volume.clone());
+                }
+                let id = self
+                    .runtime
+                    .create_container(&spec)
+                    .await
+                    .map_err(|e| format!("cannot create the `{service}` container: {}", e.message))?;
+                res.containers.lock().expect("resources").push(id.clone());
+                Ok::<_, String>((id, spec, plain))
+            }
+        }))
+        .await;
+        let mut containers: Vec<(String, ContainerSpec, Option<ContainerSpec>)> = match specs {
+            Ok(c) => c,
+            Err(message) => return StepEnd::failed(message),
+        };
+        let (main_id, main_spec, plain_spec) = containers.pop().expect("the step's own container is last");
+        // on_fail containers run the service as configured, never behind the gate.
+        let on_fail_spec = plain_spec.clone().unwrap_or(main_spec);
+
+        // A gated container starts now, while the dependencies get ready.
+        let mut gate = None;
+        let mut main_started = None;
+        if plain_spec.is_some() {
+            match self.runtime.attach(&main_id, true).await {
+                Ok(attached) => gate = Some(attached),
+                Err(e) => return StepEnd::failed(format!("cannot attach to the step's container: {}", e.message)),
+            }
+        }
+        let gated = gate.is_some();
+        let start_main = async {
+            if gated {
+                main_started = Some(self.runtime.start_container(&main_id).await);
+            }
+        };
+        let dependencies = self.start_dependencies(id, action, &containers, &images);
+        let ((), ready) = tokio::join!(start_main, dependencies);
+        if let Err(end) = ready {
+            return end;
+        }
+        self.phase(id, "running");
+        if action.queue.is_some() {
+            return match self.runtime.start_container(&main_id).await {
+                Ok(()) => {
+                    let image = &images[action.service.as_str()];
+                    let service = &self.plan.services[&action.service];
+                    let setup = WorkerSetup {
+                        container: &main_id,
+                        entrypoint: service.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default(),
+                        working_dir: working_dir(&on_fail_spec, image),
+                    };
+                    match self.run_queue_worker(id, action, setup).await {
+                        Ok(0) => StepEnd::Exited(0),
+                        Ok(_) => StepEnd::failed("test files failed (see the batches above)"),
+                        Err(message) => StepEnd::failed(message),
+                    }
+                }
+                Err(e) => StepEnd::failed(format!(
+                    "cannot start the queue worker: {} (queue mode runs batches in a running container and needs /bin/sh in the image)",
+                    e.message
+                )),
+            };
+        }
+        let attempt_started = std::time::SystemTime::now();
+        let code = match (gate, main_started, plain_spec) {
+            (Some(Attached { output, mut input }), Some(Ok(())), _) => {
+                // Open the gate: the command runs now, its stdin at end of file.
+                let opened = input.write_all(b"\n").await.and(input.shutdown().await);
+                if let Err(e) = opened {
+                    return StepEnd::failed(format!("cannot start the step's command: {e}"));
+                }
+                self.stream_until_exit(id, &main_id, output).await
+            }
+            (Some(_), Some(Err(e)), Some(plain)) if gate_unsupported(&e.message) => {
+                // No /bin/sh in the image: start it plainly.
+                let _ = self.runtime.remove_container(&main_id).await;
+                match self.runtime.create_container(&plain).await {
+                    Ok(plain_id) => {
+                        res.containers.lock().expect("resources").push(plain_id.clone());
+                        self.start_and_stream(id, &plain_id).await
+                    }
+                    Err(e) => Err(format!("cannot create the `{}` container: {}", action.service, e.message)),
+                }
+            }
+            (Some(_), Some(Err(e)), _) => Err(start_error(&e.message)),
+            _ if self.options.interactive.is_some() => self.run_interactive(&main_id).await,
+            _ => self.start_and_stream(id, &main_id).await,
+        };
+        if !action.reports.is_empty() && code.is_ok() {
+            let container = res.containers.lock().expect("resources").last().cloned().unwrap_or(main_id.clone());
+            let working_dir = working_dir(&on_fail_spec, &images[action.service.as_str()]);
+            let (cases, problems) = collect(
+                self.runtime.as_ref(),
+                &container,
+                &action.reports,
+                &working_dir,
+                attempt_started,
+                &self.reports_seen,
+                Ownership { all: &action.split_files, mine: &action.files },
+            )
+            .await;
+            for problem in problems {
+                self.notice(format!("{}: {problem}", self.plan.step(id).label));
+            }
+            self.events.send(Event::TestResults { step: id, attempt, cases });
+        }
+        match code {
+            Ok(code) => self.after_exit(id, action, code, &on_fail_spec, &network, res).await,
+            Err(message) => StepEnd::failed(message),
+        }
+    }
+
+    /// Start dependencies level by level: a member starts once everything it needs is ready.
+    async fn start_dependencies(
+        &self,
+        id: StepId,
+        action: &RunAction,
+        containers: &[(String, ContainerSpec, Option<ContainerSpec>)],
+        images: &HashMap<&str, ImageInfo>,
+    ) -> Result<(), StepEnd> {
+        let env = &action.environment;
+        let levels = levels(env.iter().map(|m| m.needs.iter().map(|(i, _)| *i).collect()).collect());
+        let main = env.len() - 1;
+        for level in 0..levels.iter().copied().max().unwrap_or(0) {
+            let members: Vec<usize> = (0..main).filter(|i| levels[*i] == level).collect();
+            try_join_all(members.into_iter().map(|i| self.start_dependency(id, action, i, &containers[i].0, images)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Start dependency `i` and wait until it is ready for what needs it.
+    async fn start_dependency(
+        &self,
+        id: StepId,
+        action: &RunAction,
+        i: usize,
+        container: &str,
+        images: &HashMap<&str, ImageInfo>,
+    ) -> Result<(), StepEnd> {
+        let env = &action.environment;
+        let service = env[i].service.as_str();
+        let spec = &self.plan.services[service];
+        let conditions: Vec<(Condition, &str)> = env
+            .iter()
+            .flat_map(|m| m.needs.iter().filter(|(j, _)| *j == i).map(move |(_, c)| (*c, m.service.as_str())))
+            .collect();
+        self.phase(id, format!("starting {service}"));
+        if let Err(e) = self.runtime.start_container(container).await {
+            return Err(StepEnd::failed(format!("cannot start dependency `{service}`: {}", e.message)));
+        }
+        let test = readiness_test(spec, &images[service]);
+        let waited = if conditions.iter().any(|(c, _)| *c == Condition::CompletedSuccessfully) {
+            self.phase(id, format!("waiting for {service} to complete"));
+            wait_completed(self.runtime.as_ref(), container, service, self.options.health_timeout).await
+        } else if let Some(test) = test {
+            self.phase(id, format!("waiting for {service} to be healthy"));
+            let started = Instant::now();
+            let probe_timeout = spec.healthcheck.as_ref().and_then(|h| h.timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT);
+            let result = wait_healthy(
+                self.runtime.as_ref(),
+                container,
+                service,
+                &test,
+                probe_timeout,
+                self.options.health_poll,
+                self.options.health_timeout,
+            )
+            .await;
+            if result.is_ok() {
+                self.phase(id, format!("{service} is healthy after {}", humantime(started.elapsed())));
+            }
+            result
+        } else if let Some((_, dependent)) = conditions.iter().find(|(c, _)| *c == Condition::Healthy) {
+            Err(NotReady::Failed(format!(
+                "`{dependent}` depends on `{service}` with condition service_healthy, but `{service}` has no healthcheck; add one to `{service}` in the services file"
+            )))
+        } else {
+            Ok(())
+        };
+        match waited {
+            Ok(()) => Ok(()),
+            Err(NotReady::Engine(message)) => Err(StepEnd::failed(format!("while waiting for `{service}`: {message}"))),
+            Err(NotReady::Failed(message)) => {
+                let details = match self.runtime.tail_output(container, 20).await {
+                    Ok(lines) if !lines.is_empty() => {
+                        std::iter::once(format!("last {} log lines of {service}:", lines.len())).chain(lines).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                Err(StepEnd::Failed { message, details })
+            }
+        }
+    }
+
+    /// After the command exited: run `on_fail` commands if it failed.
+    async fn after_exit(
+        &self,
+        id: StepId,
+        action: &RunAction,
+        code: i64,
+        spec: &ContainerSpec,
+        network: &str,
+        res: &Resources,
+    ) -> StepEnd {
+        if code == 0 {
+            return StepEnd::Exited(code);
+        }
+        for (n, on_fail) in action.on_fail.iter().enumerate() {
+            let text = on_fail.command.join(" ");
+            self.phase(id, format!("on_fail: {text}"));
+            let name = format!("{}-onfail{}", spec.name, n + 1);
+            let base = if on_fail.service == action.service {
+                Ok(spec.clone())
+            } else {
+                self.on_fail_spec(&on_fail.service, &name, &spec.labels, res).await
+            };
+            let created = match base {
+                Ok(base) => {
+                    let on_fail_spec = ContainerSpec {
+                        name,
+                        cmd: Some(on_fail.command.clone()),
+                        network: Some((network.to_string(), Vec::new())),
+                        tty: false,
+                        stdin: false,
+                        ..base
+                    };
+                    self.runtime.create_container(&on_fail_spec).await.map_err(|e| e.message)
+                }
+                Err(e) => Err(e),
+            };
+            match created {
+                Ok(on_fail_id) => {
+                    res.containers.lock().expect("resources").push(on_fail_id.clone());
+                    match self.start_and_stream(id, &on_fail_id).await {
+                        Ok(c) if c != 0 => self.notice(format!("on_fail command `{text}` exited with code {c}")),
+                        Ok(_) => {}
+                        Err(e) => self.notice(format!("on_fail command `{text}`: {e}")),
+                    }
+                }
+                Err(e) => self.notice(format!("cannot create the on_fail container for `{text}`: {e}")),
+            }
+        }
+        StepEnd::Exited(code)
+    }
+
+    /// The container of an `on_fail` command that names another service than the step's.
+    async fn on_fail_spec(
+        &self,
+        service: &str,
+        name: &str,
+        labels: &Labels,
+        res: &Resources,
+    ) -> Result<ContainerSpec, String> {
+        let image = self.image(service, None).await?;
+        self.ensure_named_volumes(service).await?;
+        let volumes_from = self.volumes_from(service).await?;
+        let named = |n: &str| self.named_volume_name(n);
+        let (spec, own_volumes) = container_spec(SpecRequest {
+            service: &self.plan.services[service],
+            image: &image,
+            name: name.to_string(),
+            labels: with(labels, &[(SERVICE, service)]),
+            network: None,
+            command: None,
+            volume_prefix: name.to_string(),
+            named_volume: &named,
+            volumes_from,
+        });
+        for volume in &own_volumes {
+            self.runtime.create_volume(volume, &spec.labels).await.map_err(|e| e.message)?;
+            res.volumes.lock().expect("resources").push(volume.clone());
+        }
+        Ok(spec)
+    }
+
+    /// Start a container and stream its output as lines until it exits.
+    async fn start_and_stream(&self, id: StepId, container: &str) -> Result<i64, String> {
+        let attached =
+            self.runtime.attach(container, false).await.map_err(|e| format!("cannot attach: {}", e.message))?;
+        self.runtime.start_container(container).await.map_err(|e| start_error(&e.message))?;
+        self.stream_until_exit(id, container, attached.output).await
+    }
+
+    /// Stream a started container's output as lines until it exits; its exit code.
+    async fn stream_until_exit(
+        &self,
+        id: StepId,
+        container: &str,
+        mut stream: BoxStream<'static, crate::runtime::Result<OutputChunk>>,
+    ) -> Result<i64, String> {
+        let output = async {
+            let mut lines = LineSplitter::default();
+            while let Some(chunk) = stream.next().await {
+                let Ok(chunk) = chunk else { break };
+                for line in lines.push(chunk.stream, &chunk.bytes) {
+                    self.events.send(Event::StepOutput { step: id, stream: chunk.stream, line });
+                }
+            }
+            for (stream, line) in lines.finish() {
+                self.events.send(Event::StepOutput { step: id, stream, line });
+            }
+        };
+        let (code, ()) = tokio::join!(self.runtime.wait_exit(container), output);
+        code.map_err(|e| format!("while waiting for the step's container: {}", e.message))
+    }
+
+    /// `slipway run` in a terminal: stdin in, raw output out, the TTY sized.
+    async fn run_interactive(&self, container: &str) -> Result<i64, String> {
+        let interactive = self.options.interactive.as_ref().expect("interactive run");
+        let attached =
+            self.runtime.attach(container, true).await.map_err(|e| format!("cannot attach: {}", e.message))?;
+        let mut input = attached.input;
+        let stdin = interactive.stdin.lock().expect("stdin").take();
+        let pump_in = tokio::spawn(async move {
+            if let Some(mut stdin) = stdin {
+                let _ = tokio::io::copy(&mut stdin, &mut input).await;
+            }
+            // stdin closed: let the container see EOF.
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut input).await;
+        });
+        self.runtime.start_container(container).await.map_err(|e| start_error(&e.message))?;
+        if let (true, Some((w, h))) = (interactive.tty, interactive.size) {
+            let _ = self.runtime.resize_tty(container, w, h).await;
+        }
+        let resized = interactive.resized.lock().expect("resize").take();
+        let follow_size = resized.filter(|_| interactive.tty).map(|mut sizes| {
+            let (runtime, container) = (self.runtime.clone(), container.to_string());
+            tokio::spawn(async move {
+                while sizes.changed().await.is_ok() {
+                    let (w, h) = *sizes.borrow_and_update();
+                    let _ = runtime.resize_tty(&container, w, h).await;
+                }
+            })
+        });
+        let mut output = attached.output;
+        let pump_out = async {
+            // Masked per stream, keeping what could be the start of a secret for the next chunk.
+            let (mut out, mut err) = (self.events.masker().stream(), self.events.masker().stream());
+            while let Some(Ok(chunk)) = output.next().await {
+                let masker = if chunk.stream == crate::runtime::Stream::Stdout { &mut out } else { &mut err };
+                let bytes = masker.push(&chunk.bytes);
+                if !bytes.is_empty() {
+                    self.events.send(Event::RawOutput { stream: chunk.stream, bytes });
+                }
+            }
+            for (stream, masker) in
+                [(crate::runtime::Stream::Stdout, &mut out), (crate::runtime::Stream::Stderr, &mut err)]
+            {
+                let bytes = masker.finish();
+                if !bytes.is_empty() {
+                    self.events.send(Event::RawOutput { stream, bytes });
+                }
+            }
+        };
+        let (code, ()) = tokio::join!(self.runtime.wait_exit(container), pump_out);
+        pump_in.abort();
+        if let Some(task) = follow_size {
+            task.abort();
+        }
+        code.map_err(|e| format!("while waiting for the container: {}", e.message))
+    }
+
+    async fn teardown(&self, res: &Resources) {
+        let containers = std::mem::take(&mut *res.containers.lock().expect("resources"));
+        let mut errors: Vec<String> = join_all(containers.iter().map(|c| self.runtime.remove_container(c)))
+            .await
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.message))
+            .collect();
+        let network = res.network.lock().expect("resources").take();
+        if let Some(network) = network {
+            if errors.is_empty() {
+                self.give_back_network(network);
+            } else if let Err(e) = self.runtime.remove_network(&network).await {
+                errors.push(e.message);
+            }
+        }
+        let volumes = std::mem::take(&mut *res.volumes.lock().expect("resources"));
+        errors.extend(
+            join_all(volumes.iter().map(|v| self.runtime.remove_volume(v)))
+                .await
+                .into_iter()
+                .filter_map(|r| r.err().map(|e| e.message)),
+        );
+        for error in errors {
+            self.notice(format!("clean-up: {error}"));
+        }
+    }
+}
+
+/// Where relative paths in the step's container start: its `working_dir`, else the image's.
+fn working_dir(spec: &ContainerSpec, image: &ImageInfo) -> String {
+    spec.working_dir
+        .clone()
+        .or_else(|| image.working_dir.clone())
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// Level of each member: 0 for those needing nothing, else one more than what they need.
+fn levels(needs: Vec<Vec<usize>>) -> Vec<usize> {
+    let mut level = vec![0; needs.len()];
+    // Members come dependencies first, so one pass in order settles every level.
+    for i in 0..needs.len() {
+        level[i] = needs[i].iter().map(|j| level[*j] + 1).max().unwrap_or(0);
+    }
+    level
+}
+
+/// "exited with code N", with what the shell's conventional codes mean.
+fn exit_message(code: i64) -> String {
+    match code {
+        126 => format!("exited with code {code}: the command is not executable"),
+        127 => format!(
+            "exited with code {code}: command not found. Check it exists in the image (commands run without a shell; use `sh -c '…'` for shell syntax)"
+        ),
+        _ => format!("exited with code {code}"),
+    }
+}
+
+/// The engine's start error, with what to do for the common "no such command" case.
+fn start_error(message: &str) -> String {
+    if message.contains("executable file not found") || message.contains("no such file or directory") {
+        format!("the command could not be started: {message}. Check the command exists in the image (the steps' commands run without a shell; use `sh -c '…'` for shell syntax)")
+    } else {
+        format!("the container could not be started: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::levels;
+
+    #[test]
+    fn levels_follow_needs() {
+        assert_eq!(levels(vec![vec![], vec![0], vec![], vec![1, 2]]), [0, 1, 0, 2]);
+    }
+}

@@ -1,0 +1,83 @@
+//! The end of a run: remove whatever still carries its label (shared containers, named
+//! volumes, anything a cancelled step could not remove), or say what `--no-remove` kept.
+
+use futures::future::join_all;
+
+use crate::events::Event;
+use crate::labels::{with, RUN};
+use crate::run::Run;
+use crate::runtime::{Labels, Leftovers, Runtime};
+
+pub(crate) async fn sweep_run(run: &Run) {
+    // A cancelled step may have asked for a container or network the engine is still
+    // creating: find it too.
+    run.creations.settled().await;
+    let filter = with(&Labels::new(), &[(RUN, &run.plan.run_id)]);
+    let found = match run.runtime.find_labelled(&filter).await {
+        Ok(found) => found,
+        Err(e) => {
+            run.events.send(Event::Cleanup {
+                removed: 0,
+                kept: Vec::new(),
+                errors: vec![format!("cannot list what the run created: {}", e.message)],
+            });
+            return;
+        }
+    };
+    if run.options.keep {
+        let kept = found
+            .containers
+            .iter()
+            .map(|(_, name, _)| format!("container {name}"))
+            .chain(found.networks.iter().map(|(_, name, _)| format!("network {name}")))
+            .chain(found.volumes.iter().map(|(_, name, _)| format!("volume {name}")))
+            .collect();
+        run.events.send(Event::Cleanup { removed: 0, kept, errors: Vec::new() });
+        return;
+    }
+    let (mut removed, mut errors) = remove_all(run.runtime.as_ref(), &found).await;
+    // After the containers: an image still used by a container cannot go.
+    if !run.options.keep_images {
+        for image in run.images.built() {
+            match run.runtime.remove_image(&image).await {
+                Ok(()) => removed += 1,
+                Err(e) => errors.push(format!("image {image}: {}", e.message)),
+            }
+        }
+    }
+    run.events.send(Event::Cleanup { removed, kept: Vec::new(), errors });
+}
+
+/// Remove containers first (they hold networks and volumes), then networks and volumes.
+/// Returns how many objects were removed and the errors.
+pub async fn remove_all(runtime: &dyn Runtime, found: &Leftovers) -> (usize, Vec<String>) {
+    let mut removed = 0;
+    let mut errors = Vec::new();
+    let mut tally = |results: Vec<Result<(), String>>| {
+        for r in results {
+            match r {
+                Ok(()) => removed += 1,
+                Err(e) => errors.push(e),
+            }
+        }
+    };
+    tally(
+        join_all(found.containers.iter().map(|(id, name, _)| async move {
+            runtime.remove_container(id).await.map_err(|e| format!("container {name}: {}", e.message))
+        }))
+        .await,
+    );
+    tally(
+        join_all(found.networks.iter().map(|(id, name, _)| async move {
+            runtime.remove_network(id).await.map_err(|e| format!("network {name}: {}", e.message))
+        }))
+        .await,
+    );
+    tally(
+        join_all(found.volumes.iter().map(|(_, name, _)| async move {
+            runtime.remove_volume(name).await.map_err(|e| format!("volume {name}: {}", e.message))
+        }))
+        .await,
+    );
+    (removed, errors)
+}
