@@ -1,0 +1,64 @@
+//! Flaky tests: tests that both passed and failed on the same commit.
+
+use rusqlite::{params, Row};
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// A test whose outcome changed without its code changing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlakyTest {
+    pub project: String,
+    pub suite: String,
+    pub name: String,
+    pub commit: String,
+    /// Times it passed on this commit, over all runs and attempts.
+    pub passed: u32,
+    /// Times it failed or errored on this commit, over all runs and attempts.
+    pub failed: u32,
+}
+
+// Every attempt counts: a test that failed and then passed on retry in the
+// same run is the plainest flake there is. Runs without a commit say nothing.
+const FLAKY_SELECT: &str = "
+SELECT r.project, t.suite, t.name, r.commit_id,
+       SUM(t.status = 'passed') AS passed,
+       SUM(t.status IN ('failed', 'error')) AS failed
+FROM runs r
+JOIN test_cases t ON t.run_id = r.id
+WHERE r.commit_id IS NOT NULL";
+
+const FLAKY_GROUPS: &str = "
+GROUP BY r.project, r.commit_id, t.suite, t.name
+HAVING passed > 0 AND failed > 0
+ORDER BY failed DESC, r.project, t.suite, t.name, r.commit_id";
+
+impl Store {
+    /// Tests (by suite and name) that both passed and failed on one commit,
+    /// of `project` when given, most failures first.
+    pub fn flaky_tests(&self, project: Option<&str>) -> Result<Vec<FlakyTest>, StoreError> {
+        let connection = self.connection();
+        // Two statements rather than `?1 IS NULL OR ...`, which keeps SQLite
+        // from searching the project index.
+        let flaky = match project {
+            Some(project) => connection
+                .prepare_cached(&format!("{FLAKY_SELECT} AND r.project = ?1 {FLAKY_GROUPS}"))
+                .and_then(|mut statement| statement.query_map(params![project], flaky_test_from_row)?.collect()),
+            None => connection
+                .prepare_cached(&format!("{FLAKY_SELECT} {FLAKY_GROUPS}"))
+                .and_then(|mut statement| statement.query_map([], flaky_test_from_row)?.collect()),
+        };
+        flaky.map_err(self.database_error("finding flaky tests"))
+    }
+}
+
+fn flaky_test_from_row(row: &Row<'_>) -> rusqlite::Result<FlakyTest> {
+    Ok(FlakyTest {
+        project: row.get(0)?,
+        suite: row.get(1)?,
+        name: row.get(2)?,
+        commit: row.get(3)?,
+        passed: row.get(4)?,
+        failed: row.get(5)?,
+    })
+}

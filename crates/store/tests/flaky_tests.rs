@@ -1,0 +1,85 @@
+//! Flaky tests: passed and failed on the same commit.
+
+use slipway_store::{FlakyTest, Store, TestStatus};
+
+mod common;
+use common::{case, new_run};
+
+fn record(
+    store: &Store,
+    run_id: &str,
+    project: &str,
+    commit: Option<&str>,
+    attempt: u32,
+    outcomes: &[(&str, TestStatus)],
+) {
+    if attempt == 1 {
+        store.start_run(&new_run(run_id, project, commit, 1_000)).unwrap();
+    }
+    let cases: Vec<_> = outcomes.iter().map(|(name, status)| case("suite", name, Some("t.py"), 10, *status)).collect();
+    store.record_tests(run_id, 1, attempt, &cases).unwrap();
+}
+
+#[test]
+fn passed_in_one_run_and_failed_in_another_on_one_commit_is_flaky() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    use TestStatus::*;
+    record(&store, "r1", "acme", Some("aaa"), 1, &[("flaky", Passed), ("steady", Passed), ("broken", Failed)]);
+    record(&store, "r2", "acme", Some("aaa"), 1, &[("flaky", Failed), ("steady", Passed), ("broken", Failed)]);
+    record(&store, "r3", "acme", Some("aaa"), 1, &[("flaky", Error), ("steady", Passed), ("skips", Skipped)]);
+    // A different commit: passing there after failing on aaa is a fix, not a flake.
+    record(&store, "r4", "acme", Some("bbb"), 1, &[("broken", Passed), ("skips", Failed)]);
+
+    assert_eq!(
+        store.flaky_tests(Some("acme")).unwrap(),
+        [FlakyTest {
+            project: "acme".to_owned(),
+            suite: "suite".to_owned(),
+            name: "flaky".to_owned(),
+            commit: "aaa".to_owned(),
+            passed: 1,
+            failed: 2,
+        }]
+    );
+}
+
+#[test]
+fn different_commits_are_not_flaky() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    record(&store, "r1", "acme", Some("aaa"), 1, &[("t", TestStatus::Failed)]);
+    record(&store, "r2", "acme", Some("bbb"), 1, &[("t", TestStatus::Passed)]);
+    // Runs without a commit cannot be compared.
+    record(&store, "r3", "acme", None, 1, &[("t", TestStatus::Failed)]);
+    record(&store, "r4", "acme", None, 1, &[("t", TestStatus::Passed)]);
+    assert!(store.flaky_tests(None).unwrap().is_empty());
+}
+
+#[test]
+fn a_retry_that_passed_is_flaky_too() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    record(&store, "r1", "acme", Some("aaa"), 1, &[("t", TestStatus::Failed)]);
+    record(&store, "r1", "acme", Some("aaa"), 2, &[("t", TestStatus::Passed)]);
+    let flaky = store.flaky_tests(None).unwrap();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!((flaky[0].passed, flaky[0].failed), (1, 1));
+}
+
+#[test]
+fn projects_are_kept_apart_and_filtered() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    // Same commit id and test name in two projects: neither is flaky alone.
+    record(&store, "a1", "acme", Some("aaa"), 1, &[("t", TestStatus::Passed)]);
+    record(&store, "w1", "widgets", Some("aaa"), 1, &[("t", TestStatus::Failed)]);
+    assert!(store.flaky_tests(None).unwrap().is_empty());
+
+    record(&store, "w2", "widgets", Some("aaa"), 1, &[("t", TestStatus::Passed)]);
+    let all = store.flaky_tests(None).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].project, "widgets");
+    assert_eq!(store.flaky_tests(Some("widgets")).unwrap(), all);
+    assert!(store.flaky_tests(Some("acme")).unwrap().is_empty());
+}
