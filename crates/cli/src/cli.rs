@@ -1,0 +1,420 @@
+//! Command-line interface: Jet's command and flag names, plus slipway's own.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "slipway",
+    version,
+    about = "Run Jet/Codeship Pro and compose pipelines in isolated containers on a Docker Engine"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the steps file: every step in a fresh environment, serial and parallel.
+    Steps(StepsArgs),
+    /// Run one command in a fresh environment of SERVICE (its dependencies started first).
+    Run(RunArgs),
+    /// Check the services and steps files and report every problem.
+    Validate(ProjectArgs),
+    /// Remove containers, networks and volumes left by slipway runs whose process is gone.
+    #[command(alias = "cleanup")]
+    Gc(GcArgs),
+    /// Encrypt a file (an env file, a docker config) with the project's key.
+    Encrypt(EncryptArgs),
+    /// Decrypt a file made by `slipway encrypt` or Jet's `jet encrypt`.
+    Decrypt(DecryptArgs),
+    /// Write a new random key file (mode 0600).
+    Keygen(KeygenArgs),
+    /// Build or pull a service's image and leave it tagged on the engine.
+    Load(LoadArgs),
+    /// List or remove the images `cached: true` services keep between runs.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// List the runs in the history, newest first.
+    History(HistoryArgs),
+    /// Show one run of the history: its steps, durations and failing tests.
+    Show(ShowArgs),
+    /// List tests that both passed and failed on the same commit.
+    Flaky(HistoryArgs),
+    /// Print how test files would be split into shards, using the recorded timings.
+    Split(SplitArgs),
+    /// Run the CI server: webhooks, a durable build queue, a live dashboard and an API.
+    Serve(ServeArgs),
+    /// Queue a build on a slipway server.
+    Trigger(TriggerArgs),
+    /// Create, list or revoke the server's API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print slipway's version.
+    Version,
+}
+
+/// Where the project and its files are.
+#[derive(Args, Debug, Clone)]
+pub struct ProjectArgs {
+    /// Project directory; paths in the files are relative to it.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Services file (default: slipway-services.yml, codeship-services.yml/.json, docker-compose.yml, compose.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub services_path: Option<PathBuf>,
+    /// Steps file (default: slipway-steps.yml, codeship-steps.yml/.json).
+    #[arg(long, value_name = "FILE")]
+    pub steps_path: Option<PathBuf>,
+}
+
+/// Values for the CI_* variables; unset ones come from git in the project dir.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CiArgs {
+    #[arg(long, value_name = "BRANCH")]
+    /// CI_BRANCH; also the build tag for `tag`/`exclude` when --tag is not given.
+    pub ci_branch: Option<String>,
+    #[arg(long, value_name = "ID")]
+    /// CI_BUILD_ID (default: the run id).
+    pub ci_build_id: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    /// CI_COMMIT_DESCRIPTION (default: git describe --abbrev=1 --tags --always).
+    pub ci_commit_description: Option<String>,
+    #[arg(long, value_name = "SHA")]
+    /// CI_COMMIT_ID (default: the HEAD commit).
+    pub ci_commit_id: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    /// CI_COMMIT_MESSAGE (default: the HEAD commit's message).
+    pub ci_commit_message: Option<String>,
+    #[arg(long, value_name = "EMAIL")]
+    /// CI_COMMITTER_EMAIL (default: from git).
+    pub ci_committer_email: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    /// CI_COMMITTER_NAME (default: from git).
+    pub ci_committer_name: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    /// CI_COMMITTER_USERNAME (default: the committer email's local part).
+    pub ci_committer_username: Option<String>,
+    #[arg(long, value_name = "ID")]
+    /// CI_PROJECT_ID (default: the project name).
+    pub ci_project_id: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    /// CI_REPO_NAME (default: from the origin remote, else the project name).
+    pub ci_repo_name: Option<String>,
+    #[arg(long, value_name = "NUMBER")]
+    /// CI_PR_NUMBER; also sets CI_PULL_REQUEST=true.
+    pub ci_pr_number: Option<String>,
+}
+
+/// Flags shared by `steps` and `run`.
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub ci: CiArgs,
+    /// Set an environment variable in every container (wins over the files). Repeatable.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// Like -e, and the value is a secret: `***` wherever it would be shown. Repeatable.
+    #[arg(long = "secret-env", value_name = "KEY=VAL")]
+    pub secret_env: Vec<String>,
+    /// Keep containers, networks and volumes after the run, to inspect them.
+    #[arg(long)]
+    pub no_remove: bool,
+    /// How long a dependency may take to become healthy (e.g. 90s, 10m).
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub health_timeout: String,
+    /// Key file for encrypted files (Jet's codeship.aes); SLIPWAY_AES_KEY wins over it.
+    #[arg(long, default_value = "codeship.aes", value_name = "FILE")]
+    pub key_path: PathBuf,
+    /// Show full image build output and engine details.
+    #[arg(long)]
+    pub debug: bool,
+    /// Plain output: no live progress bars (also when output is not a terminal).
+    #[arg(short = 'T', long = "no-tty")]
+    pub no_tty: bool,
+    /// Where the run history lives (default: `.slipway` in the project dir).
+    #[arg(long, env = "SLIPWAY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct StepsArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Build tag (branch or git tag) that `tag`/`exclude` are matched against.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Run at most N steps at once (default: no limit, as Jet).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Cancel the other steps of a parallel group as soon as one fails.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Run push steps.
+    #[arg(long)]
+    pub push: bool,
+    /// Keep the images built for the run (by default those neither cached nor pushed go).
+    #[arg(long)]
+    pub keep_images: bool,
+    /// Registry for `cached: true` images, so a machine without them starts warm.
+    #[arg(long, value_name = "REGISTRY")]
+    pub cache_registry: Option<String>,
+    /// Run the steps behind `type: manual` approval gates.
+    #[arg(long)]
+    pub approve: bool,
+    /// Write the steps as JUnit test cases to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Write every event of the run as JSON lines to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<PathBuf>,
+    /// Credentials service for push steps that name none (Jet flag).
+    #[arg(long, value_name = "SERVICE")]
+    pub dockercfg_service: Option<String>,
+    /// Encrypted docker config for push steps that name none (Jet flag).
+    #[arg(long, value_name = "FILE")]
+    pub encrypted_dockercfg_path: Option<PathBuf>,
+    /// Jet flag; slipway always uses a local image when present and pulls otherwise.
+    #[arg(long, hide = true)]
+    pub pull_if_present: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// The service to run.
+    pub service: String,
+    /// Command and arguments (default: the service's command).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove what runs on other hosts left, or runs that still seem alive.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// Key file (Jet's codeship.aes); SLIPWAY_AES_KEY wins over it.
+    #[arg(long, default_value = "codeship.aes", value_name = "FILE")]
+    pub key_path: PathBuf,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    /// slipway's authenticated format (AES-256-GCM).
+    Slipway,
+    /// Jet's v1 format (AES-256-CFB, no authentication), for Jet to read.
+    JetV1,
+}
+
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    /// File to encrypt (`-` for standard input).
+    pub input: PathBuf,
+    /// Where to write the encrypted file (`-` for standard output).
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[arg(long, value_enum, default_value = "slipway")]
+    pub format: FormatArg,
+}
+
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// Encrypted file (`-` for standard input).
+    pub input: PathBuf,
+    /// Where to write the plain text (`-` for standard output); created with mode 0600.
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Where to write the key; an existing file is never overwritten.
+    #[arg(default_value = "codeship.aes")]
+    pub path: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// The service whose image to build or pull.
+    pub service: String,
+    /// Registry holding `cached: true` images (see `steps --cache-registry`).
+    #[arg(long, value_name = "REGISTRY")]
+    pub cache_registry: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// List cache images (of every project, or of the project in --dir with --project-only).
+    Ls(CacheArgs),
+    /// Remove cache images of the project in --dir: all, or one service's, or one branch's.
+    Rm(CacheRmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CacheArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Only this project's cache images.
+    #[arg(long)]
+    pub project_only: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CacheRmArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Only this service's cache.
+    pub service: Option<String>,
+    /// Only this branch's cache.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+}
+
+/// Where the history is.
+#[derive(Args, Debug, Clone)]
+pub struct StateArgs {
+    /// Project directory (its `.slipway` holds the history).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The history's folder (default: `.slipway` in the project dir).
+    #[arg(long, env = "SLIPWAY_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// How many runs (or tests) at most.
+    #[arg(short = 'n', long, default_value = "20")]
+    pub limit: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Run id, or a unique prefix of it.
+    pub run: String,
+    /// Also print the log of every step.
+    #[arg(long)]
+    pub logs: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SplitArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Number of shards.
+    #[arg(long, value_name = "N")]
+    pub shards: usize,
+    /// How to divide the files.
+    #[arg(long, value_enum, default_value = "timings")]
+    pub by: SplitByArg,
+    /// Only use timings recorded for steps with this name.
+    #[arg(long, value_name = "NAME")]
+    pub step: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Test files (relative to the project dir, as the history records them).
+    #[arg(required = true)]
+    pub files: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitByArg {
+    Timings,
+    Count,
+    Name,
+}
+
+/// Where the server's settings are.
+#[derive(Args, Debug, Clone)]
+pub struct ServerConfigArgs {
+    /// Server settings file (default: slipway-server.toml when it exists).
+    #[arg(long, env = "SLIPWAY_SERVER_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Databases, build logs and workspaces (default: `data_dir` of the file, else ./slipway-data).
+    #[arg(long, env = "SLIPWAY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ServerConfigArgs,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "SLIPWAY_LISTEN", value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Builds running at once, all projects together (default 2).
+    #[arg(long, env = "SLIPWAY_CONCURRENCY", value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Show pages and the read API without a token.
+    #[arg(long, env = "SLIPWAY_PUBLIC_READ")]
+    pub public_read: bool,
+    /// A project with default settings: NAME=GIT_URL (repeatable).
+    #[arg(long = "project", value_name = "NAME=GIT_URL")]
+    pub projects: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TriggerArgs {
+    /// The project, as the server's settings name it.
+    pub project: String,
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: String,
+    /// A commit of that branch (default: its tip when the build starts).
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
+    /// The server's URL.
+    #[arg(long, env = "SLIPWAY_SERVER", default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub server: String,
+    /// An admin token of the server.
+    #[arg(long, env = "SLIPWAY_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Wait for the build to finish; exit 0 only if it passed.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token and print it (once: only a hash of it is kept).
+    Create {
+        name: String,
+        /// viewer (read pages and API) or admin (also trigger, cancel, re-run).
+        #[arg(long, value_parser = ["viewer", "admin"], default_value = "viewer")]
+        role: String,
+        #[command(flatten)]
+        config: ServerConfigArgs,
+    },
+    /// List the tokens (names and roles, never the tokens).
+    List {
+        #[command(flatten)]
+        config: ServerConfigArgs,
+    },
+    /// Revoke a token; its browser sessions end too.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        config: ServerConfigArgs,
+    },
+}

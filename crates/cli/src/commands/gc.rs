@@ -1,0 +1,116 @@
+//! `slipway gc` (Jet's `cleanup`): remove what runs whose process is gone left behind.
+//! A run is alive if its pid still runs slipway on this host; runs from other hosts
+//! sharing the engine are left alone unless `--all`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use slipway_engine::labels::{HOST, IMAGE, PID, RUN};
+use slipway_engine::remove_all;
+use slipway_engine::runtime::{Labels, Leftovers, Runtime};
+
+use super::{connect, error, this_host, EXIT_FAILURE};
+use crate::cli::GcArgs;
+
+/// Whether a run is still going, and why not if it is not.
+enum Liveness {
+    Alive(String),
+    Dead,
+}
+
+fn liveness(labels: &Labels, host: &str) -> Liveness {
+    let (Some(pid), Some(run_host)) = (labels.get(PID), labels.get(HOST)) else {
+        return Liveness::Dead;
+    };
+    if run_host != host {
+        return Liveness::Alive(format!("started on host {run_host}"));
+    }
+    let Ok(pid) = pid.parse::<i32>() else {
+        return Liveness::Dead;
+    };
+    // The pid may have been reused by another program: it must still be slipway.
+    let is_slipway = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains("slipway"));
+    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+    if alive && is_slipway {
+        Liveness::Alive(format!("process {pid} is still running"))
+    } else {
+        Liveness::Dead
+    }
+}
+
+pub async fn gc(args: &GcArgs) -> ExitCode {
+    let runtime = match connect().await {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let all = match runtime.find_labelled(&Labels::from([(RUN.to_string(), String::new())])).await {
+        Ok(found) => found,
+        Err(e) => {
+            error(e.message);
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    // Group by run; a run's liveness is read from any of its objects' labels.
+    let mut runs: BTreeMap<String, (Leftovers, Labels)> = BTreeMap::new();
+    let mut add = |kind: usize, item: &(String, String, Labels)| {
+        let run = item.2.get(RUN).cloned().unwrap_or_default();
+        let entry = runs.entry(run).or_default();
+        if entry.1.get(PID).is_none() {
+            entry.1 = item.2.clone();
+        }
+        match kind {
+            0 => entry.0.containers.push(item.clone()),
+            1 => entry.0.networks.push(item.clone()),
+            _ => entry.0.volumes.push(item.clone()),
+        }
+    };
+    all.containers.iter().for_each(|c| add(0, c));
+    all.networks.iter().for_each(|n| add(1, n));
+    all.volumes.iter().for_each(|v| add(2, v));
+
+    if runs.is_empty() {
+        println!("nothing to clean up: no containers, networks or volumes of slipway runs");
+        return ExitCode::SUCCESS;
+    }
+    let host = this_host();
+    let mut failed = false;
+    for (run, (found, labels)) in &runs {
+        let count = found.containers.len() + found.networks.len() + found.volumes.len();
+        if let (Liveness::Alive(why), false) = (liveness(labels, &host), args.all) {
+            println!("run {run}: kept {count} object(s): {why} (pass --all to remove anyway)");
+            continue;
+        }
+        if args.dry_run {
+            println!("run {run}: would remove {count} object(s):");
+            for (_, name, _) in &found.containers {
+                println!("  container {name}");
+            }
+            for (_, name, _) in &found.networks {
+                println!("  network {name}");
+            }
+            for (_, name, _) in &found.volumes {
+                println!("  volume {name}");
+            }
+            continue;
+        }
+        let (mut removed, mut errors) = remove_all(&runtime, found).await;
+        // Images the run built and would have removed at its end: their markers are gone now.
+        for image in found.containers.iter().filter_map(|(_, _, labels)| labels.get(IMAGE)) {
+            match runtime.remove_image(image).await {
+                Ok(()) => removed += 1,
+                Err(e) => errors.push(format!("image {image}: {}", e.message)),
+            }
+        }
+        println!("run {run}: removed {removed} object(s)");
+        for e in errors {
+            failed = true;
+            error(format!("run {run}: {e}"));
+        }
+    }
+    if failed {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,187 @@
+//! The run history: `history`, `show`, `flaky`, and `split` (the timings as a plan other
+//! CI systems can use).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use slipway_plan::split::{split_files, SplitBy};
+use slipway_store::Store;
+
+use super::{error, fail};
+use crate::cli::{HistoryArgs, ShowArgs, SplitArgs, SplitByArg, StateArgs};
+
+/// The history folder: `--state-dir` / SLIPWAY_STATE_DIR, else `.slipway` in the project dir.
+pub fn state_dir(project_dir: &Path, explicit: Option<&Path>) -> PathBuf {
+    explicit.map_or_else(|| project_dir.join(".slipway"), Path::to_path_buf)
+}
+
+fn open(state: &StateArgs) -> Result<Store, ExitCode> {
+    let dir = state_dir(&state.dir, state.state_dir.as_deref());
+    if !dir.join(slipway_store::DATABASE_FILE).exists() {
+        return Err(fail(format!("no run history in {} yet: `slipway steps` records one", dir.display())));
+    }
+    Store::open(&dir).map_err(fail)
+}
+
+fn when(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Local>::from(t).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn took(from: SystemTime, to: Option<SystemTime>) -> String {
+    to.and_then(|to| to.duration_since(from).ok())
+        .map_or_else(|| "—".to_string(), |d| format!("{:.1}s", d.as_secs_f64()))
+}
+
+pub fn history(args: &HistoryArgs) -> ExitCode {
+    let store = match open(&args.state) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match store.runs(None, args.limit) {
+        Ok(runs) if runs.is_empty() => println!("no runs yet"),
+        Ok(runs) => {
+            println!(
+                "{:<12} {:<19} {:<9} {:<20} {:>8} {:>11} {:>11}",
+                "RUN", "STARTED", "RESULT", "BRANCH", "TIME", "STEPS", "TESTS"
+            );
+            for run in runs {
+                let steps = format!("{}/{} failed", run.failed_steps, run.steps);
+                let tests =
+                    if run.tests == 0 { String::new() } else { format!("{}/{} failed", run.failed_tests, run.tests) };
+                println!(
+                    "{:<12} {:<19} {:<9} {:<20} {:>8} {:>11} {:>11}",
+                    run.id,
+                    when(run.started_at),
+                    run.result,
+                    run.branch.unwrap_or_default(),
+                    took(run.started_at, run.finished_at),
+                    steps,
+                    tests
+                );
+            }
+        }
+        Err(e) => return fail(e),
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn show(args: &ShowArgs) -> ExitCode {
+    let store = match open(&args.state) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let detail = match store.run(&args.run) {
+        Ok(Some(detail)) => detail,
+        Ok(None) => return fail(format!("no run `{}` in the history; `slipway history` lists them", args.run)),
+        Err(e) => return fail(e),
+    };
+    let run = &detail.run;
+    println!("run {} of {}: {}", run.id, run.project, run.result);
+    println!(
+        "started {}, took {}, branch {}, commit {}",
+        when(run.started_at),
+        took(run.started_at, run.finished_at),
+        run.branch.as_deref().unwrap_or("—"),
+        run.commit.as_deref().unwrap_or("—")
+    );
+    println!();
+    println!("{:<40} {:<14} {:<10} {:>8} {:>4}", "STEP", "SERVICE", "STATUS", "TIME", "TRY");
+    for step in &detail.steps {
+        let time = step.started_at.map_or_else(|| "—".to_string(), |s| took(s, step.finished_at));
+        let mut line =
+            format!("{:<40} {:<14} {:<10} {:>8} {:>4}", step.label, step.service, step.status, time, step.attempt);
+        if let Some(message) = step.message.as_ref().filter(|_| step.status != "passed") {
+            line.push_str(&format!("  {message}"));
+        }
+        println!("{line}");
+        if args.logs {
+            if let Ok(lines) = store.read_log(&run.id, &step.label, step.attempt) {
+                for l in lines {
+                    println!("    │ {l}");
+                }
+            }
+        }
+    }
+    if !detail.failing_tests.is_empty() {
+        println!();
+        println!("FAILING TESTS");
+        for (label, attempt, case) in &detail.failing_tests {
+            let place = case.file.as_deref().unwrap_or(&case.suite);
+            let message = case.message.as_deref().unwrap_or("");
+            println!("  ✗ {place}::{}  ({label}, attempt {attempt})  {message}", case.name);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn flaky(args: &HistoryArgs) -> ExitCode {
+    let store = match open(&args.state) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match store.flaky_tests(None) {
+        Ok(tests) if tests.is_empty() => println!("no flaky tests: no test both passed and failed on one commit"),
+        Ok(tests) => {
+            println!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED");
+            for t in tests.into_iter().take(args.limit) {
+                let commit: String = t.commit.chars().take(12).collect();
+                println!("{:<60} {:<12} {:>6} {:>6}", format!("{}::{}", t.suite, t.name), commit, t.passed, t.failed);
+            }
+        }
+        Err(e) => return fail(e),
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn split(args: &SplitArgs) -> ExitCode {
+    if args.shards == 0 {
+        return fail("--shards must be at least 1");
+    }
+    let dir = state_dir(&args.state.dir, args.state.state_dir.as_deref());
+    let project = slipway_config::project::project_name(&args.state.dir);
+    let timings = if dir.join(slipway_store::DATABASE_FILE).exists() {
+        match Store::open(&dir).and_then(|s| s.file_timings(&project, args.step.as_deref())) {
+            Ok(t) => t,
+            Err(e) => {
+                error(e);
+                Default::default()
+            }
+        }
+    } else {
+        Default::default()
+    };
+    let by = match args.by {
+        SplitByArg::Timings => SplitBy::Timings,
+        SplitByArg::Count => SplitBy::Count,
+        SplitByArg::Name => SplitBy::Name,
+    };
+    let plan = split_files(&args.files, &timings, by, args.shards);
+    if args.json {
+        let shards: Vec<serde_json::Value> = plan
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(i, s)| serde_json::json!({"index": i + 1, "files": s.files, "estimate_ms": s.estimate.as_millis() as u64}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"by": format!("{:?}", plan.by).to_lowercase(), "unknown": plan.unknown, "shards": shards})
+        );
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{} shards by {}{}",
+        args.shards,
+        format!("{:?}", plan.by).to_lowercase(),
+        if plan.unknown > 0 {
+            format!(" ({} file(s) without history count as the median)", plan.unknown)
+        } else {
+            String::new()
+        }
+    );
+    for (i, shard) in plan.shards.iter().enumerate() {
+        println!("shard {}: ~{:.1}s  {}", i + 1, shard.estimate.as_secs_f64(), shard.files.join(" "));
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,229 @@
+//! What the commands share: loading the project with readable diagnostics, the run
+//! context, the engine connection, output settings.
+
+pub mod cache;
+pub mod crypt;
+pub mod gc;
+pub mod history;
+pub mod load;
+pub mod run;
+pub mod serve;
+pub mod steps;
+pub mod trigger;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use slipway_config::{load, Diagnostics, LoadOptions, Project};
+use slipway_docker::DockerRuntime;
+use slipway_engine::labels::{HOST, PID};
+use slipway_engine::registry::DockerConfig;
+use slipway_engine::runtime::Labels;
+use slipway_engine::{run, CacheSettings, EngineOptions, EventSink, RegistrySettings, RunOutcome};
+use slipway_plan::{Plan, RunContext};
+use tokio_util::sync::CancellationToken;
+
+use crate::ci_vars::ci_info;
+use crate::cli::{ExecArgs, ProjectArgs};
+use crate::decrypt_project::decrypt_project;
+use crate::report::{spawn_reporters, Reporter};
+use crate::run_id::new_run_id;
+use crate::signals::cancel_on_signals;
+
+/// Exit status for failed steps, invalid files, and errors slipway reports.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status after Ctrl-C / SIGTERM.
+pub const EXIT_CANCELLED: u8 = 130;
+
+/// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+pub fn use_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+pub fn print_diagnostics(diags: &Diagnostics, color: bool) {
+    for d in diags.iter() {
+        eprintln!("{}", d.render(color));
+    }
+}
+
+pub fn error(message: impl std::fmt::Display) {
+    let style = console::Style::new().red().bold().force_styling(use_color());
+    eprintln!("{} {message}", style.apply_to("error:"));
+}
+
+/// Print the error; the exit status for it.
+pub fn fail(message: impl std::fmt::Display) -> ExitCode {
+    error(message);
+    ExitCode::from(EXIT_FAILURE)
+}
+
+/// What `steps` and `run` need before they start: the loaded project, the run context,
+/// the health timeout. Problems are printed; `Err` is the exit status.
+pub struct Prepared {
+    pub project: Project,
+    pub ctx: RunContext,
+    pub health_timeout: Duration,
+    pub registry: RegistrySettings,
+    pub cache: CacheSettings,
+    /// Values masked in all output.
+    pub secrets: Vec<String>,
+}
+
+pub fn prepare(exec: &ExecArgs, with_steps: bool, tag: Option<String>) -> Result<Prepared, ExitCode> {
+    let project = load_project(&exec.project, with_steps).ok_or(ExitCode::from(EXIT_FAILURE))?;
+    let health_timeout = parse_health_timeout(&exec.health_timeout).map_err(fail)?;
+    let decrypted = decrypt_project(&project, &exec.key_path).map_err(|errors| {
+        for e in &errors {
+            error(e);
+        }
+        ExitCode::from(EXIT_FAILURE)
+    })?;
+    let mut ctx = run_context(&project, exec, &new_run_id(), tag).map_err(fail)?;
+    let secret_env = parse_env_flags(&exec.secret_env).map_err(fail)?;
+    let mut secrets = decrypted.secrets;
+    secrets.extend(secret_env.iter().map(|(_, v)| v.clone()));
+    ctx.overrides.extend(secret_env);
+    ctx.decrypted_env = decrypted.env;
+    ctx.decrypted_build_args = decrypted.build_args;
+    let default_config = read_user_docker_config();
+    if let Some(config) = &default_config {
+        secrets.extend(config.secrets());
+    }
+    let registry = RegistrySettings { docker_configs: decrypted.docker_configs, default_config };
+    let branch = ctx.ci_vars.iter().find(|(k, _)| k == "CI_BRANCH").map(|(_, v)| v.clone()).unwrap_or_default();
+    let cache = CacheSettings { branch, registry: None };
+    Ok(Prepared { project, ctx, health_timeout, registry, cache, secrets })
+}
+
+/// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, for registries the pipeline
+/// gives no credentials for (as `docker` itself would use).
+fn read_user_docker_config() -> Option<DockerConfig> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")))?;
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    match DockerConfig::parse(&text) {
+        Ok(config) => Some(config),
+        Err(e) => {
+            error(format!("ignoring {}: {e}", dir.join("config.json").display()));
+            None
+        }
+    }
+}
+
+/// The plan, or its problems printed.
+pub fn plan_or_exit(plan: Result<Plan, Diagnostics>) -> Result<Plan, ExitCode> {
+    plan.map_err(|diags| {
+        print_diagnostics(&diags, use_color());
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+/// Run a plan on the engine with these reporters, cancelling on Ctrl-C/SIGTERM
+/// (`quiet_signals`: say nothing about it, for a terminal handed to the container).
+/// Returns the outcome and the reporters' errors.
+pub async fn execute(
+    plan: Plan,
+    runtime: DockerRuntime,
+    options: EngineOptions,
+    reporters: Vec<Box<dyn Reporter>>,
+    quiet_signals: bool,
+) -> (RunOutcome, Vec<String>) {
+    let (sink, events) = EventSink::channel();
+    let reporting = spawn_reporters(events, reporters);
+    let cancel = CancellationToken::new();
+    cancel_on_signals(cancel.clone(), quiet_signals);
+    let options = EngineOptions { extra_labels: process_labels(), ..options };
+    let outcome = run(Arc::new(plan), Arc::new(runtime), options, sink.clone(), cancel).await;
+    drop(sink);
+    let report_errors = reporting.await.unwrap_or_default();
+    for e in &report_errors {
+        error(e);
+    }
+    (outcome, report_errors)
+}
+
+/// The engine, or why it cannot be reached printed.
+pub async fn connect() -> Result<DockerRuntime, ExitCode> {
+    DockerRuntime::connect().await.map_err(|e| fail(e.message))
+}
+
+pub fn host_env() -> HashMap<String, String> {
+    std::env::vars().collect()
+}
+
+/// Load the project; print warnings, or every error and return `None`.
+pub fn load_project(args: &ProjectArgs, with_steps: bool) -> Option<Project> {
+    let options = LoadOptions {
+        dir: args.dir.clone(),
+        services_path: args.services_path.clone(),
+        steps_path: args.steps_path.clone(),
+        with_steps,
+        variables: host_env(),
+    };
+    let color = use_color();
+    match load(&options) {
+        Ok((project, warnings)) => {
+            print_diagnostics(&warnings, color);
+            Some(project)
+        }
+        Err(diags) => {
+            print_diagnostics(&diags, color);
+            let n = diags.errors().count();
+            error(format!("{n} problem{} in the pipeline files; nothing was run", if n == 1 { "" } else { "s" }));
+            None
+        }
+    }
+}
+
+/// `-e KEY=VAL`, or `-e KEY` to pass KEY from slipway's own environment.
+pub fn parse_env_flags(flags: &[String]) -> Result<Vec<(String, String)>, String> {
+    flags
+        .iter()
+        .filter_map(|flag| match flag.split_once('=') {
+            Some((k, _)) if k.is_empty() => Some(Err(format!("-e `{flag}` has no variable name; write -e KEY=VALUE"))),
+            Some((k, v)) => Some(Ok((k.to_string(), v.to_string()))),
+            None => std::env::var(flag).ok().map(|v| Ok((flag.clone(), v))),
+        })
+        .collect()
+}
+
+fn parse_health_timeout(text: &str) -> Result<Duration, String> {
+    slipway_config::duration::parse_duration(text).map_err(|e| format!("--health-timeout: {e}"))
+}
+
+/// The run context for a project: CI variables from git and flags, `-e` overrides.
+fn run_context(project: &Project, exec: &ExecArgs, run_id: &str, tag: Option<String>) -> Result<RunContext, String> {
+    let ci = ci_info(&project.dir, &exec.ci, run_id, &project.name, chrono::Utc::now());
+    Ok(RunContext {
+        run_id: run_id.to_string(),
+        // Locally only an explicit --tag or --ci-branch selects tagged steps (Jet's rule).
+        tag: tag.or_else(|| exec.ci.ci_branch.clone()),
+        ci_vars: ci.vars,
+        overrides: parse_env_flags(&exec.env)?,
+        host_env: host_env(),
+        decrypted_env: HashMap::new(),
+        decrypted_build_args: HashMap::new(),
+        template_vars: ci.template,
+        push: false,
+        approve: false,
+        split_inputs: HashMap::new(),
+    })
+}
+
+/// Labels that let `gc` tell a live run from a dead one.
+fn process_labels() -> Labels {
+    let mut labels = Labels::new();
+    labels.insert(PID.into(), std::process::id().to_string());
+    labels.insert(HOST.into(), this_host());
+    labels
+}
+
+pub fn this_host() -> String {
+    hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+}

@@ -1,0 +1,112 @@
+//! `slipway steps`: run the whole pipeline.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use slipway_engine::{CacheSettings, EngineOptions};
+use slipway_plan::build_plan;
+
+use super::history::state_dir;
+use super::{connect, execute, fail, plan_or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
+use crate::cli::StepsArgs;
+use crate::report::{HistoryReporter, JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
+use crate::split_inputs::split_inputs;
+use slipway_store::Store;
+use std::sync::Arc;
+
+pub async fn steps(args: StepsArgs) -> ExitCode {
+    match run_steps(args).await {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
+    let exec = &args.exec;
+    let mut prepared = prepare(exec, true, args.tag.clone())?;
+    prepared.ctx.push = args.push;
+    prepared.ctx.approve = args.approve;
+    let state = state_dir(&prepared.project.dir, exec.state_dir.as_deref());
+    let store = Arc::new(
+        Store::open(&state).map_err(|e| fail(format!("{e} (set --state-dir to keep the history elsewhere)")))?,
+    );
+    let project_name = prepared.project.name.clone();
+    let timings = |step: &str| store.file_timings(&project_name, Some(step)).unwrap_or_default();
+    prepared.ctx.split_inputs = split_inputs(&prepared.project, &timings).map_err(fail)?;
+    let mut plan = plan_or_exit(build_plan(&prepared.project, &prepared.ctx))?;
+    default_push_credentials(&mut plan, &args, &prepared.project, &mut prepared.registry)?;
+    let runtime = connect().await?;
+
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(TerminalReporter::new(TerminalOptions {
+        live: !exec.no_tty && std::io::stderr().is_terminal() && std::io::stdout().is_terminal(),
+        color: use_color(),
+        debug: exec.debug,
+        raw: false,
+    }))];
+    let ci = |name: &str| {
+        prepared.ctx.ci_vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
+    };
+    reporters.push(Box::new(HistoryReporter::new(store.clone(), ci("CI_BRANCH"), ci("CI_COMMIT_ID"))));
+    if let Some(path) = &args.junit {
+        reporters.push(Box::new(JunitReporter::new(path.clone())));
+    }
+    if let Some(path) = &args.events {
+        reporters.push(Box::new(JsonReporter::create(path).map_err(fail)?));
+    }
+    let options = EngineOptions {
+        jobs: args.jobs,
+        fail_fast: args.fail_fast,
+        keep: exec.no_remove,
+        keep_images: args.keep_images || exec.no_remove,
+        health_timeout: prepared.health_timeout,
+        registry: prepared.registry,
+        cache: CacheSettings { registry: args.cache_registry.clone(), ..prepared.cache },
+        secrets: prepared.secrets,
+        ..EngineOptions::default()
+    };
+    let (outcome, report_errors) = execute(plan, runtime, options, reporters, false).await;
+    Ok(if outcome.cancelled {
+        ExitCode::from(EXIT_CANCELLED)
+    } else if outcome.success && report_errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
+    })
+}
+
+/// Jet's `--dockercfg-service` / `--encrypted-dockercfg-path`: credentials for the push
+/// steps that name none.
+fn default_push_credentials(
+    plan: &mut slipway_plan::Plan,
+    args: &StepsArgs,
+    project: &slipway_config::Project,
+    registry: &mut slipway_engine::RegistrySettings,
+) -> Result<(), ExitCode> {
+    let mut default = slipway_plan::RegistryAuthSpec::default();
+    if let Some(service) = &args.dockercfg_service {
+        if !project.services.contains_key(service) {
+            return Err(fail(format!(
+                "--dockercfg-service `{service}` is not a service of {}",
+                project.files.services.display()
+            )));
+        }
+        default.dockercfg_service = Some(service.clone());
+    }
+    if let Some(path) = &args.encrypted_dockercfg_path {
+        let config =
+            crate::decrypt_project::decrypt_docker_config(path, &args.exec.key_path, &project.dir).map_err(fail)?;
+        let name = path.display().to_string();
+        registry.docker_configs.insert(name.clone(), config);
+        default.encrypted_dockercfg_path = Some(name);
+    }
+    if default == slipway_plan::RegistryAuthSpec::default() {
+        return Ok(());
+    }
+    for step in &mut plan.steps {
+        if let slipway_plan::Action::Push(push) = &mut step.action {
+            if push.auth == slipway_plan::RegistryAuthSpec::default() {
+                push.auth = default.clone();
+            }
+        }
+    }
+    Ok(())
+}

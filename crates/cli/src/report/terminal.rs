@@ -1,0 +1,502 @@
+//! The terminal: every log line behind its step's coloured label, live progress of the
+//! running steps (a capped number of bars; plain lines when not a terminal or with -T),
+//! and a summary at the end.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use console::Style;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use slipway_engine::reports::{TestCaseResult, TestStatus};
+use slipway_engine::runtime::Stream;
+use slipway_engine::{Event, ImageAction, StepInfo, StepStatus};
+use slipway_plan::StepId;
+
+use super::Reporter;
+
+/// Most step bars shown at once (as nextest); the rest are counted in one line.
+const MAX_BARS: usize = 8;
+/// Labels longer than this are cut in the prefix column.
+const MAX_LABEL: usize = 32;
+
+pub struct TerminalOptions {
+    /// Live progress bars (a terminal, and no -T).
+    pub live: bool,
+    pub color: bool,
+    /// Show all of a build's output, layer ids included.
+    pub debug: bool,
+    /// `slipway run`: raw output, no step decoration, no summary.
+    pub raw: bool,
+}
+
+struct Finished {
+    status: StepStatus,
+    duration: Duration,
+    message: Option<String>,
+    details: Vec<String>,
+}
+
+pub struct TerminalReporter {
+    options: TerminalOptions,
+    steps: Vec<StepInfo>,
+    width: usize,
+    multi: MultiProgress,
+    bars: HashMap<StepId, ProgressBar>,
+    /// Running steps without a bar of their own, and the line that counts them.
+    overflow: Vec<StepId>,
+    overflow_bar: Option<ProgressBar>,
+    image_bars: HashMap<String, ProgressBar>,
+    image_actions: HashMap<String, ImageAction>,
+    finished: HashMap<StepId, Finished>,
+    /// Test cases from the steps' reports, with the attempt they came from.
+    tests: HashMap<StepId, Vec<(u32, TestCaseResult)>>,
+    run_id: String,
+}
+
+const PALETTE: [u8; 10] = [39, 208, 41, 171, 220, 75, 203, 113, 141, 44];
+
+impl TerminalReporter {
+    pub fn new(options: TerminalOptions) -> Self {
+        let multi = if options.live {
+            MultiProgress::with_draw_target(ProgressDrawTarget::stderr())
+        } else {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        };
+        Self {
+            options,
+            steps: Vec::new(),
+            width: 0,
+            multi,
+            bars: HashMap::new(),
+            overflow: Vec::new(),
+            overflow_bar: None,
+            image_bars: HashMap::new(),
+            image_actions: HashMap::new(),
+            finished: HashMap::new(),
+            tests: HashMap::new(),
+            run_id: String::new(),
+        }
+    }
+
+    fn style(&self, color: u8) -> Style {
+        if self.options.color {
+            Style::new().color256(color).force_styling(true)
+        } else {
+            Style::new().force_styling(false)
+        }
+    }
+
+    fn plain(&self) -> Style {
+        Style::new().force_styling(self.options.color)
+    }
+
+    fn label_style(&self, id: StepId) -> Style {
+        // Stable colour per label, so the same step keeps its colour from run to run.
+        let label = &self.steps[id.0].label;
+        let hash = label.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        self.style(PALETTE[hash as usize % PALETTE.len()])
+    }
+
+    fn prefix(&self, id: StepId) -> String {
+        let label = &self.steps[id.0].label;
+        let shown: String = if label.chars().count() > MAX_LABEL {
+            label.chars().take(MAX_LABEL - 1).chain(std::iter::once('…')).collect()
+        } else {
+            label.clone()
+        };
+        let padded = format!("{shown:<width$}", width = self.width);
+        format!("{} {}", self.label_style(id).apply_to(padded), self.plain().dim().apply_to("│"))
+    }
+
+    /// Print a line above the bars (or plainly).
+    fn line(&self, text: String) {
+        if self.options.live {
+            self.multi.suspend(|| println!("{text}"));
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+        }
+    }
+
+    fn step_line(&self, id: StepId, text: impl std::fmt::Display) {
+        self.line(format!("{} {text}", self.prefix(id)));
+    }
+
+    fn bar_style() -> ProgressStyle {
+        ProgressStyle::with_template("{spinner:.cyan} {prefix} {elapsed:>4} {wide_msg}")
+            .expect("valid template")
+            .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ ")
+    }
+
+    fn start_bar(&mut self, id: StepId) {
+        if !self.options.live {
+            return;
+        }
+        if self.bars.len() >= MAX_BARS {
+            self.overflow.push(id);
+            self.update_overflow();
+            return;
+        }
+        let bar = self.multi.add(ProgressBar::new_spinner().with_style(Self::bar_style()));
+        bar.set_prefix(
+            self.label_style(id).apply_to(format!("{:<w$}", self.steps[id.0].label, w = self.width)).to_string(),
+        );
+        bar.set_message("starting");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        self.bars.insert(id, bar);
+    }
+
+    fn end_bar(&mut self, id: StepId) {
+        if let Some(bar) = self.bars.remove(&id) {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+            if !self.overflow.is_empty() {
+                let next = self.overflow.remove(0);
+                self.start_bar(next);
+            }
+        } else {
+            self.overflow.retain(|s| *s != id);
+        }
+        self.update_overflow();
+    }
+
+    fn update_overflow(&mut self) {
+        if self.overflow.is_empty() {
+            if let Some(bar) = self.overflow_bar.take() {
+                bar.finish_and_clear();
+                self.multi.remove(&bar);
+            }
+            return;
+        }
+        let bar = self.overflow_bar.get_or_insert_with(|| {
+            self.multi.add(
+                ProgressBar::new_spinner().with_style(ProgressStyle::with_template("  {msg}").expect("valid template")),
+            )
+        });
+        bar.set_message(format!("… and {} more running", self.overflow.len()));
+    }
+
+    fn status_text(&self, status: StepStatus) -> String {
+        let (text, color) = match status {
+            StepStatus::Passed => ("✓ passed", 2),
+            StepStatus::Failed => ("✗ failed", 1),
+            StepStatus::Cancelled => ("■ cancelled", 3),
+            StepStatus::Skipped => ("- skipped", 8),
+            StepStatus::NotRun => ("· not run", 8),
+        };
+        self.style(color).apply_to(text).to_string()
+    }
+
+    fn summary(&self, success: bool, cancelled: bool, duration: Duration) {
+        let mut out = Vec::new();
+        let service_width = self.steps.iter().map(|s| s.service.len()).max().unwrap_or(0).max(7);
+        out.push(String::new());
+        out.push(
+            self.plain()
+                .bold()
+                .apply_to(format!(
+                    "{:<w$}  {:<sw$}  {:<11}  {:>8}",
+                    "STEP",
+                    "SERVICE",
+                    "STATUS",
+                    "TIME",
+                    w = self.width,
+                    sw = service_width
+                ))
+                .to_string(),
+        );
+        for step in &self.steps {
+            let Some(f) = self.finished.get(&step.id) else {
+                continue;
+            };
+            let time = if matches!(f.status, StepStatus::Skipped | StepStatus::NotRun) {
+                String::new()
+            } else {
+                human(f.duration)
+            };
+            let status = self.status_text(f.status);
+            let pad = 11usize.saturating_sub(console::measure_text_width(&status));
+            let label = format!("{:<w$}", step.label, w = self.width);
+            let mut row = format!(
+                "{}  {:<sw$}  {status}{}  {time:>8}",
+                self.label_style(step.id).apply_to(label),
+                step.service,
+                " ".repeat(pad),
+                sw = service_width
+            );
+            if let Some(message) = f.message.as_ref().filter(|_| f.status != StepStatus::Passed) {
+                row.push_str(&format!("  {}", self.plain().dim().apply_to(message)));
+            }
+            out.push(row);
+            if f.status == StepStatus::Failed {
+                for detail in &f.details {
+                    out.push(format!("    {}", self.plain().dim().apply_to(detail)));
+                }
+            }
+        }
+        out.extend(self.test_summary());
+        let count = |s: StepStatus| self.finished.values().filter(|f| f.status == s).count();
+        let mut parts = Vec::new();
+        for (status, word) in [
+            (StepStatus::Failed, "failed"),
+            (StepStatus::Cancelled, "cancelled"),
+            (StepStatus::Passed, "passed"),
+            (StepStatus::Skipped, "skipped"),
+            (StepStatus::NotRun, "not run"),
+        ] {
+            let n = count(status);
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        let verdict = if cancelled {
+            self.style(3).bold().apply_to("CANCELLED")
+        } else if success {
+            self.style(2).bold().apply_to("PASSED")
+        } else {
+            self.style(1).bold().apply_to("FAILED")
+        };
+        out.push(format!("{verdict} {} in {} (run {})", parts.join(", "), human(duration), self.run_id));
+        self.line(out.join("\n"));
+    }
+}
+
+impl TerminalReporter {
+    /// Counts of the steps' test cases, and every failing one with where it came from.
+    fn test_summary(&self) -> Vec<String> {
+        if self.tests.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let all: Vec<(&StepInfo, &TestCaseResult)> = self
+            .steps
+            .iter()
+            .flat_map(|info| self.tests.get(&info.id).into_iter().flatten().map(move |(_, c)| (info, c)))
+            .collect();
+        let count = |s: TestStatus| all.iter().filter(|(_, c)| c.status == s).count();
+        let failed = count(TestStatus::Failed) + count(TestStatus::Error);
+        out.push(String::new());
+        out.push(format!(
+            "{} {} tests: {} passed, {failed} failed, {} skipped",
+            self.plain().bold().apply_to("TESTS"),
+            all.len(),
+            count(TestStatus::Passed),
+            count(TestStatus::Skipped)
+        ));
+        for (info, case) in all.iter().filter(|(_, c)| matches!(c.status, TestStatus::Failed | TestStatus::Error)) {
+            let place = case.file.as_deref().or(case.classname.as_deref()).unwrap_or(&case.suite);
+            let mut line = format!("  {} {place}::{}", self.style(1).apply_to("✗"), case.name);
+            line.push_str(&format!("  {}", self.label_style(info.id).apply_to(&info.label)));
+            if let Some(message) = &case.message {
+                line.push_str(&format!("  {}", self.plain().dim().apply_to(message)));
+            }
+            out.push(line);
+        }
+        out
+    }
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 60.0 {
+        format!("{s:.1}s")
+    } else {
+        format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn event(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted { run_id, steps, .. } => {
+                self.run_id = run_id.clone();
+                self.steps = steps.clone();
+                self.width = steps.iter().map(|s| s.label.chars().count().min(MAX_LABEL)).max().unwrap_or(4).max(4);
+            }
+            Event::ImageStarted { image, service, action, step: _ } => {
+                self.image_actions.insert(image.clone(), *action);
+                let verb = match action {
+                    ImageAction::Pull => "pulling",
+                    ImageAction::Build => "building",
+                };
+                if self.options.raw {
+                    eprintln!("{}", self.plain().dim().apply_to(format!("{verb} {image} (service {service})")));
+                } else if self.options.live {
+                    let bar = self.multi.add(ProgressBar::new_spinner().with_style(Self::bar_style()));
+                    bar.set_prefix(format!("{verb} {image}"));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    self.image_bars.insert(image.clone(), bar);
+                } else {
+                    self.line(format!(
+                        "{} {verb} image {image} for service {service}",
+                        self.plain().dim().apply_to("slipway:")
+                    ));
+                }
+            }
+            Event::ImageOutput { image, line, step } => {
+                if let Some(bar) = self.image_bars.get(image) {
+                    bar.set_message(line.clone());
+                }
+                // Build output streams under the label of the step that needed the image;
+                // pull progress only moves the progress line.
+                let build = self.image_actions.get(image) == Some(&ImageAction::Build);
+                let noise = line.starts_with(" ---> ") || line.starts_with("Removing intermediate container");
+                if build && (self.options.debug || !noise) {
+                    let text = self.plain().dim().apply_to(format!("[build] {line}")).to_string();
+                    match step {
+                        Some(step) if !self.options.raw => self.step_line(*step, text),
+                        _ if self.options.raw => eprintln!("{text}"),
+                        _ => self.line(format!("{} {text}", self.plain().dim().apply_to(format!("{image} │")))),
+                    }
+                }
+            }
+            Event::ImageFinished { image, action, duration, error } => {
+                if let Some(bar) = self.image_bars.remove(image) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                match error {
+                    Some(error) if self.options.raw => eprintln!("{} {error}", self.style(1).bold().apply_to("error:")),
+                    Some(error) => self.line(format!("{} {error}", self.style(1).bold().apply_to("error:"))),
+                    None => {
+                        let verb = if *action == ImageAction::Build { "built" } else { "pulled" };
+                        let text = format!("{verb} image {image} in {}", human(*duration));
+                        if self.options.raw {
+                            eprintln!("{}", self.plain().dim().apply_to(text));
+                        } else {
+                            self.line(format!("{} {text}", self.plain().dim().apply_to("slipway:")));
+                        }
+                    }
+                }
+            }
+            Event::StepStarted { step, attempt } => {
+                if self.options.raw {
+                    return;
+                }
+                if *attempt > 1 {
+                    self.step_line(*step, self.style(3).apply_to(format!("▶ attempt {attempt}")));
+                } else if !self.options.live {
+                    self.step_line(*step, self.plain().dim().apply_to("▶ started"));
+                }
+                self.start_bar(*step);
+            }
+            Event::TestResults { step, attempt, cases } => {
+                crate::report::tests::add_attempt(self.tests.entry(*step).or_default(), *attempt, cases);
+            }
+            Event::StepPhase { step, message } => {
+                if self.options.raw {
+                    if message != "running" {
+                        eprintln!("{}", self.plain().dim().apply_to(format!("slipway: {message}")));
+                    }
+                } else if let Some(bar) = self.bars.get(step) {
+                    bar.set_message(message.clone());
+                } else if !self.options.live && message != "running" {
+                    self.step_line(*step, self.plain().dim().apply_to(message));
+                }
+            }
+            Event::StepOutput { step, stream, line } => {
+                let text = if *stream == Stream::Stderr && self.options.color {
+                    self.style(167).apply_to(line).to_string()
+                } else {
+                    line.clone()
+                };
+                self.step_line(*step, text);
+            }
+            Event::RawOutput { stream, bytes } => {
+                let _ = match stream {
+                    Stream::Stdout => {
+                        std::io::stdout().lock().write_all(bytes).and_then(|()| std::io::stdout().flush())
+                    }
+                    Stream::Stderr => std::io::stderr().lock().write_all(bytes),
+                };
+            }
+            Event::StepFinished { step, status, exit_code: _, duration, message, details, attempt, will_retry } => {
+                self.end_bar(*step);
+                if *will_retry {
+                    let reason = message.as_deref().unwrap_or("failed");
+                    self.step_line(
+                        *step,
+                        self.style(3).apply_to(format!(
+                            "✗ attempt {attempt} failed in {}: {reason}; trying again",
+                            human(*duration)
+                        )),
+                    );
+                    return;
+                }
+                if self.options.raw {
+                    if *status == StepStatus::Failed
+                        && !message.as_deref().is_some_and(|m| m.starts_with("exited with code"))
+                    {
+                        eprintln!(
+                            "{} {}",
+                            self.style(1).bold().apply_to("error:"),
+                            message.clone().unwrap_or_default()
+                        );
+                        for detail in details {
+                            eprintln!("  {detail}");
+                        }
+                    }
+                } else {
+                    match status {
+                        StepStatus::NotRun => {}
+                        StepStatus::Skipped => {
+                            self.step_line(
+                                *step,
+                                self.plain().dim().apply_to(format!("- skipped: {}", message.as_deref().unwrap_or(""))),
+                            );
+                        }
+                        _ => {
+                            let mut text = format!("{} in {}", self.status_text(*status), human(*duration));
+                            if let Some(m) = message.as_ref().filter(|_| *status != StepStatus::Passed) {
+                                text.push_str(&format!(": {m}"));
+                            }
+                            self.step_line(*step, text);
+                            for detail in details {
+                                self.step_line(*step, self.plain().dim().apply_to(detail));
+                            }
+                        }
+                    }
+                }
+                self.finished.insert(
+                    *step,
+                    Finished {
+                        status: *status,
+                        duration: *duration,
+                        message: message.clone(),
+                        details: details.clone(),
+                    },
+                );
+            }
+            Event::Notice { message } => {
+                self.multi.suspend(|| eprintln!("{} {message}", self.style(3).apply_to("slipway: warning:")));
+            }
+            Event::Cleanup { removed: _, kept, errors } => {
+                for error in errors {
+                    self.multi
+                        .suspend(|| eprintln!("{} clean-up: {error}", self.style(3).apply_to("slipway: warning:")));
+                }
+                if !kept.is_empty() {
+                    let mut text =
+                        format!("slipway: kept {} object(s) of run {} (--no-remove):", kept.len(), self.run_id);
+                    for k in kept {
+                        text.push_str(&format!("\n  {k}"));
+                    }
+                    text.push_str(&format!(
+                        "\n  inspect: docker ps -a --filter label=io.slipway.run={id}; docker logs <container>\n  remove:  slipway gc",
+                        id = self.run_id
+                    ));
+                    self.multi.suspend(|| eprintln!("{text}"));
+                }
+            }
+            Event::RunFinished { success, cancelled, duration } => {
+                for bar in self.bars.values().chain(self.image_bars.values()) {
+                    bar.finish_and_clear();
+                }
+                if !self.options.raw {
+                    self.summary(*success, *cancelled, *duration);
+                }
+            }
+        }
+    }
+}

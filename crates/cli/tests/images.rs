@@ -1,0 +1,162 @@
+//! Images a run builds: removed at the end unless cached, pushed or --keep-images;
+//! `cached: true` keeps them per branch and the next build starts from them, also on a
+//! machine that only has the cache registry; `load`; `gc` after a crash.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::registry::{image_exists, remove_images, Registry};
+use support::{TestProject, BIN};
+
+fn project_with_build(test: &str, cached: bool) -> TestProject {
+    let p = TestProject::new(test);
+    // A RUN that takes a moment, so a cache hit is visible in the build output.
+    p.write(
+        "Dockerfile",
+        &format!("FROM busybox\nRUN echo layer-of-{test} > /layer && sleep 1\nCMD [\"cat\", \"/layer\"]\n"),
+    );
+    p.write("codeship-services.yml", &format!("app:\n  build: .\n  cached: {cached}\n"));
+    p.write("codeship-steps.yml", "- { name: use, service: app }\n");
+    p
+}
+
+fn build_lines(r: &support::RunResult) -> Vec<String> {
+    r.events
+        .iter()
+        .filter(|e| e["event"] == "image_output")
+        .map(|e| e["line"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn images_built_for_a_run_are_removed_unless_kept() {
+    let p = project_with_build("built-removed", false);
+    let image = format!("{}_app", p.name);
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("use"), ["layer-of-built-removed"]);
+    assert!(!image_exists(&image), "the built image was left behind");
+
+    let r = p.slipway(&["steps", "--keep-images"]);
+    r.assert_code(0);
+    assert!(image_exists(&image));
+    remove_images(&[&image]);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn cached_services_keep_their_image_per_branch_and_build_from_it() {
+    let p = project_with_build("cached", true);
+    let cache = format!("slipway-cache/{}-app:feature-a", p.name);
+    let default_cache = format!("slipway-cache/{}-app:master", p.name);
+    let first = p.slipway(&["steps", "--ci-branch", "feature-a"]);
+    first.assert_code(0);
+    assert!(
+        build_lines(&first).iter().any(|l| l.contains("no cache for branch `feature-a`")),
+        "{:?}",
+        build_lines(&first)
+    );
+    assert!(image_exists(&cache), "no cache image {cache}");
+
+    let second = p.slipway(&["steps", "--ci-branch", "feature-a"]);
+    second.assert_code(0);
+    let lines = build_lines(&second);
+    assert!(lines.iter().any(|l| l.contains(&format!("using cache {cache}"))), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("Using cache")), "the builder reused layers: {lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("sleep 1") && l.starts_with(" ---> Running")), "{lines:?}");
+
+    // A new branch starts from the default branch's cache.
+    let on_master = p.slipway(&["steps", "--ci-branch", "master"]);
+    on_master.assert_code(0);
+    assert!(image_exists(&default_cache));
+    let new_branch = p.slipway(&["steps", "--ci-branch", "feature-b"]);
+    assert!(
+        build_lines(&new_branch).iter().any(|l| l.contains(&format!("using cache {default_cache}"))),
+        "{:?}",
+        build_lines(&new_branch)
+    );
+
+    // cache ls / rm
+    let ls = Command::new(BIN).args(["cache", "ls"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&ls.stdout).contains(&cache));
+    let rm = p.slipway(&["cache", "rm", "app", "--branch", "feature-a"]);
+    rm.assert_code(0);
+    assert!(!image_exists(&cache));
+    assert!(image_exists(&default_cache));
+    p.slipway(&["cache", "rm"]).assert_code(0);
+    assert!(!image_exists(&default_cache));
+    remove_images(&[&format!("{}_app", p.name)]);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_cache_registry_warms_a_machine_without_the_cache() {
+    let registry = Registry::start(None);
+    let p = project_with_build("cache-registry", true);
+    let cache = format!("{}/slipway-cache/{}-app:main", registry.host, p.name);
+    let r = p.slipway(&["steps", "--ci-branch", "main", "--cache-registry", &registry.host]);
+    r.assert_code(0);
+    assert!(build_lines(&r).iter().any(|l| l.contains(&format!("pushed cache {cache}"))), "{:?}", build_lines(&r));
+    // A "fresh machine": neither the cache nor the built image is local any more.
+    remove_images(&[&cache, &format!("{}_app", p.name)]);
+    assert!(!image_exists(&cache));
+    let r = p.slipway(&["steps", "--ci-branch", "main", "--cache-registry", &registry.host]);
+    r.assert_code(0);
+    let lines = build_lines(&r);
+    assert!(lines.iter().any(|l| l.contains("pulled from the cache registry")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("Using cache")), "cache-from reused the pulled layers: {lines:?}");
+    remove_images(&[&cache, &format!("{}_app", p.name)]);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn load_builds_a_service_and_leaves_it_tagged() {
+    let p = project_with_build("load", false);
+    let image = format!("{}_app", p.name);
+    let r = p.slipway(&["load", "app"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains(&image), "{}", r.dump());
+    assert!(image_exists(&image));
+    let r = p.slipway(&["load", "nope"]);
+    r.assert_code(1);
+    remove_images(&[&image]);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn gc_removes_the_image_of_a_run_that_was_killed() {
+    let p = TestProject::new("gc-image");
+    p.write("Dockerfile", "FROM busybox\nRUN echo x > /x\n");
+    p.write("codeship-services.yml", "app:\n  build: .\n");
+    p.write("codeship-steps.yml", "- { name: long, service: app, command: \"sh -c 'echo ready; sleep 120'\" }\n");
+    let image = format!("{}_app", p.name);
+    let events = p.events_path();
+    let mut child = p.command(&["steps"], &events).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output") {
+        assert!(std::time::Instant::now() < deadline, "the step did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL: no clean-up at all
+    child.wait().unwrap();
+    assert!(image_exists(&image));
+    let gc = Command::new(BIN).arg("gc").output().unwrap();
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    assert!(!image_exists(&image), "gc left the image: {}", String::from_utf8_lossy(&gc.stdout));
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn add_docker_gives_the_service_the_engine() {
+    let p = TestProject::with_files(
+        "add-docker",
+        "app:\n  image: python:3.11\n  add_docker: true\n",
+        "- name: ping\n  service: app\n  command: python3 -c \"import os, socket; s = socket.socket(socket.AF_UNIX); s.connect(os.environ['DOCKER_HOST'][len('unix://'):]); s.sendall(b'GET /_ping HTTP/1.0\\r\\n\\r\\n'); print(s.recv(4096).decode().split()[-1])\"\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("ping"), ["OK"]);
+    p.assert_no_leftovers();
+}

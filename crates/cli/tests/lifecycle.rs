@@ -1,0 +1,254 @@
+//! Cancel, clean-up and gc; bad input and faults — each with a clear error and nothing
+//! left on the engine.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{read_events, TestProject, BIN};
+
+const LONG_PARALLEL: &str = r#"
+- type: parallel
+  steps:
+    - { name: one, service: app, command: "sh -c 'echo ready; sleep 120'" }
+    - { name: two, service: app, command: "sh -c 'echo ready; sleep 120'" }
+    - { name: three, service: app, command: "sh -c 'echo ready; sleep 120'" }
+- { name: after, service: app, command: "true" }
+"#;
+
+/// Start `slipway steps` and wait until every step of the parallel group printed `ready`.
+fn start_long_run(p: &TestProject) -> (Child, std::path::PathBuf) {
+    let events = p.events_path();
+    let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = read_events(&events).iter().filter(|e| e["event"] == "step_output" && e["line"] == "ready").count();
+        if ready == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "steps did not start: {:?}", read_events(&events));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, events)
+}
+
+fn interrupt(child: &Child) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
+        .expect("signal");
+}
+
+fn wait_with_timeout(mut child: Child, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("slipway did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn sigint_mid_run_cancels_and_cleans_up() {
+    let p = TestProject::with_files("sigint", "app:\n  image: busybox\n", LONG_PARALLEL);
+    let (child, events_path) = start_long_run(&p);
+    assert!(!p.leftovers().is_empty(), "the run should have containers now");
+    interrupt(&child);
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let events = read_events(&events_path);
+    let cancelled = events.iter().filter(|e| e["event"] == "step_finished" && e["status"] == "cancelled").count();
+    assert_eq!(cancelled, 3, "{events:?}");
+    assert!(events.iter().any(|e| e["event"] == "step_finished" && e["status"] == "not_run"));
+    assert!(events.iter().any(|e| e["event"] == "run_finished" && e["cancelled"] == true));
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn second_sigint_exits_at_once_and_gc_removes_the_rest() {
+    let p = TestProject::with_files("sigint-twice", "app:\n  image: busybox\n", LONG_PARALLEL);
+    let (child, _) = start_long_run(&p);
+    let pid = child.id();
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(20));
+    interrupt(&child);
+    let out = wait_with_timeout(child, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("slipway gc"), "{}", String::from_utf8_lossy(&out.stderr));
+    let left = p.leftovers();
+    if left.is_empty() {
+        // The first SIGINT's clean-up won the race; nothing for gc to do for this run.
+        eprintln!("clean-up finished before the second signal");
+    }
+    let gc = Command::new(BIN).arg("gc").env("NO_COLOR", "1").output().expect("gc");
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    let stdout = String::from_utf8_lossy(&gc.stdout);
+    assert!(!stdout.contains(&format!("process {pid} is still running")), "{stdout}");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn no_remove_keeps_everything_until_gc() {
+    let p = TestProject::with_files(
+        "no-remove",
+        "app:\n  image: busybox\n  links: [db]\n  volumes: [/scratch]\ndb:\n  image: busybox\n  command: sh -c 'sleep 300'\n",
+        "- { name: s, service: app, command: echo hi }\n",
+    );
+    let r = p.slipway(&["steps", "--no-remove"]);
+    r.assert_code(0);
+    assert!(r.stderr.contains("kept") && r.stderr.contains("slipway gc"), "{}", r.dump());
+    let left = p.leftovers();
+    assert!(left.iter().filter(|l| l.starts_with("container")).count() == 2, "{left:?}");
+    assert!(left.iter().any(|l| l.starts_with("network")), "{left:?}");
+    assert!(left.iter().any(|l| l.starts_with("volume")), "{left:?}");
+
+    let dry = Command::new(BIN).args(["gc", "--dry-run"]).output().expect("gc");
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("would remove"));
+    assert_eq!(p.leftovers().len(), left.len(), "--dry-run removed something");
+
+    let gc = Command::new(BIN).arg("cleanup").output().expect("gc");
+    assert!(gc.status.success());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn gc_leaves_live_runs_alone() {
+    let p = TestProject::with_files("gc-live", "app:\n  image: busybox\n", LONG_PARALLEL);
+    let (child, _) = start_long_run(&p);
+    let gc = Command::new(BIN).arg("gc").output().expect("gc");
+    let stdout = String::from_utf8_lossy(&gc.stdout).to_string();
+    assert!(stdout.contains(&format!("process {} is still running", child.id())), "{stdout}");
+    assert!(!p.leftovers().is_empty(), "gc removed a live run's containers");
+    interrupt(&child);
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130));
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn an_engine_that_does_not_answer_is_named() {
+    let p = TestProject::with_files("no-engine", "app:\n  image: busybox\n", "- { service: app, command: 'true' }\n");
+    let r = p.slipway_env(&["steps"], &[("DOCKER_HOST", "unix:///tmp/slipway-no-such-engine.sock")]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("cannot reach the Docker Engine at unix:///tmp/slipway-no-such-engine.sock"),
+        "{}",
+        r.dump()
+    );
+    assert!(r.stderr.contains("Start it"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn malformed_yaml_is_reported_with_its_position_and_nothing_runs() {
+    let p = TestProject::with_files(
+        "bad-yaml",
+        "app:\n  image: busybox\n  environment:\n    A: [unclosed\n",
+        "- { service: app, command: 'true' }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("codeship-services.yml:"), "{}", r.dump());
+    assert!(r.stderr.contains("invalid YAML"), "{}", r.dump());
+    assert!(r.events.is_empty(), "nothing may run");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn missing_files_say_what_was_looked_for() {
+    let p = TestProject::new("no-files");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("no services file") && r.stderr.contains("codeship-services.yml"), "{}", r.dump());
+    p.write("codeship-services.yml", "app:\n  image: busybox\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("no steps file") && r.stderr.contains("codeship-steps.yml"), "{}", r.dump());
+    let r = p.slipway(&["validate", "--services-path", "nope.yml"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("--services-path `nope.yml` is not a file"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn an_image_that_cannot_be_pulled_shows_the_engines_message() {
+    let p = TestProject::with_files(
+        "no-image",
+        "app:\n  image: slipway-test/does-not-exist:0.0.1\n",
+        "- { name: s, service: app, command: 'true' }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    let message = r.finished("s")["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("cannot pull image `slipway-test/does-not-exist:0.0.1` for service `app`: "),
+        "{message}"
+    );
+    assert!(message.len() > 80, "the engine's own message is included: {message}");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn validate_reports_all_problems_and_exits_one() {
+    let p = TestProject::with_files(
+        "validate",
+        "app:\n  image: busybox\n  links: [ghost]\n",
+        "- { service: app, command: 'true', tag: '^(x' }\n- { service: nobody, command: 'true' }\n",
+    );
+    let r = p.slipway(&["validate"]);
+    r.assert_code(1);
+    for expected in [
+        "codeship-services.yml:3:11",
+        "unknown service `ghost`",
+        "codeship-steps.yml:1:",
+        "regular expression",
+        "codeship-steps.yml:2:",
+        "`nobody`",
+    ] {
+        assert!(r.stderr.contains(expected), "missing {expected}: {}", r.dump());
+    }
+    p.write("codeship-services.yml", "app:\n  image: busybox\n");
+    p.write("codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let r = p.slipway(&["validate"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("valid"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn run_executes_a_one_off_command_with_stdin_and_its_exit_status() {
+    let p = TestProject::with_files(
+        "run",
+        "app:\n  image: busybox\n  links: [db]\ndb:\n  image: busybox\n  command: sh -c 'sleep 300'\n",
+        "- { service: app, command: 'true' }\n",
+    );
+    let r = p.slipway(&[
+        "run",
+        "app",
+        "sh",
+        "-c",
+        "ping -c 1 -W 2 db >/dev/null && echo db reachable; echo CI=$CI; exit 4",
+    ]);
+    r.assert_code(4);
+    assert!(r.stdout.contains("db reachable") && r.stdout.contains("CI=true"), "{}", r.dump());
+    p.assert_no_leftovers();
+
+    let mut child = p
+        .command(&["run", "app", "sh", "-c", "tr a-z A-Z"], &p.file("x"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"piped input\n").unwrap();
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "PIPED INPUT\n");
+    p.assert_no_leftovers();
+
+    let r = p.slipway(&["run", "missing"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("no service `missing`"), "{}", r.dump());
+}

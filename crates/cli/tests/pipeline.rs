@@ -1,0 +1,286 @@
+//! Running pipelines on the real engine: order, Jet's failure rules, --fail-fast, tags,
+//! --jobs, JUnit, exit statuses, images built once.
+
+mod support;
+
+use support::TestProject;
+
+const BUSYBOX: &str = "app:\n  image: busybox\n";
+
+#[test]
+fn nested_serial_and_parallel_groups_run_in_order() {
+    let p = TestProject::with_files(
+        "order",
+        BUSYBOX,
+        r#"
+- name: first
+  service: app
+  command: "true"
+- type: parallel
+  steps:
+    - name: p1
+      service: app
+      command: sleep 1
+    - type: serial
+      steps:
+        - name: s1
+          service: app
+          command: "true"
+        - name: s2
+          service: app
+          command: "true"
+- name: last
+  service: app
+  command: echo done
+"#,
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let pos = |kind: &str, label: &str| r.position(kind, label);
+    // serial: first before the group, the group before last
+    assert!(pos("step_finished", "first") < pos("step_started", "p1"));
+    assert!(pos("step_finished", "first") < pos("step_started", "s1"));
+    // parallel: p1 and the nested serial group run at the same time
+    assert!(pos("step_started", "s1") < pos("step_finished", "p1"));
+    assert!(pos("step_started", "p1") < pos("step_finished", "s1"));
+    // nested serial: s1 before s2
+    assert!(pos("step_finished", "s1") < pos("step_started", "s2"));
+    // last waits for the whole parallel group
+    assert!(pos("step_finished", "p1") < pos("step_started", "last"));
+    assert!(pos("step_finished", "s2") < pos("step_started", "last"));
+    assert_eq!(r.output("last"), ["done"]);
+    assert!(r.stdout.contains("PASSED 5 passed"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn parallel_siblings_finish_then_the_pipeline_stops() {
+    let p = TestProject::with_files(
+        "jet-failure",
+        BUSYBOX,
+        r#"
+- type: parallel
+  steps:
+    - name: fails
+      service: app
+      command: sh -c 'echo failing; exit 3'
+    - name: slow
+      service: app
+      command: sh -c 'sleep 2; echo slow finished'
+- name: after
+  service: app
+  command: "true"
+"#,
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.status("fails"), "failed");
+    assert_eq!(r.finished("fails")["exit_code"], 3);
+    assert_eq!(r.status("slow"), "passed", "Jet lets siblings finish");
+    assert_eq!(r.output("slow"), ["slow finished"]);
+    assert_eq!(r.status("after"), "not_run");
+    assert!(!r.started("after"));
+    assert!(r.stdout.contains("exited with code 3"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn fail_fast_cancels_running_siblings() {
+    let p = TestProject::with_files(
+        "fail-fast",
+        BUSYBOX,
+        r#"
+- type: parallel
+  steps:
+    - name: fails
+      service: app
+      command: sh -c 'sleep 0.5; exit 1'
+    - name: slow
+      service: app
+      command: sh -c 'sleep 30; echo never'
+- name: after
+  service: app
+  command: "true"
+"#,
+    );
+    let started = std::time::Instant::now();
+    let r = p.slipway(&["steps", "--fail-fast"]);
+    r.assert_code(1);
+    assert_eq!(r.status("fails"), "failed");
+    assert_eq!(r.status("slow"), "cancelled");
+    assert!(r.output("slow").is_empty());
+    assert_eq!(r.status("after"), "not_run");
+    assert!(started.elapsed().as_secs() < 25, "the 30 s sibling was not cancelled");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn serial_failure_stops_what_follows() {
+    let p = TestProject::with_files(
+        "serial-stop",
+        BUSYBOX,
+        "- { name: ok, service: app, command: 'true' }\n- { name: bad, service: app, command: 'false' }\n- { name: never, service: app, command: 'true' }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.status("ok"), "passed");
+    assert_eq!(r.status("bad"), "failed");
+    assert_eq!(r.status("never"), "not_run");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn tags_and_excludes_select_steps() {
+    let p = TestProject::with_files(
+        "tags",
+        BUSYBOX,
+        r#"
+- { name: always, service: app, command: "true" }
+- { name: on-master, service: app, command: "true", tag: master }
+- { name: release-regex, service: app, command: "true", tag: "^release/" }
+- { name: not-master, service: app, command: "true", exclude: master }
+"#,
+    );
+    let local = p.slipway(&["steps"]);
+    local.assert_code(0);
+    assert_eq!(local.status("always"), "passed");
+    assert_eq!(local.status("on-master"), "skipped");
+    assert_eq!(local.status("release-regex"), "skipped");
+    assert_eq!(local.status("not-master"), "passed");
+
+    let master = p.slipway(&["steps", "--tag", "master"]);
+    assert_eq!(master.status("on-master"), "passed");
+    assert_eq!(master.status("release-regex"), "skipped");
+    assert_eq!(master.status("not-master"), "skipped");
+
+    // --ci-branch is the tag too, and regexes are searched
+    let release = p.slipway(&["steps", "--ci-branch", "release/2.0"]);
+    assert_eq!(release.status("on-master"), "skipped");
+    assert_eq!(release.status("release-regex"), "passed");
+    assert!(release.output("release-regex").is_empty());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn jobs_limit_concurrent_steps() {
+    let p = TestProject::with_files(
+        "jobs",
+        BUSYBOX,
+        r#"
+- type: parallel
+  steps:
+    - { name: a, service: app, command: sleep 0.3 }
+    - { name: b, service: app, command: sleep 0.3 }
+    - { name: c, service: app, command: sleep 0.3 }
+"#,
+    );
+    let r = p.slipway(&["steps", "-j", "1"]);
+    r.assert_code(0);
+    let spans: Vec<(usize, usize)> =
+        ["a", "b", "c"].iter().map(|l| (r.position("step_started", l), r.position("step_finished", l))).collect();
+    for (i, x) in spans.iter().enumerate() {
+        for y in &spans[i + 1..] {
+            assert!(x.1 < y.0 || y.1 < x.0, "steps overlapped with -j 1: {spans:?}");
+        }
+    }
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn junit_report_has_every_step() {
+    let p = TestProject::with_files(
+        "junit",
+        BUSYBOX,
+        "- type: parallel\n  steps:\n    - { name: good, service: app, command: echo hello junit }\n    - { name: bad, service: app, command: sh -c 'exit 2' }\n- { name: skipped-one, service: app, command: 'true', tag: nope }\n",
+    );
+    let report = p.file("report.xml");
+    let r = p.slipway(&["steps", "--junit", report.to_str().unwrap()]);
+    r.assert_code(1);
+    let xml = std::fs::read_to_string(&report).expect("junit written");
+    assert!(xml.contains(r#"<testcase name="good""#), "{xml}");
+    assert!(xml.contains("hello junit"), "{xml}");
+    assert!(xml.contains(r#"<testcase name="bad""#), "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(xml.contains("exited with code 2"), "{xml}");
+    assert!(xml.contains(r#"<testcase name="skipped-one""#) && xml.contains("<skipped"), "{xml}");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn built_image_is_built_once_per_run_and_shared() {
+    let p = TestProject::new("build-once");
+    p.write("Dockerfile", "FROM busybox\nRUN echo built-into-image > /built\n");
+    p.write("codeship-services.yml", "app:\n  build: .\n");
+    p.write(
+        "codeship-steps.yml",
+        "- type: parallel\n  steps:\n    - { name: one, service: app, command: cat /built }\n    - { name: two, service: app, command: cat /built }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let builds = r.events.iter().filter(|e| e["event"] == "image_started" && e["action"] == "build").count();
+    assert_eq!(builds, 1, "{}", r.dump());
+    assert_eq!(r.output("one"), ["built-into-image"]);
+    assert_eq!(r.output("two"), ["built-into-image"]);
+    p.assert_no_leftovers();
+    assert!(!support::registry::image_exists(&format!("{}_app", p.name)), "the built image was left behind");
+}
+
+#[test]
+fn a_failing_build_shows_the_builders_output() {
+    let p = TestProject::new("build-fails");
+    p.write("Dockerfile", "FROM busybox\nRUN echo about to fail && exit 7\n");
+    p.write("codeship-services.yml", "app:\n  build:\n    context: .\n    dockerfile: Dockerfile\n");
+    p.write("codeship-steps.yml", "- { name: uses-it, service: app, command: 'true' }\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.status("uses-it"), "failed");
+    let message = r.finished("uses-it")["message"].as_str().unwrap().to_string();
+    assert!(message.contains("building the image of service `app` failed"), "{message}");
+    assert!(message.contains("returned a non-zero code: 7"), "{message}");
+    assert!(r.stdout.contains("about to fail"), "build output is shown on failure: {}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn services_copies_and_group_service_inheritance() {
+    let p = TestProject::with_files(
+        "copies",
+        "a:\n  image: busybox\n  environment: {WHO: a}\nb:\n  image: busybox\n  environment: {WHO: b}\n",
+        r#"
+- name: matrix
+  type: serial
+  services: [a, b]
+  steps:
+    - name: who
+      command: sh -c 'echo I am $WHO'
+- type: parallel
+  service: b
+  steps:
+    - name: inherited
+      command: sh -c 'echo inherited $WHO'
+"#,
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("who [a]"), ["I am a"]);
+    assert_eq!(r.output("who [b]"), ["I am b"]);
+    assert_eq!(r.output("inherited"), ["inherited b"]);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn no_output_is_lost_however_fast_the_command_exits() {
+    let p = TestProject::with_files(
+        "output",
+        "app:\n  image: busybox\n",
+        "- type: parallel\n  steps:\n    - { name: many, service: app, command: \"sh -c 'seq 1 5000; printf no-newline'\" }\n    - { name: quick, service: app, command: printf x }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let many = r.output("many");
+    assert_eq!(many.len(), 5001);
+    assert_eq!(many[4999], "5000");
+    assert_eq!(many[5000], "no-newline");
+    assert_eq!(r.output("quick"), ["x"]);
+    p.assert_no_leftovers();
+}

@@ -1,0 +1,283 @@
+//! Test splitting on the real engine: static shards from stored timings, queue workers,
+//! reports collected (also from failed shards), retries, a killed shard, and the history
+//! commands that read what the runs recorded.
+//!
+//! The "test suite" is a stand-in runner in busybox `sh`: each test file holds its
+//! duration in milliseconds and an outcome, and the runner writes a JUnit report with
+//! exactly those durations, so the timings slipway learns are known in advance.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{read_events, RunResult, TestProject};
+
+/// `sh run-tests.sh REPORT FILE…`: outcomes are `pass`, `fail`, `once` (fails the first
+/// time it runs in this project, then passes) and `hang`.
+const RUNNER: &str = r#"
+report=$1; shift
+mkdir -p "$(dirname "$report")" .markers
+echo "shard ${SLIPWAY_SHARD_INDEX:-none}/${SLIPWAY_SHARD_COUNT:-none} runs: $*"
+status=0; failures=0; cases=""
+for f in "$@"; do
+  read ms outcome < "$f"
+  name=$(basename "$f" .t)
+  if [ "$outcome" = hang ]; then echo "hanging in $name"; sleep 300; fi
+  secs=$(awk "BEGIN { print $ms / 1000 }")
+  sleep "$secs"
+  result=""
+  if [ "$outcome" = fail ] || { [ "$outcome" = once ] && [ ! -e ".markers/$name" ]; }; then
+    touch ".markers/$name"
+    result="<failure message=\"$name broke\"/>"; status=1; failures=$((failures + 1))
+  fi
+  cases="$cases<testcase classname=\"tests.$name\" name=\"test_$name\" time=\"$secs\">$result</testcase>"
+done
+echo "<testsuites><testsuite name=\"fake\" tests=\"$#\" failures=\"$failures\">$cases</testsuite></testsuites>" > "$report"
+exit $status
+"#;
+
+const SERVICES: &str = "app:\n  image: busybox\n  volumes: ['./:/code']\n  working_dir: /code\n";
+
+/// A project with the runner, the test files `(name, ms, outcome)` and one split step.
+fn suite(test: &str, files: &[(&str, u32, &str)], step: &str) -> TestProject {
+    let p = TestProject::with_files(test, SERVICES, step);
+    p.write("run-tests.sh", RUNNER);
+    for (name, ms, outcome) in files {
+        p.write(&format!("tests/{name}.t"), &format!("{ms} {outcome}\n"));
+    }
+    p
+}
+
+fn step(parallelism: u32, by: &str, mode: &str, extra: &str) -> String {
+    format!(
+        "- name: tests\n  service: app\n  parallelism: {parallelism}\n  split:\n    files: 'tests/*.t'\n    by: {by}\n    mode: {mode}\n  reports: ['reports/*.xml']\n{extra}  command: sh run-tests.sh reports/junit-{{shard}}.xml {{files}}\n"
+    )
+}
+
+/// The files each shard label ran, from the runner's first line.
+fn shard_files(r: &RunResult, count: u32) -> Vec<BTreeSet<String>> {
+    (1..=count)
+        .map(|i| {
+            let label = format!("tests [{i}/{count}]");
+            let lines = r.output(&label);
+            let line = lines.iter().find(|l| l.contains(" runs: ")).unwrap_or_else(|| panic!("{label}: {lines:?}"));
+            assert!(line.starts_with(&format!("shard {i}/{count} runs: ")), "{line}");
+            line.split(" runs: ").nth(1).unwrap_or_default().split_whitespace().map(str::to_string).collect()
+        })
+        .collect()
+}
+
+/// Every test case reported in the run, as `(name, status)`.
+fn cases(r: &RunResult) -> Vec<(String, String)> {
+    r.events
+        .iter()
+        .filter(|e| e["event"] == "test_results")
+        .flat_map(|e| e["cases"].as_array().cloned().unwrap_or_default())
+        .map(|c| {
+            (c["name"].as_str().unwrap_or_default().to_string(), c["status"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+fn split_plan(p: &TestProject, shards: &str, files: &[&str]) -> Value {
+    let mut args = vec!["split", "--shards", shards, "--json"];
+    args.extend(files);
+    let r = p.slipway(&args);
+    r.assert_code(0);
+    serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+#[test]
+fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
+    let files = [
+        ("a", 1200, "pass"),
+        ("b", 900, "pass"),
+        ("c", 300, "pass"),
+        ("d", 200, "pass"),
+        ("e", 100, "pass"),
+        ("f", 100, "pass"),
+    ];
+    let p = suite("static-learn", &files, &step(2, "timings", "static", ""));
+    let paths: Vec<String> = files.iter().map(|(n, _, _)| format!("tests/{n}.t")).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+
+    // No history yet: `split` counts files.
+    let before = split_plan(&p, "2", &paths);
+    assert_eq!(before["unknown"], 6, "{before}");
+
+    let first = p.slipway(&["steps", "--junit", "junit.xml"]);
+    first.assert_code(0);
+    let ran = shard_files(&first, 2);
+    assert!(ran[0].is_disjoint(&ran[1]), "{ran:?}");
+    assert_eq!(ran[0].len() + ran[1].len(), 6, "every file runs once: {ran:?}");
+    assert_eq!(first.status("tests [1/2]"), "passed");
+    // Both shards write into the one project folder; each report still counts once.
+    let mut names: Vec<String> = cases(&first).into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    assert_eq!(names, ["test_a", "test_b", "test_c", "test_d", "test_e", "test_f"]);
+    let junit = std::fs::read_to_string(p.file("junit.xml")).expect("--junit file");
+    assert!(junit.contains("name=\"test_a\"") && junit.contains("file=\"tests/a.t\""), "{junit}");
+
+    // Now the timings are known: the plan balances 1.2 s + 0.2 s against the rest.
+    let after = split_plan(&p, "2", &paths);
+    assert_eq!(after["unknown"], 0, "{after}");
+    let estimates: Vec<u64> =
+        after["shards"].as_array().unwrap().iter().map(|s| s["estimate_ms"].as_u64().unwrap()).collect();
+    assert_eq!(estimates.iter().max(), Some(&1400), "{after}");
+    let planned: Vec<BTreeSet<String>> = after["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect())
+        .collect();
+
+    let second = p.slipway(&["steps"]);
+    second.assert_code(0);
+    assert_eq!(shard_files(&second, 2), planned, "the second run must use the first run's timings");
+
+    let history = p.slipway(&["history"]);
+    history.assert_code(0);
+    let rows: Vec<&str> = history.stdout.lines().filter(|l| l.contains("passed")).collect();
+    assert_eq!(rows.len(), 2, "{}", history.stdout);
+    assert!(rows.iter().all(|r| r.contains("0/2 failed") && r.contains("0/6 failed")), "{}", history.stdout);
+    let run_id =
+        second.events.iter().find(|e| e["event"] == "run_started").unwrap()["run_id"].as_str().unwrap().to_string();
+    let show = p.slipway(&["show", &run_id[..8]]);
+    show.assert_code(0);
+    assert!(show.stdout.contains("tests [1/2]") && show.stdout.contains("tests [2/2]"), "{}", show.stdout);
+    assert!(!show.stdout.contains("FAILING TESTS"), "{}", show.stdout);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_it() {
+    let files = [("ok", 200, "pass"), ("broken", 200, "fail"), ("wobbly", 200, "once")];
+    let p = suite("static-fail", &files, &step(3, "name", "static", "  retry: 1\n"));
+    let r = p.slipway(&["steps", "--ci-commit-id", "abc123", "--junit", "junit.xml"]);
+    r.assert_code(1);
+    let ran = shard_files(&r, 3);
+    let label_of = |file: &str| {
+        let i = ran.iter().position(|s| s.contains(&format!("tests/{file}.t"))).expect("file ran");
+        format!("tests [{}/3]", i + 1)
+    };
+    let finishes = |label: &str| -> Vec<(bool, String)> {
+        let id = r.finished(label)["step"].clone();
+        r.events
+            .iter()
+            .filter(|e| e["event"] == "step_finished" && e["step"] == id)
+            .map(|e| (e["will_retry"].as_bool().unwrap_or(false), e["status"].as_str().unwrap_or_default().to_string()))
+            .collect()
+    };
+    assert_eq!(finishes(&label_of("ok")), [(false, "passed".to_string())]);
+    assert_eq!(finishes(&label_of("wobbly")), [(true, "failed".to_string()), (false, "passed".to_string())]);
+    assert_eq!(finishes(&label_of("broken")), [(true, "failed".to_string()), (false, "failed".to_string())]);
+    assert_eq!(r.status(&label_of("broken")), "failed");
+
+    // The summary names the test that still fails, and only that one.
+    assert!(r.stdout.contains("tests/broken.t::test_broken"), "{}", r.dump());
+    assert!(!r.stdout.contains("::test_wobbly"), "{}", r.dump());
+    let junit = std::fs::read_to_string(p.file("junit.xml")).expect("--junit file");
+    assert!(junit.contains("broken broke"), "{junit}");
+
+    let show = p.slipway(&["show", "-"]);
+    assert_ne!(show.code, Some(0), "`-` is no run id");
+    let run_id = r.events.iter().find(|e| e["event"] == "run_started").unwrap()["run_id"].as_str().unwrap().to_string();
+    let show = p.slipway(&["show", &run_id]);
+    show.assert_code(0);
+    let tries = show.stdout.lines().filter(|l| l.starts_with(&label_of("broken"))).count();
+    assert_eq!(tries, 2, "both attempts are recorded:\n{}", show.stdout);
+    assert!(show.stdout.contains("FAILING TESTS") && show.stdout.contains("test_broken"), "{}", show.stdout);
+
+    // Failed then passed on one commit: flaky. Failed every time: not flaky, broken.
+    let flaky = p.slipway(&["flaky"]);
+    flaky.assert_code(0);
+    assert!(flaky.stdout.contains("test_wobbly"), "{}", flaky.stdout);
+    assert!(!flaky.stdout.contains("test_broken"), "{}", flaky.stdout);
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn queue_workers_run_every_file_once_and_retry_failed_files() {
+    let files = [
+        ("q1", 600, "pass"),
+        ("q2", 500, "pass"),
+        ("q3", 400, "once"),
+        ("q4", 300, "pass"),
+        ("q5", 200, "pass"),
+        ("q6", 100, "pass"),
+        ("q7", 100, "pass"),
+    ];
+    let p = suite("queue", &files, &step(2, "timings", "queue", "  retry: 1\n"));
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let mut seen = cases(&r);
+    seen.sort();
+    let expected: Vec<(String, String)> = [
+        ("test_q1", "passed"),
+        ("test_q2", "passed"),
+        ("test_q3", "failed"),
+        ("test_q3", "passed"),
+        ("test_q4", "passed"),
+        ("test_q5", "passed"),
+        ("test_q6", "passed"),
+        ("test_q7", "passed"),
+    ]
+    .iter()
+    .map(|(n, s)| (n.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(seen, expected, "{}", r.dump());
+    // Two workers, each one container that ran batches.
+    for label in ["tests [1/2]", "tests [2/2]"] {
+        assert_eq!(r.status(label), "passed");
+        assert!(!r.output(label).is_empty(), "{label} ran no batch:\n{}", r.dump());
+    }
+    // The retried file's pass replaces its failure in the summary.
+    assert!(r.stdout.contains("7 tests: 7 passed, 0 failed"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_killed_shard_fails_the_step_and_the_others_finish() {
+    let files = [("fine", 100, "pass"), ("stuck", 100, "hang"), ("good", 100, "pass")];
+    let p = suite("killed", &files, &step(3, "name", "static", ""));
+    let events = p.events_path();
+    let child = p.command(&["steps"], &events).stdout(std::process::Stdio::piped()).spawn().expect("slipway runs");
+
+    // Wait for the shard to hang, then kill its container from outside, as an OOM kill would.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let victim = loop {
+        assert!(Instant::now() < deadline, "the stuck shard never started: {:?}", read_events(&events));
+        let hanging =
+            read_events(&events).iter().any(|e| e["line"].as_str().is_some_and(|l| l.starts_with("hanging in stuck")));
+        if hanging {
+            let ids = docker(&["ps", "-q", "--filter", &format!("label=io.slipway.project={}", p.name)]);
+            let victim =
+                ids.split_whitespace().find(|id| docker(&["inspect", "-f", "{{.Args}}", id]).contains("tests/stuck.t"));
+            if let Some(v) = victim {
+                break v.to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    docker(&["kill", &victim]);
+    let output = child.wait_with_output().expect("slipway exits");
+    let r = p.result(output, &events);
+    r.assert_code(1);
+    let ran = shard_files(&r, 3);
+    let stuck = ran.iter().position(|s| s.contains("tests/stuck.t")).unwrap() + 1;
+    for i in 1..=3u32 {
+        let label = format!("tests [{i}/3]");
+        let expected = if i as usize == stuck { "failed" } else { "passed" };
+        assert_eq!(r.status(&label), expected, "{label}\n{}", r.dump());
+    }
+    assert_eq!(r.finished(&format!("tests [{stuck}/3]"))["exit_code"], 137);
+    p.assert_no_leftovers();
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().expect("docker CLI");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
