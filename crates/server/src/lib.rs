@@ -1,0 +1,85 @@
+//! `slipway serve`: webhooks and the API queue builds in SQLite; a dispatcher runs them
+//! (each `slipway steps` in its own process) within the concurrency limits; pages and a
+//! JSON API show them live.
+
+pub mod auth;
+pub mod build_events;
+pub mod builds;
+pub mod config;
+pub mod db;
+pub mod dispatcher;
+pub mod git;
+pub mod hooks;
+pub mod http;
+pub mod live;
+pub mod pages;
+pub mod runner;
+pub mod state;
+pub mod view_models;
+
+use std::time::Duration;
+
+pub use config::{Overrides, ServerConfig};
+pub use state::{Server, Shared};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Start(#[from] state::StartError),
+    #[error("cannot listen on {address}: {source} (choose another with --listen)")]
+    Listen { address: std::net::SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("the HTTP server stopped: {0}")]
+    Http(std::io::Error),
+}
+
+/// Open the data dir, requeue interrupted builds, start the dispatcher and serve HTTP
+/// until `shutdown` completes.
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let address = config.listen;
+    let server = Server::open(config)?;
+    dispatcher::recover(&server)?;
+    remove_leftovers(&server);
+    tokio::spawn(dispatcher::dispatch(server.clone()));
+    let listener =
+        tokio::net::TcpListener::bind(address).await.map_err(|source| ServeError::Listen { address, source })?;
+    let local = listener.local_addr().unwrap_or(address);
+    tracing::info!("slipway serve: listening on http://{local}, data in {}", server.paths.data.display());
+    eprintln!("slipway serve: listening on http://{local}");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.cancel();
+    });
+    let graceful = stop.clone();
+    let http =
+        axum::serve(listener, http::router(server)).with_graceful_shutdown(async move { graceful.cancelled().await });
+    tokio::select! {
+        result = http => result.map_err(ServeError::Http),
+        // Live-log viewers never hang up by themselves: do not wait for them for long.
+        () = async { stop.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => Ok(()),
+    }
+}
+
+/// `slipway gc` in the background: containers of builds whose process is gone (the
+/// server was killed, or the machine rebooted) are removed.
+fn remove_leftovers(server: &Shared) {
+    let bin = server.slipway_bin.clone();
+    tokio::spawn(async move {
+        let run = tokio::process::Command::new(bin)
+            .arg("gc")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        match tokio::time::timeout(Duration::from_secs(300), run).await {
+            Ok(Ok(status)) if status.success() => {}
+            other => tracing::warn!("removing leftovers of earlier builds (slipway gc): {other:?}"),
+        }
+    });
+}

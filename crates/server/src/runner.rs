@@ -1,0 +1,250 @@
+//! Running one build: check its commit out into a workspace of its own, then run the
+//! pipeline with `slipway steps` in a child process — the same binary and files as on a
+//! laptop; a crashing pipeline cannot take the server down, and a cancel is the SIGTERM
+//! a user's Ctrl-C would be. The child records into the shared history store and writes
+//! its events (already secret-masked) to the build's folder, which the pages follow.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::builds::{Build, Status};
+use crate::config::ProjectConfig;
+use crate::git;
+use crate::state::{Running, Shared};
+
+/// Exit status of `slipway steps` after SIGINT/SIGTERM.
+const EXIT_CANCELLED: i32 = 130;
+
+/// Register a build that was just marked running, so that a cancel finds it from now on;
+/// then run it in the background.
+pub fn start(server: &Shared, build: Build) {
+    let (events_tx, events_rx) = watch::channel(0u64);
+    server.running().insert(
+        build.id,
+        Running {
+            project: build.request.project.clone(),
+            branch: build.request.branch.clone(),
+            pid: None,
+            cancelled: false,
+            events: events_rx,
+        },
+    );
+    tokio::spawn(run(server.clone(), build, events_tx));
+}
+
+/// Run a registered build; records its end.
+async fn run(server: Shared, build: Build, events_tx: watch::Sender<u64>) {
+    server.announce(build.id, Status::Running);
+    let (status, exit_code, note) = match server.config.project(&build.request.project).cloned() {
+        Some(project) => execute(&server, &build, &project, events_tx).await,
+        None => (Status::Error, None, Some(format!("project `{}` is no longer configured", build.request.project))),
+    };
+    let cancelled = server.running().remove(&build.id).is_some_and(|r| r.cancelled);
+    let status = if cancelled && status != Status::Passed { Status::Cancelled } else { status };
+    if let Err(e) = server.db.finish(build.id, status, exit_code, note.as_deref()) {
+        tracing::error!("build #{}: cannot record its end: {e}", build.id);
+    }
+    let workspace = server.paths.workspaces.join(build.id.to_string());
+    if let Err(e) = tokio::fs::remove_dir_all(&workspace).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("build #{}: cannot remove {}: {e}", build.id, workspace.display());
+        }
+    }
+    tracing::info!("build #{} {} {}: {}", build.id, build.request.project, build.request.branch, status.as_str());
+    server.announce(build.id, status);
+    server.wake.notify_one();
+}
+
+async fn execute(
+    server: &Shared,
+    build: &Build,
+    project: &ProjectConfig,
+    events_tx: watch::Sender<u64>,
+) -> (Status, Option<i64>, Option<String>) {
+    let dir = server.paths.build_dir(build.id);
+    if let Err(e) = tokio::fs::create_dir_all(&dir).await {
+        return (Status::Error, None, Some(format!("cannot create {}: {e}", dir.display())));
+    }
+    let output_path = server.paths.output(build.id);
+    let mut output = match tokio::fs::File::create(&output_path).await {
+        Ok(f) => f,
+        Err(e) => return (Status::Error, None, Some(format!("cannot write {}: {e}", output_path.display()))),
+    };
+    // The folder's name is the project's name in slipway (labels, cache tags, timings).
+    let workspace = server.paths.workspaces.join(build.id.to_string()).join(&project.name);
+    let _ =
+        output.write_all(format!("fetching {} {}\n", project.public_git_url(), build.request.branch).as_bytes()).await;
+    let head = match git::checkout(
+        &project.git,
+        &build.request.branch,
+        build.request.commit.as_deref(),
+        &workspace,
+        &mut output,
+    )
+    .await
+    {
+        Ok(head) => head,
+        Err(e) => return (Status::Error, None, Some(crate::config::redact_url(&e))),
+    };
+    if server.running().get(&build.id).is_some_and(|r| r.cancelled) {
+        return (Status::Cancelled, None, None);
+    }
+    let message = match &build.request.message {
+        Some(m) => Some(m.clone()),
+        None => git::commit_field(&workspace, "%B").await,
+    };
+    if build.request.commit.is_none() || build.request.message.is_none() {
+        let _ = server.db.set_commit(build.id, &head, message.as_deref());
+    }
+
+    let mut command = Command::new(&server.slipway_bin);
+    command
+        .arg("steps")
+        .arg("--dir")
+        .arg(&workspace)
+        .arg("-T")
+        .arg("--events")
+        .arg(server.paths.events(build.id))
+        .arg("--junit")
+        .arg(server.paths.junit(build.id))
+        .arg("--state-dir")
+        .arg(&server.paths.history)
+        .args(["--tag", &build.request.branch, "--ci-branch", &build.request.branch])
+        .args(["--ci-commit-id", &head, "--ci-build-id", &build.id.to_string()]);
+    let r = &build.request;
+    for (flag, value) in [
+        ("--ci-commit-message", message.as_deref()),
+        ("--ci-committer-name", r.committer_name.as_deref()),
+        ("--ci-committer-email", r.committer_email.as_deref()),
+        ("--ci-committer-username", r.committer_username.as_deref()),
+        ("--ci-repo-name", project.repository_name().as_deref().and_then(|n| n.rsplit('/').next())),
+    ] {
+        if let Some(v) = value {
+            command.arg(flag).arg(v);
+        }
+    }
+    if let Some(n) = r.pr_number {
+        command.arg("--ci-pr-number").arg(n.to_string());
+    }
+    if let Some(key) = &project.key_file {
+        command.arg("--key-path").arg(key);
+    }
+    command.args(&project.steps_args);
+    let log = match output.into_std().await.try_clone() {
+        Ok(f) => f,
+        Err(e) => return (Status::Error, None, Some(format!("cannot write the build log: {e}"))),
+    };
+    let log_err = match log.try_clone() {
+        Ok(f) => f,
+        Err(e) => return (Status::Error, None, Some(format!("cannot write the build log: {e}"))),
+    };
+    command
+        .current_dir(&workspace)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err))
+        .kill_on_drop(false);
+    // If the server dies (even by SIGKILL), the build gets the SIGTERM of a Ctrl-C: it
+    // cancels its steps and removes its containers; the restarted server requeues it.
+    // SAFETY: only the async-signal-safe prctl call runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
+        });
+    }
+    let mut child = match command.spawn() {
+        Ok(c) => c,
+        Err(e) => return (Status::Error, None, Some(format!("cannot start {}: {e}", server.slipway_bin.display()))),
+    };
+    let pid = child.id();
+    let cancelled_before = {
+        let mut running = server.running();
+        let entry = running.get_mut(&build.id);
+        let cancelled = entry.as_ref().is_some_and(|r| r.cancelled);
+        if let Some(r) = entry {
+            r.pid = pid;
+        }
+        cancelled
+    };
+    if cancelled_before {
+        terminate(pid);
+    }
+    let follow = follow_events(server.clone(), build.id, events_tx);
+    tokio::pin!(follow);
+    let exit = tokio::select! {
+        exit = child.wait() => exit,
+        () = &mut follow => child.wait().await,
+    };
+    // One last read, so every line the child wrote is counted.
+    let saw_run = follow_once(server, build.id).await;
+    let code = exit.ok().and_then(|s| s.code());
+    match code {
+        Some(0) => (Status::Passed, Some(0), None),
+        Some(EXIT_CANCELLED) => (Status::Cancelled, code.map(i64::from), None),
+        Some(c) if saw_run => (Status::Failed, Some(i64::from(c)), None),
+        other => (
+            Status::Error,
+            other.map(i64::from),
+            Some(last_lines(&server.paths.output(build.id), 5).unwrap_or_else(|| "slipway steps did not start".into())),
+        ),
+    }
+}
+
+/// Follow the events file while the build runs: count complete lines for live viewers,
+/// and record the run id once `run_started` appears. Never returns on its own.
+async fn follow_events(server: Shared, id: i64, events_tx: watch::Sender<u64>) {
+    let path = server.paths.events(id);
+    let mut run_id_known = false;
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let Ok(text) = tokio::fs::read(&path).await else { continue };
+        let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+        if lines != *events_tx.borrow() {
+            events_tx.send_replace(lines);
+        }
+        if !run_id_known {
+            if let Some(run_id) = run_id_in(&text) {
+                let _ = server.db.set_run_id(id, &run_id);
+                run_id_known = true;
+            }
+        }
+    }
+}
+
+/// After the child exited: record the run id if it is still unknown; whether the run
+/// started at all.
+async fn follow_once(server: &Shared, id: i64) -> bool {
+    let Ok(text) = tokio::fs::read(server.paths.events(id)).await else { return false };
+    match run_id_in(&text) {
+        Some(run_id) => {
+            let _ = server.db.set_run_id(id, &run_id);
+            true
+        }
+        None => false,
+    }
+}
+
+fn run_id_in(text: &[u8]) -> Option<String> {
+    let first = text.split(|b| *b == b'\n').next()?;
+    let event: serde_json::Value = serde_json::from_slice(first).ok()?;
+    (event["event"] == "run_started").then(|| event["run_id"].as_str().map(str::to_string)).flatten()
+}
+
+fn last_lines(path: &Path, n: usize) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    (!lines.is_empty()).then(|| lines[lines.len().saturating_sub(n)..].join("\n"))
+}
+
+/// SIGTERM: `slipway steps` cancels its steps and removes what it created.
+pub fn terminate(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+    }
+}
