@@ -49,9 +49,36 @@ fn parallel_busybox_example_passes() {
     assert!(leftovers_with_label("io.slipway.project=parallel-busybox").is_empty());
 }
 
+/// The images the example keeps on purpose (`cached: true`), removed again after the test
+/// when it was the test that made them: a test leaves the engine as it found it.
+struct KeptImages(Vec<String>);
+
+impl KeptImages {
+    fn note_missing(names: &[&str]) -> KeptImages {
+        KeptImages(names.iter().filter(|n| !image_exists(n)).map(|n| n.to_string()).collect())
+    }
+}
+
+impl Drop for KeptImages {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Command::new("docker").args(["rmi", name]).output();
+        }
+    }
+}
+
+fn image_exists(name: &str) -> bool {
+    Command::new("docker").args(["image", "inspect", name]).output().is_ok_and(|o| o.status.success())
+}
+
 #[test]
 fn python_postgres_example_passes_and_deploys_on_master_only() {
-    let (code, text, events) = run_example("python-postgres", &[]);
+    let kept = KeptImages::note_missing(&[
+        "slipway-example/python-postgres-app:latest",
+        "slipway-cache/python-postgres-app:main",
+        "slipway-cache/python-postgres-app:master",
+    ]);
+    let (code, text, events) = run_example("python-postgres", &["--ci-branch", "main"]);
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(status_of(&events, "lint"), "passed", "{text}");
     assert_eq!(status_of(&events, "tests"), "passed", "{text}");
@@ -63,4 +90,6 @@ fn python_postgres_example_passes_and_deploys_on_master_only() {
     assert_eq!(status_of(&events, "deploy"), "passed", "{text}");
     assert!(text.contains("deploying commit"), "{text}");
     assert!(leftovers_with_label("io.slipway.project=python-postgres").is_empty());
+    assert!(image_exists("slipway-cache/python-postgres-app:master"), "cached: true keeps the branch's image");
+    drop(kept);
 }
