@@ -7,6 +7,7 @@ mod measure;
 mod pypi_suite;
 mod report;
 mod scenarios;
+mod serve_scenarios;
 mod split_scenarios;
 
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ fn main() {
     let slipway = build_slipway(&root);
     let engine = engine_version();
     println!("slipway bench: engine {engine}, {iterations} iterations per measurement");
-    // SLIPWAY_BENCH_ONLY=steps,cache,split,pypi: measure only those groups, print, and leave
+    // SLIPWAY_BENCH_ONLY=steps,cache,split,pypi,serve: measure only those groups, print, and leave
     // BENCHMARKS.md alone (it always holds a complete run).
     let only = std::env::var("SLIPWAY_BENCH_ONLY").ok();
     let wanted = |group: &str| only.as_deref().is_none_or(|o| o.split(',').any(|g| g.trim() == group));
@@ -36,6 +37,9 @@ fn main() {
     }
     if wanted("pypi") {
         rows.extend(pypi_suite::rows(&slipway, iterations));
+    }
+    if wanted("serve") {
+        rows.extend(serve_scenarios::rows(&slipway, iterations));
     }
     let table = report::table(&rows);
     let breakdown = report::breakdown(&calls);

@@ -51,7 +51,15 @@ pub fn document(engine: &str, iterations: usize, table: &str, breakdown: &str) -
          i.e. what the packing alone achieved. The remaining gap is start-up: the engine starts the 8 containers \
          one after another, and 8 Python interpreters start at once on 2 cores; queue mode also pays the test \
          runner's start-up once per batch. The PyPI row runs the networkx test suite from its sdist unsplit and \
-         over 4 shards by timings (after a learning run); on 2 cores 4 shards can be at most about 2× faster.\n\n\
+         over 4 shards by timings (after a learning run); on 2 cores 4 shards can be at most about 2× faster. \
+         The 25-parallel-steps row is also compared with 25 `docker run --rm` started at once, which shows how \
+         much of the makespan is the engine's own serial container start. Server rows (`slipway serve` on a \
+         temporary data dir): webhook to first step output is measured from a signed GitHub push webhook (`POST /hooks/github`) to \
+         the first `step_output` event of a one-step busybox build of a local bare repository, with the \
+         clone's own time reported beside it; page times are server time for `/` and `/builds` with 10 000 \
+         builds (and their test results) in the store; the live-log rows attach 100 SSE viewers to one running \
+         build and report the server's resident memory and how far the slowest viewer lagged behind the \
+         events file.\n\n\
          ## Where a step's time goes\n\nFrom `SLIPWAY_LOG=debug` of a one-step busybox run:\n\n{breakdown}\n\
          `docker run --rm` pays only for creating, starting and waiting for its container. Every slipway step \
          also gets its own network, and on this engine creating and removing a bridge network costs about as \
