@@ -36,6 +36,8 @@ impl Role {
 /// How long a browser session lasts.
 pub const SESSION_DAYS: i64 = 30;
 pub const SESSION_COOKIE: &str = "slipway_session";
+/// How stale a token's `last_used_ms` may get before a check rewrites it.
+const LAST_USED_PRECISION_MS: i64 = 60_000;
 
 fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
@@ -93,7 +95,13 @@ impl Db {
             .query_row("SELECT id, role FROM tokens WHERE hash = ?1", [hash(token)], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((id, role)) = found else { return Ok(None) };
-        conn.execute("UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1", params![id, now_ms()])?;
+        // Once a minute is precise enough for "last used", and spares every
+        // authenticated read a write to the database.
+        let now = now_ms();
+        conn.execute(
+            "UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1 AND (last_used_ms IS NULL OR last_used_ms < ?3)",
+            params![id, now, now - LAST_USED_PRECISION_MS],
+        )?;
         Ok(Role::parse(&role).map(|r| (id, r)))
     }
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
 -- One row per build. A build is queued, then running, then finished (passed, failed,
 -- cancelled, error) or interrupted (the server stopped while it ran).
 CREATE TABLE builds (
@@ -63,7 +64,16 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 ) STRICT;
 "#,
-)];
+    ),
+    // The dashboard asks each project for its queue length and builds per day on every
+    // refresh: answer both from an index instead of scanning the project's builds.
+    M::up(
+        r#"
+CREATE INDEX builds_by_project_status ON builds (project, status);
+CREATE INDEX builds_by_project_queued ON builds (project, queued_at_ms);
+"#,
+    ),
+];
 
 pub const DATABASE_FILE: &str = "server.db";
 

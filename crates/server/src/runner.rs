@@ -198,20 +198,37 @@ async fn execute(
 
 /// Follow the events file while the build runs: count complete lines for live viewers,
 /// and record the run id once `run_started` appears. Never returns on its own.
+/// Reads only what was appended since the last look, so a long log costs no more
+/// per tick than a short one.
 async fn follow_events(server: Shared, id: i64, events_tx: watch::Sender<u64>) {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let path = server.paths.events(id);
-    let mut run_id_known = false;
+    let mut read_up_to = 0u64;
+    let mut lines = 0u64;
+    // The start of the file up to its first newline: the `run_started` event.
+    let mut first_line: Option<Vec<u8>> = Some(Vec::new());
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let Ok(text) = tokio::fs::read(&path).await else { continue };
-        let lines = text.iter().filter(|b| **b == b'\n').count() as u64;
+        let Ok(mut file) = tokio::fs::File::open(&path).await else { continue };
+        if file.seek(std::io::SeekFrom::Start(read_up_to)).await.is_err() {
+            continue;
+        }
+        let mut appended = Vec::new();
+        if file.read_to_end(&mut appended).await.is_err() || appended.is_empty() {
+            continue;
+        }
+        read_up_to += appended.len() as u64;
+        lines += appended.iter().filter(|b| **b == b'\n').count() as u64;
         if lines != *events_tx.borrow() {
             events_tx.send_replace(lines);
         }
-        if !run_id_known {
-            if let Some(run_id) = run_id_in(&text) {
-                let _ = server.db.set_run_id(id, &run_id);
-                run_id_known = true;
+        if let Some(start) = first_line.as_mut() {
+            start.extend_from_slice(&appended);
+            if start.contains(&b'\n') {
+                if let Some(run_id) = run_id_in(start) {
+                    let _ = server.db.set_run_id(id, &run_id);
+                }
+                first_line = None;
             }
         }
     }

@@ -20,6 +20,9 @@ pub const PAGE_SIZE: u32 = 50;
 /// Finished builds the success rate looks at.
 const RATE_WINDOW: usize = 50;
 const MEDIAN_WINDOW: usize = 10;
+/// Runs a tile looks back over for flaky tests; the whole history would make
+/// the dashboard's cost grow with it.
+const FLAKY_WINDOW: usize = 100;
 const CHART_DAYS: i64 = 14;
 
 fn time(ms: i64) -> DateTime<Utc> {
@@ -205,7 +208,7 @@ fn project_tile(server: &Shared, name: &str, running: &HashMap<String, usize>) -
         .map(|t| TestStat { suite: t.suite, name: t.name, file: t.file, median: t.median })
         .collect();
     let mut flaky: Vec<FlakyStat> = Vec::new();
-    for t in server.store.flaky_tests(Some(name)).unwrap_or_default() {
+    for t in server.store.recent_flaky_tests(name, FLAKY_WINDOW).unwrap_or_default() {
         match flaky.iter_mut().find(|f| f.suite == t.suite && f.name == t.name) {
             Some(f) => {
                 f.passed += t.passed as u32;

@@ -50,6 +50,22 @@ impl Store {
         };
         flaky.map_err(self.database_error("finding flaky tests"))
     }
+
+    /// Like [`Store::flaky_tests`] for one project, but looking only at its last
+    /// `runs` runs: what a dashboard shows, at a cost that does not grow with
+    /// the history.
+    pub fn recent_flaky_tests(&self, project: &str, runs: usize) -> Result<Vec<FlakyTest>, StoreError> {
+        self.connection()
+            .prepare_cached(&format!(
+                "{FLAKY_SELECT} AND r.id IN
+                   (SELECT id FROM runs WHERE project = ?1 ORDER BY started_at_ms DESC LIMIT ?2)
+                 {FLAKY_GROUPS}"
+            ))
+            .and_then(|mut statement| {
+                statement.query_map(params![project, runs as i64], flaky_test_from_row)?.collect()
+            })
+            .map_err(self.database_error("finding recent flaky tests"))
+    }
 }
 
 fn flaky_test_from_row(row: &Row<'_>) -> rusqlite::Result<FlakyTest> {

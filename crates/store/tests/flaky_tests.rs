@@ -83,3 +83,27 @@ fn projects_are_kept_apart_and_filtered() {
     assert_eq!(store.flaky_tests(Some("widgets")).unwrap(), all);
     assert!(store.flaky_tests(Some("acme")).unwrap().is_empty());
 }
+
+#[test]
+fn recent_flaky_tests_look_only_at_the_projects_last_runs() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    let run = |id: &str, project: &str, started_ms: u64, status: TestStatus| {
+        store.start_run(&new_run(id, project, Some("aaa"), started_ms)).unwrap();
+        store.record_tests(id, 1, 1, &[case("suite", "t", Some("t.py"), 10, status)]).unwrap();
+    };
+    // The flake happened in the oldest two of acme's runs; later runs all passed.
+    run("old-fail", "acme", 1_000, TestStatus::Failed);
+    run("old-pass", "acme", 2_000, TestStatus::Passed);
+    run("new-1", "acme", 3_000, TestStatus::Passed);
+    run("new-2", "acme", 4_000, TestStatus::Passed);
+    // Another project's newer runs do not push acme's out of its window.
+    run("other", "widgets", 5_000, TestStatus::Failed);
+
+    assert!(store.recent_flaky_tests("acme", 2).unwrap().is_empty());
+    assert!(store.recent_flaky_tests("acme", 3).unwrap().is_empty());
+    let flaky = store.recent_flaky_tests("acme", 4).unwrap();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!((flaky[0].passed, flaky[0].failed), (3, 1));
+    assert_eq!(store.recent_flaky_tests("acme", 100).unwrap(), store.flaky_tests(Some("acme")).unwrap());
+}

@@ -37,12 +37,22 @@ fn internal(server: &Shared, access: &Access, e: impl std::fmt::Display) -> Resp
     page_error(server, access, StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", &e.to_string())
 }
 
+/// The dashboard's figures come from several SQLite queries: run them on a
+/// blocking thread so a wall screen's refresh never stalls the async workers.
+async fn dashboard_view(server: &Shared, viewer: pages::Viewer) -> Result<pages::DashboardView, String> {
+    let server = server.clone();
+    match tokio::task::spawn_blocking(move || view_models::dashboard_view(&server, viewer)).await {
+        Ok(view) => view.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the dashboard query stopped: {e}")),
+    }
+}
+
 pub async fn dashboard(State(server): State<Shared>, headers: HeaderMap) -> Response {
     let access = match reader(&server, &headers, "/") {
         Ok(a) => a,
         Err(r) => return r,
     };
-    match view_models::dashboard_view(&server, access.viewer(&server)) {
+    match dashboard_view(&server, access.viewer(&server)).await {
         Ok(view) => pages::dashboard(&view).into_response(),
         Err(e) => internal(&server, &access, e),
     }
@@ -53,7 +63,7 @@ pub async fn dashboard_fragment(State(server): State<Shared>, headers: HeaderMap
     if !access.can_read(&server) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    match view_models::dashboard_view(&server, access.viewer(&server)) {
+    match dashboard_view(&server, access.viewer(&server)).await {
         Ok(view) => fresh(pages::dashboard_tiles(&view)),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }

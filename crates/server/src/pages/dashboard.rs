@@ -100,7 +100,7 @@ fn project_tile(tile: &ProjectTile, now: DateTime<Utc>) -> Markup {
                     }
                     @if !tile.flaky_tests.is_empty() {
                         section {
-                            h3 { "Flaky tests" }
+                            h3 title="Passed and failed on the same commit, in the last 100 runs" { "Flaky tests" }
                             ol.test-list {
                                 @for test in &tile.flaky_tests {
                                     li {
