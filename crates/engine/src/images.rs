@@ -123,10 +123,12 @@ impl Run {
             .map_err(|e| format!("building the image of service `{service}` failed: {}", e.message))?;
         if spec.cached {
             self.save_cache(service, image, &output).await;
-        } else {
-            self.images.built.lock().expect("images").push(image.to_string());
-            self.mark_for_gc(service, image).await;
         }
+        // A cached image lives on under its cache tag (`slipway cache ls`); its run name
+        // goes like any built image's, so the only thing a run keeps is what `cache rm`
+        // removes.
+        self.images.built.lock().expect("images").push(image.to_string());
+        self.mark_for_gc(service, image).await;
         Ok(())
     }
 
