@@ -221,6 +221,13 @@ fn built_image_is_built_once_per_run_and_shared() {
     assert_eq!(builds, 1, "{}", r.dump());
     assert_eq!(r.output("one"), ["built-into-image"]);
     assert_eq!(r.output("two"), ["built-into-image"]);
+    // The steps' times include waiting for the build: the summary says how long it took.
+    let built = format!("built image {}_app in ", p.name);
+    assert!(
+        r.stdout.lines().any(|l| l.contains(&built) && l.contains("the times of the steps that needed them include")),
+        "{}",
+        r.dump()
+    );
     p.assert_no_leftovers();
     assert!(!support::registry::image_exists(&format!("{}_app", p.name)), "the built image was left behind");
 }

@@ -48,6 +48,9 @@ pub struct TerminalReporter {
     overflow_bar: Option<ProgressBar>,
     image_bars: HashMap<String, ProgressBar>,
     image_actions: HashMap<String, ImageAction>,
+    /// Images built or pulled during the run, for the summary: a step's time includes
+    /// waiting for its image, and the summary says how much of it that was.
+    image_times: Vec<String>,
     finished: HashMap<StepId, Finished>,
     /// Test cases from the steps' reports, with the attempt they came from.
     tests: HashMap<StepId, Vec<(u32, TestCaseResult)>>,
@@ -73,6 +76,7 @@ impl TerminalReporter {
             overflow_bar: None,
             image_bars: HashMap::new(),
             image_actions: HashMap::new(),
+            image_times: Vec::new(),
             finished: HashMap::new(),
             tests: HashMap::new(),
             run_id: String::new(),
@@ -235,6 +239,11 @@ impl TerminalReporter {
                 }
             }
         }
+        if !self.image_times.is_empty() {
+            let note =
+                format!("{}; the times of the steps that needed them include that wait", self.image_times.join(", "));
+            out.push(self.plain().dim().apply_to(note).to_string());
+        }
         out.extend(self.test_summary());
         let count = |s: StepStatus| self.finished.values().filter(|f| f.status == s).count();
         let mut parts = Vec::new();
@@ -362,6 +371,7 @@ impl Reporter for TerminalReporter {
                     None => {
                         let verb = if *action == ImageAction::Build { "built" } else { "pulled" };
                         let text = format!("{verb} image {image} in {}", human(*duration));
+                        self.image_times.push(text.clone());
                         if self.options.raw {
                             eprintln!("{}", self.plain().dim().apply_to(text));
                         } else {
