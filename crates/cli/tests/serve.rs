@@ -368,6 +368,11 @@ fn slipway_trigger_queues_a_build_and_waits_for_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("queued") && stdout.contains("passed"), "{stdout}");
-    assert_eq!(builds(&server, &name)[0]["status"], "passed");
+    let build = &builds(&server, &name)[0];
+    assert_eq!(build["status"], "passed");
+    // The trigger named no commit: the checkout filled in what the build page shows.
+    assert_eq!(build["message"], "first commit", "{build}");
+    assert_eq!(build["committer_name"], "Test", "{build}");
+    assert_eq!(build["committer_email"], "test@example.org", "{build}");
     assert_engine_clean(&name);
 }

@@ -24,6 +24,14 @@ pub struct BuildRequest {
     pub trigger: String,
 }
 
+/// A commit as the checkout describes it (`git log -1`).
+#[derive(Debug, Clone, Default)]
+pub struct CommitDetails {
+    pub message: Option<String>,
+    pub committer_name: Option<String>,
+    pub committer_email: Option<String>,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Build {
     pub id: i64,
@@ -182,10 +190,13 @@ impl Db {
     }
 
     /// The commit a build checked out, when the trigger named only a branch.
-    pub fn set_commit(&self, id: i64, commit: &str, message: Option<&str>) -> Result<(), DbError> {
+    /// What the checkout says of the commit, for the fields its trigger left empty.
+    pub fn set_commit(&self, id: i64, commit: &str, details: &CommitDetails) -> Result<(), DbError> {
         self.conn().execute(
-            "UPDATE builds SET commit_id = ?2, message = COALESCE(message, ?3) WHERE id = ?1",
-            params![id, commit, message],
+            "UPDATE builds SET commit_id = ?2, message = COALESCE(message, ?3),
+                    committer_name = COALESCE(committer_name, ?4), committer_email = COALESCE(committer_email, ?5)
+             WHERE id = ?1",
+            params![id, commit, details.message, details.committer_name, details.committer_email],
         )?;
         Ok(())
     }

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::builds::{Build, Status};
+use crate::builds::{Build, CommitDetails, Status};
 use crate::config::ProjectConfig;
 use crate::git;
 use crate::state::{Running, Shared};
@@ -94,13 +94,15 @@ async fn execute(
     if server.running().get(&build.id).is_some_and(|r| r.cancelled) {
         return (Status::Cancelled, None, None);
     }
-    let message = match &build.request.message {
-        Some(m) => Some(m.clone()),
-        None => git::commit_field(&workspace, "%B").await,
+    // A trigger that named no commit, or a hook that said little of it: the checkout knows.
+    let r = &build.request;
+    let commit = CommitDetails {
+        message: given_or_from_git(&r.message, &workspace, "%B").await,
+        committer_name: given_or_from_git(&r.committer_name, &workspace, "%cn").await,
+        committer_email: given_or_from_git(&r.committer_email, &workspace, "%ce").await,
     };
-    if build.request.commit.is_none() || build.request.message.is_none() {
-        let _ = server.db.set_commit(build.id, &head, message.as_deref());
-    }
+    let _ = server.db.set_commit(build.id, &head, &commit);
+    let message = commit.message.clone();
 
     let mut command = Command::new(&server.slipway_bin);
     command
@@ -116,11 +118,10 @@ async fn execute(
         .arg(&server.paths.history)
         .args(["--tag", &build.request.branch, "--ci-branch", &build.request.branch])
         .args(["--ci-commit-id", &head, "--ci-build-id", &build.id.to_string()]);
-    let r = &build.request;
     for (flag, value) in [
         ("--ci-commit-message", message.as_deref()),
-        ("--ci-committer-name", r.committer_name.as_deref()),
-        ("--ci-committer-email", r.committer_email.as_deref()),
+        ("--ci-committer-name", commit.committer_name.as_deref()),
+        ("--ci-committer-email", commit.committer_email.as_deref()),
         ("--ci-committer-username", r.committer_username.as_deref()),
         ("--ci-repo-name", project.repository_name().as_deref().and_then(|n| n.rsplit('/').next())),
     ] {
@@ -244,6 +245,13 @@ async fn follow_once(server: &Shared, id: i64) -> bool {
             true
         }
         None => false,
+    }
+}
+
+async fn given_or_from_git(given: &Option<String>, workspace: &Path, format: &str) -> Option<String> {
+    match given {
+        Some(value) => Some(value.clone()),
+        None => git::commit_field(workspace, format).await.filter(|v| !v.is_empty()),
     }
 }
 
