@@ -240,14 +240,17 @@ fn missing_steps_file_is_reported() {
 }
 
 #[test]
-#[ignore = "prints a rendered report for eyeballing"]
-fn show_rendering() {
+fn rendered_problems_show_file_line_column_and_the_source() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  links: [ghost]\n");
     write(dir.path(), "codeship-steps.yml", "- service: app\n  command: 'true'\n  tag: '^(x'\n");
-    for d in load(&options(dir.path())).unwrap_err().iter() {
-        println!("{}", d.render(true));
-    }
+    let rendered: Vec<String> = load(&options(dir.path())).unwrap_err().iter().map(|d| d.render(false)).collect();
+    let link = rendered.iter().find(|r| r.contains("ghost")).unwrap_or_else(|| panic!("{rendered:#?}"));
+    assert!(link.contains("codeship-services.yml:3:"), "{link}");
+    assert!(link.contains("links: [ghost]"), "the source line is shown: {link}");
+    let tag = rendered.iter().find(|r| r.contains("^(x")).unwrap_or_else(|| panic!("{rendered:#?}"));
+    assert!(tag.contains("codeship-steps.yml:3:"), "{tag}");
+    assert!(tag.contains("tag: '^(x'"), "the source line is shown: {tag}");
 }
 
 #[test]
