@@ -189,8 +189,8 @@ impl Db {
         Ok(())
     }
 
-    /// The commit a build checked out, when the trigger named only a branch.
-    /// What the checkout says of the commit, for the fields its trigger left empty.
+    /// The commit a build checked out, and what the checkout says of it for the fields
+    /// its trigger left empty.
     pub fn set_commit(&self, id: i64, commit: &str, details: &CommitDetails) -> Result<(), DbError> {
         self.conn().execute(
             "UPDATE builds SET commit_id = ?2, message = COALESCE(message, ?3),

@@ -102,7 +102,6 @@ async fn execute(
         committer_email: given_or_from_git(&r.committer_email, &workspace, "%ce").await,
     };
     let _ = server.db.set_commit(build.id, &head, &commit);
-    let message = commit.message.clone();
 
     let mut command = Command::new(&server.slipway_bin);
     command
@@ -119,7 +118,7 @@ async fn execute(
         .args(["--tag", &build.request.branch, "--ci-branch", &build.request.branch])
         .args(["--ci-commit-id", &head, "--ci-build-id", &build.id.to_string()]);
     for (flag, value) in [
-        ("--ci-commit-message", message.as_deref()),
+        ("--ci-commit-message", commit.message.as_deref()),
         ("--ci-committer-name", commit.committer_name.as_deref()),
         ("--ci-committer-email", commit.committer_email.as_deref()),
         ("--ci-committer-username", r.committer_username.as_deref()),

@@ -12,7 +12,7 @@ use crate::db::DbError;
 use crate::dispatcher::running_by_project;
 use crate::pages::{
     assign_lanes, BuildFilter, BuildRow, BuildView, BuildsView, DashboardView, FlakyStat, ProjectTile, StepBar,
-    StepLog, TestHistoryView, TestRow, TestRun, TestStat, Viewer,
+    StepLog, TestHistoryView, TestRow, TestRun, TestStat, Viewer, FLAKY_WINDOW,
 };
 use crate::state::Shared;
 
@@ -20,9 +20,6 @@ pub const PAGE_SIZE: u32 = 50;
 /// Finished builds the success rate looks at.
 const RATE_WINDOW: usize = 50;
 const MEDIAN_WINDOW: usize = 10;
-/// Runs a tile looks back over for flaky tests; the whole history would make
-/// the dashboard's cost grow with it.
-const FLAKY_WINDOW: usize = 100;
 const CHART_DAYS: i64 = 14;
 
 fn time(ms: i64) -> DateTime<Utc> {

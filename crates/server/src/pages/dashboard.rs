@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use maud::{html, Markup};
 
 use super::format::{duration, first_line, short_commit, timestamp};
-use super::views::{BuildRow, DashboardView, ProjectTile};
+use super::views::{BuildRow, DashboardView, ProjectTile, FLAKY_WINDOW};
 use super::{badge, charts, layout, links};
 
 /// Where the script fetches fresh tiles from.
@@ -100,7 +100,7 @@ fn project_tile(tile: &ProjectTile, now: DateTime<Utc>) -> Markup {
                     }
                     @if !tile.flaky_tests.is_empty() {
                         section {
-                            h3 title="Passed and failed on the same commit, in the last 100 runs" { "Flaky tests" }
+                            h3 title=(format!("Passed and failed on the same commit, in the last {FLAKY_WINDOW} runs")) { "Flaky tests" }
                             ol.test-list {
                                 @for test in &tile.flaky_tests {
                                     li {

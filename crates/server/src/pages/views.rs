@@ -142,6 +142,10 @@ pub struct FlakyStat {
     pub failed: u32,
 }
 
+/// Runs a tile looks back over for flaky tests; the whole history would make
+/// the dashboard's cost grow with it.
+pub const FLAKY_WINDOW: usize = 100;
+
 #[derive(Clone, Debug)]
 pub struct ProjectTile {
     pub name: String,
@@ -160,7 +164,7 @@ pub struct ProjectTile {
     pub running: usize,
     /// Up to 5.
     pub slowest_tests: Vec<TestStat>,
-    /// Up to 5.
+    /// Up to 5, from the last `FLAKY_WINDOW` runs.
     pub flaky_tests: Vec<FlakyStat>,
 }
 
