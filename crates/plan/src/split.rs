@@ -1,7 +1,11 @@
 //! Dividing test files among shards: by recorded timings (longest processing time
-//! first, each file to the least loaded shard), by count, or by name. Files without
-//! history are assumed to take the median of those with history; with no history at all
-//! the split is by count.
+//! first, each file to the least loaded shard, then moves and swaps that lower the
+//! busiest shard), by count, or by name. Files without history are assumed to take the
+//! median of those with history; with no history at all the split is by count.
+//!
+//! Shards do not start at the same moment (the engine starts containers largely one
+//! after another), so a timings split can be given each shard's expected head start
+//! lag: a shard that starts later gets less work, and all finish together.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +38,18 @@ pub fn estimates(files: &[String], timings: &HashMap<String, Duration>) -> Vec<(
 }
 
 pub fn split_files(files: &[String], timings: &HashMap<String, Duration>, by: SplitBy, shards: usize) -> SplitPlan {
+    split_files_with_lags(files, timings, by, shards, &[])
+}
+
+/// [`split_files`], where shard `i` is expected to start `start_lags[i]` after the first
+/// (missing entries: no lag). Only a timings split uses the lags.
+pub fn split_files_with_lags(
+    files: &[String],
+    timings: &HashMap<String, Duration>,
+    by: SplitBy,
+    shards: usize,
+    start_lags: &[Duration],
+) -> SplitPlan {
     let shards = shards.max(1);
     let mut sorted = files.to_vec();
     sorted.sort();
@@ -44,15 +60,12 @@ pub fn split_files(files: &[String], timings: &HashMap<String, Duration>, by: Sp
     let mut out: Vec<Shard> = vec![Shard { files: Vec::new(), estimate: Duration::ZERO }; shards];
     match by {
         SplitBy::Timings => {
-            let mut by_duration = estimates;
-            // Longest first; ties by name so the plan is the same every time.
-            by_duration.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            for (file, duration) in by_duration {
-                let least = (0..shards).min_by_key(|i| (out[*i].estimate, *i)).expect("at least one shard");
-                out[least].files.push(file);
-                out[least].estimate += duration;
-            }
-            for shard in &mut out {
+            let lags: Vec<Duration> = (0..shards).map(|i| start_lags.get(i).copied().unwrap_or_default()).collect();
+            let mut bins = pack_longest_first(estimates, &lags);
+            improve(&mut bins, &lags);
+            for (shard, bin) in out.iter_mut().zip(bins) {
+                shard.estimate = bin.iter().map(|(_, d)| *d).sum();
+                shard.files = bin.into_iter().map(|(f, _)| f).collect();
                 shard.files.sort();
             }
         }
@@ -77,6 +90,66 @@ pub fn split_files(files: &[String], timings: &HashMap<String, Duration>, by: Sp
         }
     }
     SplitPlan { shards: out, by, unknown }
+}
+
+type Bin = Vec<(String, Duration)>;
+
+/// Longest processing time first: each file, longest first, to the shard that would end
+/// soonest (its lag plus what it has).
+fn pack_longest_first(mut files: Vec<(String, Duration)>, lags: &[Duration]) -> Vec<Bin> {
+    // Longest first; ties by name so the plan is the same every time.
+    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut bins: Vec<Bin> = vec![Vec::new(); lags.len()];
+    let mut ends: Vec<Duration> = lags.to_vec();
+    for (file, duration) in files {
+        let soonest = (0..bins.len()).min_by_key(|i| (ends[*i], *i)).expect("at least one shard");
+        bins[soonest].push((file, duration));
+        ends[soonest] += duration;
+    }
+    bins
+}
+
+/// The most moves and swaps [`improve`] tries; each one lowers the latest end, so this
+/// only bounds the work on very large suites.
+const MAX_IMPROVEMENTS: usize = 1000;
+
+/// LPT leaves the latest-ending shard up to a third above the optimum. Move one of its
+/// files to another shard, or swap one of its files for a shorter one, while that brings
+/// its end down without making the other shard end as late.
+fn improve(bins: &mut [Bin], lags: &[Duration]) {
+    let end = |bins: &[Bin], i: usize| lags[i] + bins[i].iter().map(|(_, d)| *d).sum::<Duration>();
+    for _ in 0..MAX_IMPROVEMENTS {
+        let ends: Vec<Duration> = (0..bins.len()).map(|i| end(bins, i)).collect();
+        let latest = (0..bins.len()).max_by_key(|i| (ends[*i], std::cmp::Reverse(*i))).expect("at least one shard");
+        // The best change: (the later of the two new ends, other shard, file in latest,
+        // file in other or None for a move).
+        let mut best: Option<(Duration, usize, usize, Option<usize>)> = None;
+        for other in (0..bins.len()).filter(|o| *o != latest) {
+            for (a, (_, da)) in bins[latest].iter().enumerate() {
+                let mut consider = |gain: Duration, b: Option<usize>| {
+                    let new_latest = ends[latest] - gain;
+                    let new_other = ends[other] + gain;
+                    let worse = new_latest.max(new_other);
+                    if worse < ends[latest] && best.is_none_or(|(w, ..)| worse < w) {
+                        best = Some((worse, other, a, b));
+                    }
+                };
+                consider(*da, None);
+                for (b, (_, db)) in bins[other].iter().enumerate() {
+                    if db < da {
+                        consider(*da - *db, Some(b));
+                    }
+                }
+            }
+        }
+        let Some((_, other, a, b)) = best else { return };
+        let moved = bins[latest].swap_remove(a);
+        if let Some(b) = b {
+            let back = bins[other].swap_remove(b);
+            bins[latest].push(back);
+        }
+        bins[other].push(moved);
+    }
 }
 
 /// The command words with `{files}` replaced: a word that is exactly `{files}` becomes
@@ -114,15 +187,39 @@ mod tests {
     }
 
     #[test]
-    fn timings_pack_longest_first_into_the_least_loaded_shard() {
+    fn timings_pack_longest_first_then_even_out() {
         let all = files(&["a", "b", "c", "d", "e"]);
         let plan = split_files(&all, &secs(&[("a", 8), ("b", 7), ("c", 6), ("d", 5), ("e", 4)]), SplitBy::Timings, 2);
         assert_eq!(plan.by, SplitBy::Timings);
-        // LPT: a→0, b→1, c→1 (7<8), d→0 (8<13), e→0 (13=13 → lower index)
-        assert_eq!(plan.shards[0].files, files(&["a", "d", "e"]));
-        assert_eq!(plan.shards[1].files, files(&["b", "c"]));
-        assert_eq!(plan.shards[0].estimate, Duration::from_secs(17));
-        assert_eq!(plan.shards[1].estimate, Duration::from_secs(13));
+        // LPT: a→0, b→1, c→1 (7<8), d→0 (8<13), e→0 (13=13 → lower index): 17 and 13.
+        // Swapping a (8) for c (6) evens them out.
+        assert_eq!(plan.shards[0].files, files(&["c", "d", "e"]));
+        assert_eq!(plan.shards[1].files, files(&["a", "b"]));
+        assert_eq!(plan.shards[0].estimate, Duration::from_secs(15));
+        assert_eq!(plan.shards[1].estimate, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn moves_and_swaps_lower_the_busiest_shard_below_plain_lpt() {
+        // LPT on 2 shards: 3→0, 3→1, 2→0, 2→1, 2→0 gives 7 and 5; the best is 6 and 6.
+        let all = files(&["a", "b", "c", "d", "e"]);
+        let plan = split_files(&all, &secs(&[("a", 3), ("b", 3), ("c", 2), ("d", 2), ("e", 2)]), SplitBy::Timings, 2);
+        let mut estimates: Vec<u64> = plan.shards.iter().map(|s| s.estimate.as_secs()).collect();
+        estimates.sort();
+        assert_eq!(estimates, [6, 6], "{plan:?}");
+    }
+
+    #[test]
+    fn a_shard_that_starts_later_gets_less_work() {
+        let all: Vec<String> = (0..12).map(|i| format!("f{i:02}")).collect();
+        let timings: HashMap<String, Duration> = all.iter().map(|f| (f.clone(), Duration::from_secs(1))).collect();
+        let lags = [Duration::ZERO, Duration::from_secs(2), Duration::from_secs(4)];
+        let plan = split_files_with_lags(&all, &timings, SplitBy::Timings, 3, &lags);
+        let counts: Vec<usize> = plan.shards.iter().map(|s| s.files.len()).collect();
+        // Ends: 0+6 = 2+4 = 4+2.
+        assert_eq!(counts, [6, 4, 2]);
+        let count_plan = split_files_with_lags(&all, &HashMap::new(), SplitBy::Count, 3, &lags);
+        assert!(count_plan.shards.iter().all(|s| s.files.len() == 4), "a count split ignores the lags");
     }
 
     #[test]
