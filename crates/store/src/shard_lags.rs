@@ -1,0 +1,84 @@
+//! How much later than the first each shard of a split step got its tests going, from
+//! the step's recent runs: a split gives later shards less work so all finish together.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rusqlite::params;
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// How many of the step's most recent runs the lags look at.
+pub const LAG_RUNS: usize = 3;
+
+/// Rows to read at most: enough for [`LAG_RUNS`] runs of any sensible shard count
+/// among runs of other shapes, without reading a long history.
+const LAG_ROWS: i64 = 2_000;
+
+// Each first attempt of a shard of the step, newest run first: its wall time and the
+// time its tests took by their reports.
+const SHARD_OVERHEADS: &str = "
+SELECT s.run_id, s.shard, s.status, s.finished_at_ms - s.started_at_ms,
+       (SELECT COALESCE(SUM(t.duration_ms), 0) FROM test_cases t
+         WHERE t.run_id = s.run_id AND t.step = s.step AND t.attempt = s.attempt)
+FROM runs r
+JOIN steps s ON s.run_id = r.id
+WHERE r.project = ?1 AND s.name = ?2 AND s.attempt = 1 AND s.shard IS NOT NULL
+  AND s.started_at_ms IS NOT NULL AND s.finished_at_ms IS NOT NULL
+ORDER BY r.started_at_ms DESC, r.rowid DESC
+LIMIT ?3";
+
+impl Store {
+    /// For each shard (index 0 = shard 1) of the step `step_name` split `shards` ways,
+    /// how much more than the least its time beyond its tests was: the median over the
+    /// last [`LAG_RUNS`] runs where every shard passed and reported tests. Empty when no
+    /// such run is recorded.
+    ///
+    /// Shards start in index order, so a shard's time beyond its tests is mostly its
+    /// wait for the engine to start the shards before it.
+    pub fn shard_start_lags(&self, project: &str, step_name: &str, shards: usize) -> Result<Vec<Duration>, StoreError> {
+        let connection = self.connection();
+        // run id → (shard index → overhead in ms), in newest-first order of appearance.
+        let mut runs: Vec<(String, BTreeMap<u32, i64>, bool)> = Vec::new();
+        connection
+            .prepare_cached(SHARD_OVERHEADS)
+            .and_then(|mut statement| {
+                let mut rows = statement.query(params![project, step_name, LAG_ROWS])?;
+                while let Some(row) = rows.next()? {
+                    let run: String = row.get(0)?;
+                    let shard: u32 = row.get(1)?;
+                    let status: String = row.get(2)?;
+                    let wall: i64 = row.get(3)?;
+                    let tests: i64 = row.get(4)?;
+                    if runs.last().is_none_or(|(id, ..)| *id != run) {
+                        runs.push((run, BTreeMap::new(), true));
+                    }
+                    let (_, overheads, usable) = runs.last_mut().expect("just pushed");
+                    *usable &= status == "passed" && tests > 0;
+                    overheads.insert(shard, wall - tests);
+                }
+                Ok(())
+            })
+            .map_err(self.database_error("computing shard start lags"))?;
+        let usable: Vec<Vec<i64>> = runs
+            .into_iter()
+            .filter(|(_, overheads, usable)| *usable && overheads.keys().copied().eq(1..=shards as u32))
+            .take(LAG_RUNS)
+            .map(|(_, overheads, _)| {
+                let least = overheads.values().copied().min().unwrap_or(0);
+                overheads.values().map(|o| o - least).collect()
+            })
+            .collect();
+        if usable.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok((0..shards)
+            .map(|i| {
+                let mut values: Vec<i64> = usable.iter().map(|lags| lags[i]).collect();
+                values.sort_unstable();
+                Duration::from_millis(values[values.len() / 2].max(0) as u64)
+            })
+            .collect())
+    }
+}

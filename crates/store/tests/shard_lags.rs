@@ -1,0 +1,54 @@
+//! How much later each shard of a split step got going, from the step's recent runs.
+
+use std::time::Duration;
+
+use slipway_store::{Store, TestStatus};
+
+mod common;
+use common::{at, case, new_run, step};
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// A run whose step `name` ran as shards (steps 0..) that each took `walls[i]` ms with
+/// tests of `tests[i]` ms.
+fn record_shards(store: &Store, id: &str, started_ms: u64, name: &str, walls: &[u64], tests: &[u64], status: &str) {
+    store.start_run(&new_run(id, "acme", None, started_ms)).unwrap();
+    for (i, (wall, test)) in walls.iter().zip(tests).enumerate() {
+        let mut record = step(id, i as u32, 1, name, status);
+        record.shard = Some(i as u32 + 1);
+        record.started_at = Some(at(started_ms));
+        record.finished_at = Some(at(started_ms + wall));
+        store.record_step(&record).unwrap();
+        store
+            .record_tests(id, i as u32, 1, &[case("suite", &format!("t{i}"), Some("a.py"), *test, TestStatus::Passed)])
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_shards_lag_is_its_time_beyond_its_tests_above_the_least() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    // Overheads 1000, 1300, 1700 ms: lags 0, 300, 700.
+    record_shards(&store, "r1", 10_000, "tests", &[6_000, 5_300, 6_700], &[5_000, 4_000, 5_000], "passed");
+    assert_eq!(store.shard_start_lags("acme", "tests", 3).unwrap(), [ms(0), ms(300), ms(700)]);
+    assert!(store.shard_start_lags("acme", "tests", 4).unwrap().is_empty(), "another shard count");
+    assert!(store.shard_start_lags("acme", "lint", 3).unwrap().is_empty(), "another step");
+    assert!(store.shard_start_lags("other", "tests", 3).unwrap().is_empty(), "another project");
+}
+
+#[test]
+fn the_median_of_the_last_three_runs_where_every_shard_passed() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    let tests = [1_000, 1_000];
+    record_shards(&store, "old", 1_000, "tests", &[1_000, 9_000], &tests, "passed");
+    record_shards(&store, "a", 2_000, "tests", &[1_000, 1_100], &tests, "passed");
+    record_shards(&store, "b", 3_000, "tests", &[1_000, 1_300], &tests, "passed");
+    record_shards(&store, "c", 4_000, "tests", &[1_000, 1_200], &tests, "passed");
+    // The newest failed: a failing shard's time says nothing about its start.
+    record_shards(&store, "d", 5_000, "tests", &[1_000, 5_000], &tests, "failed");
+    assert_eq!(store.shard_start_lags("acme", "tests", 2).unwrap(), [ms(0), ms(200)]);
+}
