@@ -328,7 +328,8 @@ pub struct SplitArgs {
     /// How to divide the files.
     #[arg(long, value_enum, default_value = "timings")]
     pub by: SplitByArg,
-    /// Only use timings recorded for steps with this name.
+    /// Only use timings recorded for steps with this name, and the start lags of its
+    /// shards: the plan a run of that step would use.
     #[arg(long, value_name = "NAME")]
     pub step: Option<String>,
     /// Print JSON instead of a table.

@@ -34,21 +34,25 @@ pub fn matching_files(dir: &Path, glob: &str) -> Result<Vec<String>, String> {
     Ok(files)
 }
 
-/// `timings(step name)` gives recorded durations by file.
+/// `timings(step name)` gives recorded durations by file; `lags(step name, shards)` how
+/// much later each shard got going in recent runs.
 pub fn split_inputs(
     project: &Project,
     timings: &dyn Fn(&str) -> HashMap<String, Duration>,
+    lags: &dyn Fn(&str, usize) -> Vec<Duration>,
 ) -> Result<HashMap<usize, SplitInput>, String> {
     let mut inputs = HashMap::new();
-    for (key, name, glob) in split_requests(project) {
-        let files = matching_files(&project.dir, &glob).map_err(|e| format!("step `{name}`: `{glob}`: {e}"))?;
+    for request in split_requests(project) {
+        let (name, glob) = (&request.name, &request.files);
+        let files = matching_files(&project.dir, glob).map_err(|e| format!("step `{name}`: `{glob}`: {e}"))?;
         if files.is_empty() {
             return Err(format!(
                 "step `{name}` splits the files matching `{glob}`, but no file in {} matches it",
                 project.dir.display()
             ));
         }
-        inputs.insert(key, SplitInput { files, timings: timings(&name) });
+        inputs
+            .insert(request.key, SplitInput { files, timings: timings(name), start_lags: lags(name, request.shards) });
     }
     Ok(inputs)
 }

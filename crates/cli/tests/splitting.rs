@@ -83,7 +83,7 @@ fn cases(r: &RunResult) -> Vec<(String, String)> {
 }
 
 fn split_plan(p: &TestProject, shards: &str, files: &[&str]) -> Value {
-    let mut args = vec!["split", "--shards", shards, "--json"];
+    let mut args = vec!["split", "--shards", shards, "--step", "tests", "--json"];
     args.extend(files);
     let r = p.slipway(&args);
     r.assert_code(0);
@@ -121,12 +121,22 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
     let junit = std::fs::read_to_string(p.file("junit.xml")).expect("--junit file");
     assert!(junit.contains("name=\"test_a\"") && junit.contains("file=\"tests/a.t\""), "{junit}");
 
-    // Now the timings are known: the plan balances 1.2 s + 0.2 s against the rest.
+    // Now the timings are known: 2.8 s to share between shards that end at their start
+    // lag (learned from the first run) plus their files' time.
     let after = split_plan(&p, "2", &paths);
     assert_eq!(after["unknown"], 0, "{after}");
-    let estimates: Vec<u64> =
-        after["shards"].as_array().unwrap().iter().map(|s| s["estimate_ms"].as_u64().unwrap()).collect();
-    assert_eq!(estimates.iter().max(), Some(&1400), "{after}");
+    let shards = after["shards"].as_array().unwrap();
+    let estimates: Vec<u64> = shards.iter().map(|s| s["estimate_ms"].as_u64().unwrap()).collect();
+    let lags: Vec<u64> = shards.iter().map(|s| s["start_lag_ms"].as_u64().unwrap()).collect();
+    assert_eq!(estimates.iter().sum::<u64>(), 2_800, "{after}");
+    assert_eq!(lags.iter().min(), Some(&0), "lags count from the first to get going: {after}");
+    // Balanced: moving any one file off the later-ending shard would not end it sooner.
+    let ends: Vec<u64> = lags.iter().zip(&estimates).map(|(l, e)| l + e).collect();
+    let later = if ends[0] >= ends[1] { 0 } else { 1 };
+    let spread = ends[later] - ends[1 - later];
+    let ms = |f: &str| files.iter().find(|(n, _, _)| format!("tests/{n}.t") == f).unwrap().1 as u64;
+    let shortest = shards[later]["files"].as_array().unwrap().iter().map(|f| ms(f.as_str().unwrap())).min();
+    assert!(shortest.is_none_or(|f| f >= spread), "{after}");
     let planned: Vec<BTreeSet<String>> = after["shards"]
         .as_array()
         .unwrap()
@@ -236,6 +246,26 @@ fn queue_workers_run_every_file_once_and_retry_failed_files() {
     }
     // The retried file's pass replaces its failure in the summary.
     assert!(r.stdout.contains("7 tests: 7 passed, 0 failed"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn shards_start_in_index_order() {
+    let files = [("s1", 50, "pass"), ("s2", 50, "pass"), ("s3", 50, "pass"), ("s4", 50, "pass")];
+    let p = suite("start-order", &files, &step(4, "name", "static", ""));
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let shard_of = |id: &Value| -> u64 {
+        let steps = r.events.iter().find(|e| e["event"] == "run_started").unwrap()["steps"].as_array().unwrap();
+        steps.iter().find(|s| s["id"] == *id).unwrap()["shard"][0].as_u64().unwrap()
+    };
+    let order: Vec<u64> = r
+        .events
+        .iter()
+        .filter(|e| e["event"] == "step_phase" && e["message"] == "running")
+        .map(|e| shard_of(&e["step"]))
+        .collect();
+    assert_eq!(order, [1, 2, 3, 4], "{}", r.dump());
     p.assert_no_leftovers();
 }
 

@@ -22,6 +22,7 @@ mod run;
 pub mod runtime;
 mod shared;
 mod shielded;
+mod start_order;
 mod step;
 mod sweep;
 

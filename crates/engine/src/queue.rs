@@ -1,6 +1,11 @@
 //! Queue-mode splits: long-lived workers, each in its own environment, take batches of
 //! test files — longest first, batches shrinking near the end so the workers finish
 //! together — and run the command for each batch in their running container.
+//!
+//! Every batch pays the test runner's start-up, so a worker's first batch is all of its
+//! planned files whose durations are known; only what is uncertain (files without
+//! history, or everything's share when there is no history) is kept back and handed out
+//! in small batches to whoever finishes first.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -23,6 +28,8 @@ pub(crate) const KEEPALIVE: &str = "while read -r _; do :; done";
 struct Item {
     file: String,
     estimate: Duration,
+    /// Whether `estimate` was recorded rather than guessed.
+    known: bool,
     attempt: u32,
 }
 
@@ -46,7 +53,12 @@ impl QueueState {
             .map(|files| {
                 files
                     .iter()
-                    .map(|(file, estimate)| Item { file: file.clone(), estimate: *estimate, attempt: 1 })
+                    .map(|(file, estimate)| Item {
+                        file: file.clone(),
+                        estimate: *estimate,
+                        known: !spec.unknown.contains(file),
+                        attempt: 1,
+                    })
                     .collect()
             })
             .collect();
@@ -60,11 +72,12 @@ impl QueueState {
     }
 
     /// The next batch for `worker` (which has finished its previous one). Its first batch
-    /// is its whole list but a reserve of its smallest files (a tenth of a share): every
-    /// batch pays the command's start-up, so a worker should run few. After that it takes
-    /// small batches of the smallest files — first from the workers still busy (the ones
-    /// that started late or got slower files than expected: they will not get to their
-    /// reserve in time), then its own, then any — so all finish together.
+    /// is its whole list but a reserve: its files without recorded durations, or with
+    /// no history at all its smallest files up to a tenth of a share. Every batch pays the
+    /// command's start-up, so a worker should run few. After that it takes small batches
+    /// of the smallest files — first from the workers still busy (the ones that started
+    /// late or got slower files than expected: they will not get to their reserve in
+    /// time), then its own, then any — so all finish together.
     fn take(&mut self, worker: usize) -> Option<Vec<Item>> {
         let batch = self.next_batch(worker);
         if let Some(busy) = self.busy.get_mut(worker) {
@@ -83,7 +96,13 @@ impl QueueState {
         }
         if worker < self.lists.len() && !self.started[worker] && !self.lists[worker].is_empty() {
             self.started[worker] = true;
+            let any_history = self.lists.iter().flatten().any(|i| i.known);
             let own = &mut self.lists[worker];
+            if any_history && own.iter().any(|i| i.known) {
+                let (batch, reserved): (Vec<Item>, Vec<Item>) = own.drain(..).partition(|i| i.known);
+                own.extend(reserved);
+                return Some(batch);
+            }
             let mut reserved: Vec<Item> = Vec::new();
             let mut reserve = Duration::ZERO;
             while own.len() > 1 && own.back().is_some_and(|i| reserve + i.estimate <= self.share / 10) {
@@ -250,7 +269,12 @@ impl Run {
 mod tests {
     use super::*;
 
+    /// A queue of files `f1`, `f2`, … with these durations, none of them recorded.
     fn queue(assignment: &[&[u64]], retry: u32) -> QueueState {
+        queue_knowing(assignment, retry, &[])
+    }
+
+    fn queue_knowing(assignment: &[&[u64]], retry: u32, known: &[&str]) -> QueueState {
         let mut n = 0;
         let assignment = assignment
             .iter()
@@ -264,7 +288,8 @@ mod tests {
                     .collect()
             })
             .collect();
-        QueueState::new(&QueueSpec { name: "t".into(), assignment, workers: 2, retry })
+        let unknown = (1..=n).map(|i| format!("f{i}")).filter(|f| !known.contains(&f.as_str())).collect();
+        QueueState::new(&QueueSpec { name: "t".into(), assignment, unknown, workers: 2, retry })
     }
 
     #[test]
@@ -293,6 +318,17 @@ mod tests {
         // Worker 0 is done first while worker 1 is still busy: it runs worker 1's reserve.
         let helped = q.take(0).unwrap();
         assert!(helped.iter().all(|i| ["f9", "f10"].contains(&i.file.as_str())), "{:?}", secs(helped));
+    }
+
+    #[test]
+    fn with_history_a_worker_first_runs_all_its_known_files_and_keeps_the_guesses_back() {
+        // f1..f3 for worker 0 (f3 has no history), f4..f5 for worker 1 (both known).
+        let mut q = queue_knowing(&[&[10, 6, 2], &[9, 8]], 0, &["f1", "f2", "f4", "f5"]);
+        let names = |b: Vec<Item>| b.into_iter().map(|i| i.file).collect::<Vec<_>>();
+        assert_eq!(names(q.take(0).unwrap()), ["f1", "f2"]);
+        assert_eq!(names(q.take(1).unwrap()), ["f4", "f5"], "no reserve: every duration is known");
+        assert_eq!(names(q.take(1).unwrap()), ["f3"], "the first to finish runs the guess");
+        assert!(q.take(0).is_none());
     }
 
     #[test]

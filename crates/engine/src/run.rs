@@ -20,6 +20,7 @@ use crate::queue::QueueState;
 use crate::runtime::{Labels, Runtime};
 use crate::shared::Shared;
 use crate::shielded::Shielded;
+use crate::start_order::StartOrder;
 use crate::sweep::sweep_run;
 
 /// How a step (or one attempt of it) ended.
@@ -69,6 +70,8 @@ pub(crate) struct Run {
     pub images: Images,
     /// The state of every queue-mode split, by [`Plan::queues`] index.
     pub queues: Vec<Mutex<QueueState>>,
+    /// Shards start their commands in index order.
+    pub start_order: StartOrder,
     pub generated_configs: GeneratedConfigs,
     pub shared: Shared,
     jobs: Option<Semaphore>,
@@ -156,6 +159,7 @@ impl Run {
         Run {
             images: Images::default(),
             queues: plan.queues.iter().map(|q| Mutex::new(QueueState::new(q))).collect(),
+            start_order: StartOrder::default(),
             generated_configs: GeneratedConfigs::default(),
             shared: Shared::default(),
             jobs: options.jobs.map(|n| Semaphore::new(n.max(1))),

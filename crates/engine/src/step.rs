@@ -21,6 +21,7 @@ use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
 use crate::reports::{collect, Ownership};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
+use crate::start_order::{start_in_turn, Stage, Turn};
 use futures::stream::BoxStream;
 
 /// How a step ended.
@@ -53,6 +54,11 @@ impl Run {
     /// passed (or was skipped).
     pub async fn step(&self, id: StepId, cancel: CancellationToken) -> bool {
         let step = self.plan.step(id);
+        // Dropped on every way out, so a shard that never starts holds no other back.
+        let turn = match &step.action {
+            Action::Run(action) => self.start_order.turn(id, action.shard),
+            Action::Push(_) => None,
+        };
         if let Some(reason) = &step.skip {
             self.finish(id, Outcome::without_attempt(StepStatus::Skipped, reason.clone()));
             return true;
@@ -71,7 +77,7 @@ impl Run {
             self.events.send(Event::StepStarted { step: id, attempt });
             let started = Instant::now();
             let end = match &step.action {
-                Action::Run(action) => self.run_action(id, attempt, action, &cancel).await,
+                Action::Run(action) => self.run_action(id, attempt, action, turn.as_ref(), &cancel).await,
                 Action::Push(push) => tokio::select! {
                     pushed = self.push(id, push) => match pushed {
                         Ok(()) => StepEnd::Exited(0),
@@ -96,10 +102,17 @@ impl Run {
         }
     }
 
-    async fn run_action(&self, id: StepId, attempt: u32, action: &RunAction, cancel: &CancellationToken) -> StepEnd {
+    async fn run_action(
+        &self,
+        id: StepId,
+        attempt: u32,
+        action: &RunAction,
+        turn: Option<&Turn<'_>>,
+        cancel: &CancellationToken,
+    ) -> StepEnd {
         let resources = Arc::new(Resources::default());
         let end = tokio::select! {
-            end = self.run_environment(id, attempt, action, &resources) => end,
+            end = self.run_environment(id, attempt, action, turn, &resources) => end,
             _ = cancel.cancelled() => StepEnd::Cancelled,
         };
         if !self.options.keep {
@@ -108,16 +121,38 @@ impl Run {
         end
     }
 
-    async fn run_environment(&self, id: StepId, attempt: u32, action: &RunAction, res: &Resources) -> StepEnd {
+    async fn run_environment(
+        &self,
+        id: StepId,
+        attempt: u32,
+        action: &RunAction,
+        turn: Option<&Turn<'_>>,
+        res: &Resources,
+    ) -> StepEnd {
         let env = &action.environment;
         let run_id = self.plan.run_id.as_str();
         let step_label = self.plan.step(id).label.as_str();
         let step_tag = format!("s{}", id.0);
 
         // Images, all at once; a build or pull is shared with other steps that need it.
+        // The step's network is made meanwhile: the engine creates networks one at a
+        // time, so parallel steps waiting for one build would otherwise queue for their
+        // networks after it.
+        let images_ready =
+            join_all(env.iter().map(|m| async { (m.service.as_str(), self.image(&m.service, Some(id)).await) }));
+        let network = async {
+            if let Some(turn) = turn {
+                turn.wait(Stage::Network).await;
+            }
+            let network = self.take_network(Some(id)).await;
+            turn.inspect(|t| t.release(Stage::Network));
+            network
+        };
+        let (results, network) = tokio::join!(images_ready, network);
+        if let Ok(network) = &network {
+            *res.network.lock().expect("resources") = Some(network.clone());
+        }
         let mut images: HashMap<&str, ImageInfo> = HashMap::new();
-        let results =
-            join_all(env.iter().map(|m| async { (m.service.as_str(), self.image(&m.service, Some(id)).await) })).await;
         for (service, result) in results {
             match result {
                 Ok(info) => {
@@ -126,13 +161,12 @@ impl Run {
                 Err(message) => return StepEnd::failed(message),
             }
         }
-
-        let labels = with(&self.labels, &[(STEP, step_label)]);
-        let network = match self.take_network(Some(id)).await {
+        let network = match network {
             Ok(network) => network,
             Err(message) => return StepEnd::failed(message),
         };
-        *res.network.lock().expect("resources") = Some(network.clone());
+
+        let labels = with(&self.labels, &[(STEP, step_label)]);
 
         // Create every container up front (only starting is ordered), so the step's own
         // container is ready to start the moment its dependencies are.
@@ -224,9 +258,13 @@ impl Run {
         if let Err(end) = ready {
             return end;
         }
+        if let Some(turn) = turn {
+            turn.wait(Stage::Start).await;
+        }
         self.phase(id, "running");
         if action.queue.is_some() {
-            return match self.runtime.start_container(&main_id).await {
+            let started = start_in_turn(turn, self.runtime.start_container(&main_id)).await;
+            return match started {
                 Ok(()) => {
                     let image = &images[action.service.as_str()];
                     let service = &self.plan.services[&action.service];
@@ -252,6 +290,7 @@ impl Run {
             (Some(Attached { output, mut input }), Some(Ok(())), _) => {
                 // Open the gate: the command runs now, its stdin at end of file.
                 let opened = input.write_all(b"\n").await.and(input.shutdown().await);
+                turn.inspect(|t| t.release(Stage::Start));
                 if let Err(e) = opened {
                     return StepEnd::failed(format!("cannot start the step's command: {e}"));
                 }
@@ -263,14 +302,14 @@ impl Run {
                 match self.runtime.create_container(&plain).await {
                     Ok(plain_id) => {
                         res.containers.lock().expect("resources").push(plain_id.clone());
-                        self.start_and_stream(id, &plain_id).await
+                        self.start_and_stream(id, &plain_id, turn).await
                     }
                     Err(e) => Err(format!("cannot create the `{}` container: {}", action.service, e.message)),
                 }
             }
             (Some(_), Some(Err(e)), _) => Err(start_error(&e.message)),
             _ if self.options.interactive.is_some() => self.run_interactive(&main_id).await,
-            _ => self.start_and_stream(id, &main_id).await,
+            _ => self.start_and_stream(id, &main_id, turn).await,
         };
         if !action.reports.is_empty() && code.is_ok() {
             let container = res.containers.lock().expect("resources").last().cloned().unwrap_or(main_id.clone());
@@ -418,7 +457,7 @@ impl Run {
             match created {
                 Ok(on_fail_id) => {
                     res.containers.lock().expect("resources").push(on_fail_id.clone());
-                    match self.start_and_stream(id, &on_fail_id).await {
+                    match self.start_and_stream(id, &on_fail_id, None).await {
                         Ok(c) if c != 0 => self.notice(format!("on_fail command `{text}` exited with code {c}")),
                         Ok(_) => {}
                         Err(e) => self.notice(format!("on_fail command `{text}`: {e}")),
@@ -461,10 +500,11 @@ impl Run {
     }
 
     /// Start a container and stream its output as lines until it exits.
-    async fn start_and_stream(&self, id: StepId, container: &str) -> Result<i64, String> {
+    async fn start_and_stream(&self, id: StepId, container: &str, turn: Option<&Turn<'_>>) -> Result<i64, String> {
         let attached =
             self.runtime.attach(container, false).await.map_err(|e| format!("cannot attach: {}", e.message))?;
-        self.runtime.start_container(container).await.map_err(|e| start_error(&e.message))?;
+        let started = start_in_turn(turn, self.runtime.start_container(container)).await;
+        started.map_err(|e| start_error(&e.message))?;
         self.stream_until_exit(id, container, attached.output).await
     }
 

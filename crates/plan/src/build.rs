@@ -15,7 +15,7 @@ use crate::model::{
     RunAction, StepId,
 };
 use crate::resolve::{resolve_build, resolve_service};
-use crate::split::{estimates, expand_files, expand_shard, split_files};
+use crate::split::{estimates, expand_files, expand_shard, split_files_with_lags};
 use crate::template::{render, sanitize_image_tag};
 
 /// Build the plan for a loaded (and validated) project.
@@ -259,10 +259,11 @@ impl<'a> Walker<'a> {
             env
         };
         let command = base.command.clone().unwrap_or_default();
+        let lags: &[Duration] = if input.start_lags.len() == count as usize { &input.start_lags } else { &[] };
         let mut children = Vec::new();
         match &splitting.split {
             Some(split) if split.mode == SplitMode::Queue => {
-                let plan = split_files(&input.files, &input.timings, split.by, count as usize);
+                let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
                 let durations: HashMap<String, Duration> =
                     estimates(&input.files, &input.timings).into_iter().collect();
                 let assignment = plan
@@ -282,7 +283,14 @@ impl<'a> Walker<'a> {
                     })
                     .collect();
                 let queue = self.queues.len();
-                self.queues.push(QueueSpec { name: name.clone(), assignment, workers: count, retry: base.retry });
+                let unknown = input.files.iter().filter(|f| !input.timings.contains_key(*f)).cloned().collect();
+                self.queues.push(QueueSpec {
+                    name: name.clone(),
+                    assignment,
+                    unknown,
+                    workers: count,
+                    retry: base.retry,
+                });
                 for index in 1..=count {
                     let action = RunAction {
                         extra_env: shard_env(index, None),
@@ -297,7 +305,7 @@ impl<'a> Walker<'a> {
                 }
             }
             Some(split) => {
-                let plan = split_files(&input.files, &input.timings, split.by, count as usize);
+                let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
                 for (i, shard) in plan.shards.into_iter().enumerate() {
                     let index = i as u32 + 1;
                     let skip = shard.files.is_empty().then(|| "no test files left for this shard".to_string());
@@ -499,14 +507,30 @@ pub fn split_key(step: &Step) -> usize {
     step.span.offset
 }
 
-/// Every step with a `split`, wherever it is nested: (key, name, files glob).
-pub fn split_requests(project: &Project) -> Vec<(usize, String, String)> {
-    fn walk(steps: &[Step], out: &mut Vec<(usize, String, String)>) {
+/// A step with a `split`: what the caller must find for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitRequest {
+    /// Its [`split_key`].
+    pub key: usize,
+    pub name: String,
+    /// The glob of its test files.
+    pub files: String,
+    pub shards: usize,
+}
+
+/// Every step with a `split`, wherever it is nested.
+pub fn split_requests(project: &Project) -> Vec<SplitRequest> {
+    fn walk(steps: &[Step], out: &mut Vec<SplitRequest>) {
         for step in steps {
             match &step.kind {
                 StepKind::Run(run) => {
                     if let Some(split) = &run.splitting.split {
-                        out.push((split_key(step), step.display_name(), split.files.value.clone()));
+                        out.push(SplitRequest {
+                            key: split_key(step),
+                            name: step.display_name(),
+                            files: split.files.value.clone(),
+                            shards: run.splitting.parallelism.as_ref().map_or(1, |n| n.value as usize),
+                        });
                     }
                 }
                 StepKind::Group(g) => walk(&g.steps, out),

@@ -42,4 +42,7 @@ pub struct SplitInput {
     pub files: Vec<String>,
     /// Recorded durations by file.
     pub timings: HashMap<String, Duration>,
+    /// How much later than the first each shard is expected to get going (index 0 =
+    /// shard 1), from recent runs; used only when it has one entry per shard.
+    pub start_lags: Vec<Duration>,
 }

@@ -9,6 +9,6 @@ mod resolve;
 pub mod split;
 pub mod template;
 
-pub use build::{build_plan, build_run_plan, environment, split_key, split_requests};
+pub use build::{build_plan, build_run_plan, environment, split_key, split_requests, SplitRequest};
 pub use context::{RunContext, SplitInput};
 pub use model::*;

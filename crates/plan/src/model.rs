@@ -1,6 +1,7 @@
 //! The execution plan: a tree of serial/parallel groups whose leaves are steps, and the
 //! fully resolved container configuration of every service a step needs.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct QueueSpec {
     /// Each worker's files (a timings split, longest first), with expected durations; a
     /// worker that runs out takes the smallest files left on the busiest other worker.
     pub assignment: Vec<Vec<(String, Duration)>>,
+    /// Files with no recorded duration (their estimate is a guess).
+    pub unknown: HashSet<String>,
     pub workers: u32,
     /// Extra attempts for a file whose batch failed.
     pub retry: u32,

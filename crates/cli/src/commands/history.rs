@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use slipway_plan::split::{split_files, SplitBy};
+use slipway_plan::split::{split_files_with_lags, SplitBy};
 use slipway_store::Store;
 
 use super::{error, fail};
@@ -140,9 +140,19 @@ pub fn split(args: &SplitArgs) -> ExitCode {
     }
     let dir = state_dir(&args.state.dir, args.state.state_dir.as_deref());
     let project = slipway_config::project::project_name(&args.state.dir);
-    let timings = if dir.join(slipway_store::DATABASE_FILE).exists() {
-        match Store::open(&dir).and_then(|s| s.file_timings(&project, args.step.as_deref())) {
-            Ok(t) => t,
+    // With --step, the step's shards' start lags too: the plan is then the one a run of
+    // that step would use.
+    let history = |store: &Store| -> Result<_, slipway_store::StoreError> {
+        let timings = store.file_timings(&project, args.step.as_deref())?;
+        let lags = match &args.step {
+            Some(step) => store.shard_start_lags(&project, step, args.shards)?,
+            None => Vec::new(),
+        };
+        Ok((timings, lags))
+    };
+    let (timings, lags) = if dir.join(slipway_store::DATABASE_FILE).exists() {
+        match Store::open(&dir).and_then(|s| history(&s)) {
+            Ok(found) => found,
             Err(e) => {
                 error(e);
                 Default::default()
@@ -156,13 +166,21 @@ pub fn split(args: &SplitArgs) -> ExitCode {
         SplitByArg::Count => SplitBy::Count,
         SplitByArg::Name => SplitBy::Name,
     };
-    let plan = split_files(&args.files, &timings, by, args.shards);
+    let plan = split_files_with_lags(&args.files, &timings, by, args.shards, &lags);
+    let lag = |i: usize| lags.get(i).copied().unwrap_or_default();
     if args.json {
         let shards: Vec<serde_json::Value> = plan
             .shards
             .iter()
             .enumerate()
-            .map(|(i, s)| serde_json::json!({"index": i + 1, "files": s.files, "estimate_ms": s.estimate.as_millis() as u64}))
+            .map(|(i, s)| {
+                serde_json::json!({
+                    "index": i + 1,
+                    "files": s.files,
+                    "estimate_ms": s.estimate.as_millis() as u64,
+                    "start_lag_ms": lag(i).as_millis() as u64,
+                })
+            })
             .collect();
         println!(
             "{}",
@@ -181,7 +199,9 @@ pub fn split(args: &SplitArgs) -> ExitCode {
         }
     );
     for (i, shard) in plan.shards.iter().enumerate() {
-        println!("shard {}: ~{:.1}s  {}", i + 1, shard.estimate.as_secs_f64(), shard.files.join(" "));
+        let starts =
+            if lag(i).is_zero() { String::new() } else { format!(" (starts ~{:.1}s late)", lag(i).as_secs_f64()) };
+        println!("shard {}: ~{:.1}s{starts}  {}", i + 1, shard.estimate.as_secs_f64(), shard.files.join(" "));
     }
     ExitCode::SUCCESS
 }

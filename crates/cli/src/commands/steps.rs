@@ -31,7 +31,8 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     );
     let project_name = prepared.project.name.clone();
     let timings = |step: &str| store.file_timings(&project_name, Some(step)).unwrap_or_default();
-    prepared.ctx.split_inputs = split_inputs(&prepared.project, &timings).map_err(fail)?;
+    let lags = |step: &str, shards: usize| store.shard_start_lags(&project_name, step, shards).unwrap_or_default();
+    prepared.ctx.split_inputs = split_inputs(&prepared.project, &timings, &lags).map_err(fail)?;
     let mut plan = plan_or_exit(build_plan(&prepared.project, &prepared.ctx))?;
     default_push_credentials(&mut plan, &args, &prepared.project, &mut prepared.registry)?;
     let runtime = connect().await?;
