@@ -48,9 +48,11 @@ pub fn document(engine: &str, iterations: usize, table: &str, breakdown: &str) -
          tests in 40 files, 120 s serially, 8 shards): makespan from the image being ready to the last shard's \
          end; efficiency = max(total / 8, longest file) / makespan, with the total and the longest file from the \
          run's own JUnit reports; \"busiest shard's tests\" is the longest a shard's tests took by those reports, \
-         i.e. what the packing alone achieved. The remaining gap is start-up: the engine starts the 8 containers \
-         one after another, and 8 Python interpreters start at once on 2 cores; queue mode also pays the test \
-         runner's start-up once per batch. The PyPI row runs the networkx test suite from its sdist unsplit and \
+         i.e. what the packing alone achieved. The remaining gap is start-up: the engine creates the 8 networks \
+         and starts the 8 containers largely one after another, and 8 Python interpreters start on 2 cores; \
+         shards therefore start in index order and a timings split gives the later ones less work by the lag \
+         learned from earlier runs. The start-up row measures the same start-up without slipway: 8 `docker run \
+         --rm` of the image started at once, each only collecting one test file. The PyPI row runs the networkx test suite from its sdist unsplit and \
          over 4 shards by timings (after a learning run); on 2 cores 4 shards can be at most about 2× faster. \
          The 25-parallel-steps row is also compared with 25 `docker run --rm` started at once, which shows how \
          much of the makespan is the engine's own serial container start. Server rows (`slipway serve` on a \
