@@ -12,6 +12,26 @@ pub fn time_command(command: &mut Command) -> Duration {
     elapsed
 }
 
+/// Wall time in seconds of `n` `docker run --rm` started together, the i-th with the
+/// arguments `args(i)` after `--rm`; each must succeed.
+pub fn concurrent_docker_runs(n: usize, args: impl Fn(usize) -> Vec<String>) -> f64 {
+    let started = Instant::now();
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            Command::new("docker")
+                .args(["run", "--rm"])
+                .args(args(i))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("docker CLI")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("docker run").success(), "docker run {:?} failed", args(0));
+    }
+    started.elapsed().as_secs_f64()
+}
+
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     let n = values.len();

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::measure::{docker, median, time_command};
+use crate::measure::{concurrent_docker_runs, docker, median, time_command};
 use crate::report::Row;
 
 /// Where one step's time goes: the engine calls of a one-step run, from slipway's debug
@@ -80,7 +80,7 @@ pub fn all(slipway: &Path, iterations: usize) -> Vec<Row> {
     // What the engine itself allows: the same 25 containers started at once by hand.
     let mut concurrent = Vec::new();
     for _ in 0..iterations {
-        concurrent.push(concurrent_docker_runs(25));
+        concurrent.push(concurrent_docker_runs(25, |i| vec!["busybox".into(), "echo".into(), i.to_string()]));
     }
     let c = median(concurrent);
     rows.push(Row {
@@ -94,24 +94,6 @@ pub fn all(slipway: &Path, iterations: usize) -> Vec<Row> {
 
     rows.push(healthy_to_start(slipway, work.path(), iterations));
     rows
-}
-
-/// Wall time of `n` `docker run --rm busybox echo` started together, in seconds.
-fn concurrent_docker_runs(n: usize) -> f64 {
-    let started = std::time::Instant::now();
-    let children: Vec<_> = (0..n)
-        .map(|i| {
-            Command::new("docker")
-                .args(["run", "--rm", "busybox", "echo", &i.to_string()])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("docker CLI")
-        })
-        .collect();
-    for mut child in children {
-        assert!(child.wait().expect("docker run").success(), "docker run failed");
-    }
-    started.elapsed().as_secs_f64()
 }
 
 fn project(root: &Path, name: &str, services: &str, steps: &str) -> PathBuf {

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::measure::median;
+use crate::measure::{concurrent_docker_runs, median};
 use crate::report::Row;
 
 const SHARDS: f64 = 8.0;
@@ -21,20 +21,9 @@ const CACHED_IMAGE: &str = "slipway-cache/bench-split-suite-app:bench";
 /// to collect one file: what starting 8 shards costs the engine and the cores before any
 /// test runs, without slipway.
 fn startup_floor(image: &str) -> f64 {
-    let started = std::time::Instant::now();
-    let children: Vec<_> = (0..SHARDS as usize)
-        .map(|_| {
-            Command::new("docker")
-                .args(["run", "--rm", image, "pytest", "-q", "--collect-only", "tests/test_auth_1.py"])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("docker CLI")
-        })
-        .collect();
-    for mut child in children {
-        assert!(child.wait().expect("docker run").success(), "docker run {image} pytest failed");
-    }
-    started.elapsed().as_secs_f64()
+    concurrent_docker_runs(SHARDS as usize, |_| {
+        [image, "pytest", "-q", "--collect-only", "tests/test_auth_1.py"].map(String::from).to_vec()
+    })
 }
 
 struct Suite {
