@@ -289,8 +289,8 @@ impl Run {
         let code = match (gate, main_started, plain_spec) {
             (Some(Attached { output, mut input }), Some(Ok(())), _) => {
                 // Open the gate: the command runs now, its stdin at end of file.
-                let opened = input.write_all(b"\n").await.and(input.shutdown().await);
-                turn.inspect(|t| t.release(Stage::Start));
+                let opened =
+                    start_in_turn(turn, async { input.write_all(b"\n").await.and(input.shutdown().await) }).await;
                 if let Err(e) = opened {
                     return StepEnd::failed(format!("cannot start the step's command: {e}"));
                 }
