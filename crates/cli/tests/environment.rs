@@ -344,6 +344,24 @@ fn on_fail_entries_may_name_another_service() {
 }
 
 #[test]
+fn on_fail_runs_when_the_command_cannot_start_or_a_dependency_fails() {
+    let p = TestProject::with_files(
+        "on-fail-start",
+        "app:\n  image: busybox\ndb:\n  image: busybox\n  command: sh -c 'exit 3'\n  healthcheck:\n    test: [CMD, test, -f, /never]\nweb:\n  image: busybox\n  depends_on: [db]\n",
+        "- name: missing\n  service: app\n  command: no-such-binary\n  on_fail:\n    - echo on_fail after a missing command\n- name: dependency\n  service: web\n  command: \"true\"\n  on_fail:\n    - echo on_fail after a failed dependency\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.output("missing"), ["on_fail after a missing command"]);
+    assert_eq!(r.finished("missing")["status"], "failed");
+    p.write("codeship-steps.yml", "- name: dependency\n  service: web\n  command: \"true\"\n  on_fail:\n    - echo on_fail after a failed dependency\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.output("dependency"), ["on_fail after a failed dependency"]);
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn a_missing_command_in_a_step_with_dependencies_says_so() {
     let p = TestProject::with_files(
         "missing-with-deps",

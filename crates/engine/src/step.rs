@@ -256,7 +256,7 @@ impl Run {
         let dependencies = self.start_dependencies(id, action, &containers, &images);
         let ((), ready) = tokio::join!(start_main, dependencies);
         if let Err(end) = ready {
-            return end;
+            return self.after_end(id, action, end, &on_fail_spec, &network, res).await;
         }
         if let Some(turn) = turn {
             turn.wait(Stage::Start).await;
@@ -329,10 +329,11 @@ impl Run {
             }
             self.events.send(Event::TestResults { step: id, attempt, cases });
         }
-        match code {
-            Ok(code) => self.after_exit(id, action, code, &on_fail_spec, &network, res).await,
+        let end = match code {
+            Ok(code) => StepEnd::Exited(code),
             Err(message) => StepEnd::failed(message),
-        }
+        };
+        self.after_end(id, action, end, &on_fail_spec, &network, res).await
     }
 
     /// Start dependencies level by level: a member starts once everything it needs is ready.
@@ -418,18 +419,19 @@ impl Run {
         }
     }
 
-    /// After the command exited: run `on_fail` commands if it failed.
-    async fn after_exit(
+    /// After the step's environment was made: run `on_fail` commands if the step failed,
+    /// whether its command exited non-zero, could not start, or a dependency failed.
+    async fn after_end(
         &self,
         id: StepId,
         action: &RunAction,
-        code: i64,
+        end: StepEnd,
         spec: &ContainerSpec,
         network: &str,
         res: &Resources,
     ) -> StepEnd {
-        if code == 0 {
-            return StepEnd::Exited(code);
+        if matches!(end, StepEnd::Exited(0) | StepEnd::Cancelled) {
+            return end;
         }
         for (n, on_fail) in action.on_fail.iter().enumerate() {
             let text = on_fail.command.join(" ");
@@ -466,7 +468,7 @@ impl Run {
                 Err(e) => self.notice(format!("cannot create the on_fail container for `{text}`: {e}")),
             }
         }
-        StepEnd::Exited(code)
+        end
     }
 
     /// The container of an `on_fail` command that names another service than the step's.
