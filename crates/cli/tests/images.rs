@@ -126,6 +126,63 @@ fn load_builds_a_service_and_leaves_it_tagged() {
     p.assert_no_leftovers();
 }
 
+/// Images labelled with the project that have no tag: what a lost build race or an
+/// interrupted build leaves behind.
+fn dangling_images(project: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["images", "-q", "--filter", "dangling=true", "--filter"])
+        .arg(format!("label=io.slipway.project={project}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn services_sharing_an_image_name_share_one_build_whatever_the_step_order() {
+    let p = TestProject::new("shared-build");
+    p.write("Dockerfile", "FROM busybox\nRUN echo built > /built\n");
+    let image = format!("{}-shared", p.name);
+    p.write(
+        "codeship-services.yml",
+        &format!(
+            "app:\n  build: {{ image: {image}, dockerfile: Dockerfile }}\nworker:\n  build: {{ image: {image}, dockerfile: Dockerfile }}\ntests:\n  image: {image}\n"
+        ),
+    );
+    // `tests` comes first: it runs what `app` builds, not a pull of a name no registry has.
+    p.write(
+        "codeship-steps.yml",
+        "- { name: tests, service: tests, command: cat /built }\n- type: parallel\n  steps:\n    - { name: app, service: app, command: cat /built }\n    - { name: worker, service: worker, command: cat /built }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    for step in ["tests", "app", "worker"] {
+        assert_eq!(r.output(step), ["built"], "{step}");
+    }
+    let builds = r.events.iter().filter(|e| e["event"] == "image_started" && e["action"] == "build").count();
+    assert_eq!(builds, 1, "one build for the three services");
+    assert!(!image_exists(&image), "the built image was left behind");
+    assert_eq!(dangling_images(&p.name), Vec::<String>::new(), "untagged images were left behind");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn two_different_builds_of_one_image_name_are_an_error() {
+    let p = TestProject::new("conflicting-build");
+    p.write("Dockerfile", "FROM busybox\n");
+    p.write("Other.Dockerfile", "FROM busybox\nRUN touch /other\n");
+    p.write(
+        "codeship-services.yml",
+        "app:\n  build: { image: acme/one, dockerfile: Dockerfile }\nworker:\n  build: { image: acme/one, dockerfile: Other.Dockerfile }\n",
+    );
+    p.write("codeship-steps.yml", "- { service: app, command: \"true\" }\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    let text = format!("{}{}", r.stdout, r.stderr);
+    assert!(text.contains("both build image `acme/one`, from different builds"), "{text}");
+    assert!(text.contains("codeship-services.yml:4:"), "{text}");
+    p.assert_no_leftovers();
+}
+
 #[test]
 fn gc_removes_the_image_of_a_run_that_was_killed() {
     let p = TestProject::new("gc-image");

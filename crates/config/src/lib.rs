@@ -2,6 +2,7 @@
 //! form, parsed into a typed model where every value remembers its file, line and column.
 //! Pure: it reads the files it is given and nothing else.
 
+mod builds;
 pub mod command;
 pub mod diagnostic;
 pub mod discover;
@@ -18,6 +19,7 @@ pub mod tag_pattern;
 mod validate;
 pub mod yaml;
 
+pub use builds::same_image;
 pub use command::Command;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use project::{load, LoadOptions, Project};

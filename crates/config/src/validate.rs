@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::builds::check_builds;
 use crate::diagnostic::Diagnostics;
 use crate::project::Project;
 use crate::service::Service;
@@ -14,6 +15,7 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
         check_image_or_build(service, project.files.compose, diags);
         check_references(project, service, diags);
     }
+    check_builds(project, diags);
     check_cycles(project, diags);
     if let Some(steps) = &project.steps {
         let mut names = Names::default();

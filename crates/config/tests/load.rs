@@ -191,6 +191,7 @@ fn malformed_yaml_points_at_the_line() {
 #[test]
 fn compose_file_interpolates_and_names_built_images() {
     let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\n");
     write(
         dir.path(),
         "docker-compose.yml",
@@ -204,6 +205,32 @@ fn compose_file_interpolates_and_names_built_images() {
     assert_eq!(web.environment[1].1.as_deref(), Some("$HOME"));
     let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
     assert!(w.iter().any(|w| w.contains("`ports`") && w.contains("docker-compose.yml:8:5")), "{w:?}");
+}
+
+#[test]
+fn builds_need_their_context_and_dockerfile_and_one_image_name_one_build() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\n");
+    write(dir.path(), "Other.Dockerfile", "FROM busybox\n");
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "a:\n  build: { image: acme/x, context: ./nodir }\nb:\n  build: { image: acme/x, dockerfile: Nope }\nc:\n  build: { image: acme/y }\nd:\n  build: { image: 'acme/y:latest', context: ./ }\ne:\n  build: { image: acme/y, dockerfile: Other.Dockerfile }\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: c, command: 'true' }\n");
+    let diags = load(&options(dir.path())).expect_err("bad builds");
+    let errors = errors(&diags);
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    let expected = [
+        ("codeship-services.yml:2:", "`./nodir` of service `a` is not a directory"),
+        ("codeship-services.yml:4:", "services `a` and `b` both build image `acme/x`"),
+        ("codeship-services.yml:4:", "no Dockerfile `Nope`"),
+        // c and d build acme/y the same way (one build); e builds it from another Dockerfile.
+        ("codeship-services.yml:10:", "services `c` and `e` both build image `acme/y`"),
+    ];
+    for (error, (place, text)) in errors.iter().zip(expected) {
+        assert!(error.starts_with(place) && error.contains(text), "{errors:?}");
+    }
 }
 
 #[test]
@@ -256,6 +283,7 @@ fn rendered_problems_show_file_line_column_and_the_source() {
 #[test]
 fn forms_found_in_real_jet_pipelines_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\n");
     write(
         dir.path(),
         "jet-services.yml",

@@ -41,15 +41,18 @@ impl Run {
     /// taken from the engine, or pulled. `step` is the step that needs it, for output.
     /// The error is the message to show.
     pub async fn image(&self, service: &str, step: Option<StepId>) -> Result<ImageInfo, String> {
-        let build = self.plan.builds.get(service);
+        // Services sharing a build, or running what another service builds, get one build.
+        let builder = self.plan.image_builder(service);
+        let build = builder.map(|b| &self.plan.builds[b]);
         let image = match build {
             Some(b) => b.image.clone(),
             None => self.plan.services[service].image.clone(),
         };
-        let key = match build {
-            Some(_) => format!("build:{service}"),
+        let key = match builder {
+            Some(builder) => format!("build:{builder}"),
             None => format!("image:{image}"),
         };
+        let service = builder.unwrap_or(service);
         let cell = self.images.cells.lock().expect("images").entry(key).or_default().clone();
         cell.get_or_init(|| async {
             if build.is_none() {

@@ -11,8 +11,8 @@ use slipway_config::{
 
 use crate::context::RunContext;
 use crate::model::{
-    Action, Member, Mode, Node, OnFailAction, Plan, PlanStep, PushAction, QueueSpec, QueueWork, RegistryAuthSpec,
-    RunAction, StepId,
+    Action, BuildSpec, Member, Mode, Node, OnFailAction, Plan, PlanStep, PushAction, QueueSpec, QueueWork,
+    RegistryAuthSpec, RunAction, StepId,
 };
 use crate::resolve::{resolve_build, resolve_service};
 use crate::split::{estimates, expand_files, expand_shard, split_files_with_lags};
@@ -23,7 +23,7 @@ pub fn build_plan(project: &Project, ctx: &RunContext) -> Result<Plan, Diagnosti
     let mut diags = Diagnostics::new();
     let services =
         project.services.values().map(|s| (s.name.value.clone(), resolve_service(project, s, ctx))).collect();
-    let builds = project
+    let builds: IndexMap<String, BuildSpec> = project
         .services
         .values()
         .filter_map(|s| resolve_build(project, s, ctx, &mut diags).map(|b| (s.name.value.clone(), b)))

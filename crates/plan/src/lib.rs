@@ -4,6 +4,7 @@
 
 mod build;
 mod context;
+mod image_builders;
 mod model;
 mod resolve;
 pub mod split;

@@ -10,6 +10,8 @@ fn project(services: &str, steps: &str) -> (tempfile::TempDir, Project) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("codeship-services.yml"), services).unwrap();
     std::fs::write(dir.path().join("codeship-steps.yml"), steps).unwrap();
+    // Services with `build: .` need a Dockerfile to be valid.
+    std::fs::write(dir.path().join("Dockerfile"), "FROM busybox\n").unwrap();
     let (project, _) = load(&LoadOptions { dir: dir.path().to_path_buf(), with_steps: true, ..Default::default() })
         .unwrap_or_else(|d| panic!("{:?}", d.iter().map(|d| d.short()).collect::<Vec<_>>()));
     (dir, project)

@@ -1,0 +1,116 @@
+//! Checks of services' `build`s: that the context and Dockerfile exist (so `validate`
+//! says so, not the first step that needs the image), and that services building one
+//! image name build it the same way (else which step runs which image is a race).
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use crate::diagnostic::Diagnostics;
+use crate::project::Project;
+use crate::service::{Build, Service};
+
+pub(crate) fn check_builds(project: &Project, diags: &mut Diagnostics) {
+    let services: Vec<&Service> = project.services.values().collect();
+    for (i, service) in services.iter().enumerate() {
+        let Some(build) = &service.build else { continue };
+        check_paths(&project.dir, service, build, diags);
+        let Some(image) = built_image(service) else { continue };
+        let conflict = services[..i].iter().find(|earlier| {
+            earlier.build.as_ref().is_some_and(|b| {
+                built_image(earlier).is_some_and(|other| same_image(&other.value, &image.value))
+                    && !same_build(b, build)
+            })
+        });
+        if let Some(first) = conflict {
+            diags
+                .error(
+                    &image.span,
+                    format!(
+                        "services `{}` and `{}` both build image `{}`, from different builds",
+                        first.name.value, service.name.value, image.value
+                    ),
+                )
+                .hint("give one of them another image name, or make their builds the same (context, dockerfile, args, target) to share one build");
+        }
+    }
+}
+
+/// The name a service's build is tagged with when the file gives one: `build.image`, or
+/// in a compose file `image` beside `build`. Default names differ per service.
+fn built_image(service: &Service) -> Option<&crate::source::Spanned<String>> {
+    service.build.as_ref().and_then(|b| b.image.as_ref()).or(service.image.as_ref())
+}
+
+fn check_paths(dir: &Path, service: &Service, build: &Build, diags: &mut Diagnostics) {
+    let name = &service.name.value;
+    let context = dir.join(&build.context.value);
+    if !context.is_dir() {
+        diags
+            .error(
+                &build.context.span,
+                format!("the build context `{}` of service `{name}` is not a directory", build.context.value),
+            )
+            .hint(format!("paths are relative to the project dir `{}`", dir.display()));
+        return;
+    }
+    let dockerfile = build.dockerfile.as_ref().map_or("Dockerfile", |d| d.value.as_str());
+    if !context.join(dockerfile).is_file() {
+        let span = build.dockerfile.as_ref().map_or(&build.span, |d| &d.span);
+        diags
+            .error(
+                span,
+                format!(
+                    "service `{name}` has no Dockerfile `{dockerfile}` in its build context `{}`",
+                    build.context.value
+                ),
+            )
+            .hint("the dockerfile path is relative to the build context");
+    }
+}
+
+/// Same image reference, `name` and `name:latest` being one.
+pub fn same_image(a: &str, b: &str) -> bool {
+    with_tag(a) == with_tag(b)
+}
+
+fn with_tag(image: &str) -> Cow<'_, str> {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        Cow::Borrowed(image)
+    } else {
+        Cow::Owned(format!("{image}:latest"))
+    }
+}
+
+fn same_build(a: &Build, b: &Build) -> bool {
+    let context = |b: &Build| {
+        let trimmed = b.context.value.trim_start_matches("./").trim_end_matches('/');
+        if trimmed.is_empty() {
+            ".".to_string()
+        } else {
+            trimmed.to_string()
+        }
+    };
+    let dockerfile = |b: &Build| b.dockerfile.as_ref().map_or_else(|| "Dockerfile".to_string(), |d| d.value.clone());
+    let args = |b: &Build| b.args.iter().map(|(k, v)| (k.value.clone(), v.clone())).collect::<Vec<_>>();
+    let target = |b: &Build| b.target.as_ref().map(|t| t.value.clone());
+    context(a) == context(b)
+        && dockerfile(a) == dockerfile(b)
+        && args(a) == args(b)
+        && target(a) == target(b)
+        && a.encrypted_args.as_ref().map(|e| &e.value) == b.encrypted_args.as_ref().map(|e| &e.value)
+        && a.encrypted_args_file.as_ref().map(|e| &e.value) == b.encrypted_args_file.as_ref().map(|e| &e.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{same_image, with_tag};
+
+    #[test]
+    fn an_untagged_name_is_its_latest_tag() {
+        assert!(same_image("acme/app", "acme/app:latest"));
+        assert!(same_image("localhost:5000/app", "localhost:5000/app:latest"));
+        assert!(!same_image("acme/app:1", "acme/app"));
+        assert_eq!(with_tag("app@sha256:abc"), "app@sha256:abc");
+    }
+}
