@@ -252,3 +252,75 @@ fn run_executes_a_one_off_command_with_stdin_and_its_exit_status() {
     r.assert_code(1);
     assert!(r.stderr.contains("no service `missing`"), "{}", r.dump());
 }
+
+/// Every image, named or not and intermediate layers included, whose Dockerfile set
+/// `LABEL io.slipway.test=<marker>`.
+fn images_marked(marker: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["images", "-a", "-q", "--filter"])
+        .arg(format!("label=io.slipway.test={marker}"))
+        .output()
+        .expect("docker images");
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect()
+}
+
+#[test]
+fn an_interrupted_or_failed_build_leaves_no_layers() {
+    let p = TestProject::new("build-interrupted");
+    let marker = p.name.clone();
+    p.write("Dockerfile", &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo building; sleep 60\n"));
+    p.write("codeship-services.yml", "app:\n  build: .\n");
+    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
+    let events = p.events_path();
+    let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read_events(&events).iter().any(|e| e["event"] == "image_output" && e["line"] == "building") {
+        assert!(Instant::now() < deadline, "the build did not reach its RUN: {:?}", read_events(&events));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    interrupt(&child);
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(images_marked(&marker), Vec::<String>::new(), "the interrupted build left layers");
+
+    p.write("Dockerfile", &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN exit 4\n"));
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(images_marked(&marker), Vec::<String>::new(), "the failed build left layers");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn gc_removes_untagged_images_that_slipway_built() {
+    let p = TestProject::new("gc-untagged");
+    let name = format!("{}-img", p.name);
+    // Two builds of one name: the first loses its tag, as a superseded build's image does.
+    for content in ["one", "two"] {
+        p.write("Dockerfile", &format!("FROM busybox\nRUN echo {content} > /x\n"));
+        let out = Command::new("docker")
+            .args(["build", "-q", "-t", &name, "--label"])
+            .arg(format!("io.slipway.project={}", p.name))
+            .arg(p.file("."))
+            .output()
+            .expect("docker build");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let untagged = || {
+        let out = Command::new("docker")
+            .args(["images", "-q", "--filter", "dangling=true", "--filter"])
+            .arg(format!("label=io.slipway.project={}", p.name))
+            .output()
+            .expect("docker images");
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    assert_eq!(untagged(), 1);
+    let dry = Command::new(BIN).args(["gc", "--dry-run"]).output().expect("gc");
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(text.contains("would remove untagged image") && text.contains(&p.name), "{text}");
+    assert_eq!(untagged(), 1, "--dry-run removed something");
+    let gc = Command::new(BIN).arg("gc").output().expect("gc");
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    assert_eq!(untagged(), 0, "{}", String::from_utf8_lossy(&gc.stdout));
+    let _ = Command::new("docker").args(["rmi", &name]).output();
+    p.assert_no_leftovers();
+}

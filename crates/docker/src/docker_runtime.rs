@@ -136,6 +136,25 @@ fn chunk(output: LogOutput) -> Option<OutputChunk> {
 }
 
 impl DockerRuntime {
+    /// Local images the engine's list filters select.
+    async fn images_matching(&self, filters: HashMap<String, Vec<String>>) -> Result<Vec<ImageSummary>> {
+        let images = self
+            .docker
+            .list_images(Some(ListImagesOptions { filters: Some(filters), ..Default::default() }))
+            .await
+            .map_err(runtime_error)?;
+        Ok(images
+            .into_iter()
+            .map(|i| ImageSummary {
+                id: i.id,
+                tags: i.repo_tags,
+                labels: i.labels.into_iter().collect(),
+                created: i.created,
+                size: i.size,
+            })
+            .collect())
+    }
+
     async fn create_network_untraced(&self, name: &str, labels: &Labels) -> Result<String> {
         let request = NetworkCreateRequest {
             name: name.to_string(),
@@ -376,22 +395,15 @@ impl Runtime for DockerRuntime {
     }
 
     async fn list_images(&self, prefix: &str) -> Result<Vec<ImageSummary>> {
-        let filters = HashMap::from([("reference".to_string(), vec![format!("{prefix}*")])]);
-        let images = self
-            .docker
-            .list_images(Some(ListImagesOptions { filters: Some(filters), ..Default::default() }))
-            .await
-            .map_err(runtime_error)?;
-        Ok(images
-            .into_iter()
-            .map(|i| ImageSummary {
-                id: i.id,
-                tags: i.repo_tags,
-                labels: i.labels.into_iter().collect(),
-                created: i.created,
-                size: i.size,
-            })
-            .collect())
+        self.images_matching(HashMap::from([("reference".to_string(), vec![format!("{prefix}*")])])).await
+    }
+
+    async fn list_dangling_images(&self, key: Option<&str>) -> Result<Vec<ImageSummary>> {
+        let mut filters = HashMap::from([("dangling".to_string(), vec!["true".to_string()])]);
+        if let Some(key) = key {
+            filters.insert("label".to_string(), vec![key.to_string()]);
+        }
+        self.images_matching(filters).await
     }
 
     async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {

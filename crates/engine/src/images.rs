@@ -23,6 +23,9 @@ pub(crate) struct Images {
     built: Mutex<Vec<String>>,
     /// Images pushed by a push step: kept.
     pushed: Mutex<Vec<String>>,
+    /// The last layer each unfinished build committed, by building service: an
+    /// interrupted or failed build leaves it (and its untagged parents) with no name.
+    unfinished: Mutex<HashMap<String, String>>,
 }
 
 impl Images {
@@ -34,6 +37,17 @@ impl Images {
     pub fn mark_pushed(&self, image: &str) {
         self.pushed.lock().expect("images").push(image.to_string());
     }
+
+    /// The last layers of builds that did not finish.
+    pub fn unfinished(&self) -> Vec<String> {
+        self.unfinished.lock().expect("images").values().cloned().collect()
+    }
+}
+
+/// The layer id in a classic build's ` ---> 5d0da3dc9764` line (not ` ---> Running in …`).
+fn committed_layer(line: &str) -> Option<&str> {
+    let id = line.trim().strip_prefix("---> ")?;
+    (id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
 }
 
 impl Run {
@@ -103,7 +117,13 @@ impl Run {
 
     async fn build(&self, service: &str, image: &str, step: Option<StepId>) -> Result<(), String> {
         let spec = &self.plan.services[service];
-        let output = self.image_output(image, step);
+        let shown = self.image_output(image, step);
+        let output = |line: String| {
+            if let Some(layer) = committed_layer(&line) {
+                self.images.unfinished.lock().expect("images").insert(service.to_string(), layer.to_string());
+            }
+            shown(line);
+        };
         let config = self.docker_config(&spec.registry_auth).await?;
         let cache_from = if spec.cached { self.cache_source(service, &output).await } else { None };
         // Only stable labels: a per-run label would change the image and defeat the
@@ -124,6 +144,7 @@ impl Run {
             .build_image(&self.plan.builds[service], &options, &output)
             .await
             .map_err(|e| format!("building the image of service `{service}` failed: {}", e.message))?;
+        self.images.unfinished.lock().expect("images").remove(service);
         if spec.cached {
             self.save_cache(service, image, &output).await;
         }
@@ -148,5 +169,18 @@ impl Run {
         if let Err(e) = self.runtime.create_container(&spec).await {
             self.notice(format!("cannot mark image `{image}` for clean-up after a crash: {}", e.message));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::committed_layer;
+
+    #[test]
+    fn only_committed_layer_lines_name_a_layer() {
+        assert_eq!(committed_layer(" ---> 5d0da3dc9764"), Some("5d0da3dc9764"));
+        assert_eq!(committed_layer(" ---> Running in 0a1b2c3d4e5f"), None);
+        assert_eq!(committed_layer(" ---> Using cache"), None);
+        assert_eq!(committed_layer("Step 2/3 : RUN true"), None);
     }
 }

@@ -210,6 +210,9 @@ pub trait Runtime: Send + Sync + 'static {
     async fn remove_image(&self, image: &str) -> Result<()>;
     /// Local images whose repository starts with `prefix`.
     async fn list_images(&self, prefix: &str) -> Result<Vec<ImageSummary>>;
+    /// Untagged images that no other image builds on, with the label `key` (any value)
+    /// when given: what interrupted or superseded builds left behind.
+    async fn list_dangling_images(&self, key: Option<&str>) -> Result<Vec<ImageSummary>>;
 
     async fn create_network(&self, name: &str, labels: &Labels) -> Result<String>;
     async fn remove_network(&self, id: &str) -> Result<()>;

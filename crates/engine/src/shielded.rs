@@ -89,6 +89,9 @@ impl Runtime for Shielded {
     async fn list_images(&self, prefix: &str) -> Result<Vec<ImageSummary>> {
         self.inner.list_images(prefix).await
     }
+    async fn list_dangling_images(&self, key: Option<&str>) -> Result<Vec<ImageSummary>> {
+        self.inner.list_dangling_images(key).await
+    }
     async fn remove_network(&self, id: &str) -> Result<()> {
         self.inner.remove_network(id).await
     }

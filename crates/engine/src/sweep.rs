@@ -45,6 +45,22 @@ pub(crate) async fn sweep_run(run: &Run) {
             }
         }
     }
+    // What interrupted or failed builds committed last, if it has no name (a build that
+    // failed at its FROM names the base image, which stays) and nothing builds on it.
+    // Removing it removes its untagged parents too.
+    let unfinished = run.images.unfinished();
+    if !unfinished.is_empty() {
+        let dangling = run.runtime.list_dangling_images(None).await.unwrap_or_default();
+        for layer in unfinished {
+            let Some(image) = dangling.iter().find(|i| i.id.trim_start_matches("sha256:").starts_with(&layer)) else {
+                continue;
+            };
+            match run.runtime.remove_image(&image.id).await {
+                Ok(()) => removed += 1,
+                Err(e) => errors.push(format!("image {layer} of an unfinished build: {}", e.message)),
+            }
+        }
+    }
     run.events.send(Event::Cleanup { removed, kept: Vec::new(), errors });
 }
 

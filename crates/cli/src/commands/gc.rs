@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use slipway_engine::labels::{HOST, IMAGE, PID, RUN};
+use slipway_engine::labels::{HOST, IMAGE, PID, PROJECT, RUN};
 use slipway_engine::remove_all;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
 
@@ -69,15 +69,23 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     all.networks.iter().for_each(|n| add(1, n));
     all.volumes.iter().for_each(|v| add(2, v));
 
-    if runs.is_empty() {
-        println!("nothing to clean up: no containers, networks or volumes of slipway runs");
+    // Untagged images built by slipway (a build interrupted after its labels, or an image
+    // whose name went to a newer build): no use to anyone. A live run's build may hold
+    // one for a moment, so its project's are left alone.
+    let dangling = runtime.list_dangling_images(Some(PROJECT)).await.unwrap_or_default();
+    if runs.is_empty() && dangling.is_empty() {
+        println!("nothing to clean up: no containers, networks, volumes or untagged images of slipway runs");
         return ExitCode::SUCCESS;
     }
     let host = this_host();
     let mut failed = false;
+    let mut busy_projects: Vec<String> = Vec::new();
     for (run, (found, labels)) in &runs {
-        let count = found.containers.len() + found.networks.len() + found.volumes.len();
+        // Images the run built and would have removed at its end: their markers tell.
+        let images: Vec<&String> = found.containers.iter().filter_map(|(_, _, labels)| labels.get(IMAGE)).collect();
+        let count = found.containers.len() + found.networks.len() + found.volumes.len() + images.len();
         if let (Liveness::Alive(why), false) = (liveness(labels, &host), args.all) {
+            busy_projects.extend(labels.get(PROJECT).cloned());
             println!("run {run}: kept {count} object(s): {why} (pass --all to remove anyway)");
             continue;
         }
@@ -92,11 +100,13 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             for (_, name, _) in &found.volumes {
                 println!("  volume {name}");
             }
+            for image in &images {
+                println!("  image {image}");
+            }
             continue;
         }
         let (mut removed, mut errors) = remove_all(&runtime, found).await;
-        // Images the run built and would have removed at its end: their markers are gone now.
-        for image in found.containers.iter().filter_map(|(_, _, labels)| labels.get(IMAGE)) {
+        for image in images {
             match runtime.remove_image(image).await {
                 Ok(()) => removed += 1,
                 Err(e) => errors.push(format!("image {image}: {}", e.message)),
@@ -106,6 +116,21 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
         for e in errors {
             failed = true;
             error(format!("run {run}: {e}"));
+        }
+    }
+    let untagged: Vec<_> =
+        dangling.iter().filter(|i| !i.labels.get(PROJECT).is_some_and(|p| busy_projects.contains(p))).collect();
+    for image in untagged {
+        let short = image.id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let project = image.labels.get(PROJECT).map_or("", String::as_str);
+        if args.dry_run {
+            println!("would remove untagged image {short} (project {project})");
+            continue;
+        }
+        match runtime.remove_image(&image.id).await {
+            Ok(()) => println!("removed untagged image {short} (project {project})"),
+            // Still used (say by a container slipway did not make): not gc's to force.
+            Err(e) => println!("kept untagged image {short} (project {project}): {}", e.message),
         }
     }
     if failed {

@@ -309,6 +309,11 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
+    async fn list_dangling_images(&self, _key: Option<&str>) -> Result<Vec<ImageSummary>> {
+        // The fake's images always have a name.
+        Ok(Vec::new())
+    }
+
     async fn list_images(&self, prefix: &str) -> Result<Vec<ImageSummary>> {
         let state = self.lock();
         Ok(state
