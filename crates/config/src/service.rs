@@ -41,6 +41,9 @@ pub struct Service {
     pub dockercfg_service: Option<Spanned<String>>,
     /// The service's whole entry, for messages about the service as a whole.
     pub span: Span,
+    /// The entry has an `image` or `build` key, valid or not: a value of the wrong type is
+    /// reported as such, not also as missing.
+    pub image_or_build_given: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -200,6 +203,7 @@ pub(crate) fn parse_service(
         f.take(key).and_then(|n| string(n, &format!("`{key}` of {what}"), diags))
     };
 
+    let image_or_build_given = f.has("image") || f.has("build");
     let mut image = f.take("image").and_then(|n| non_empty_string(n, &format!("`image` of {what}"), diags));
     let sibling_dockerfile =
         f.take("dockerfile").and_then(|n| non_empty_string(n, &format!("`dockerfile` of {what}"), diags));
@@ -254,6 +258,7 @@ pub(crate) fn parse_service(
     f.warn_rest(&what, IGNORED_SERVICE_KEYS, "steps run in isolated, throw-away containers", SERVICE_KEYS, diags);
 
     Some(Service {
+        image_or_build_given,
         span: name.span.clone(),
         name,
         image,

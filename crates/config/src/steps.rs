@@ -67,6 +67,8 @@ pub struct Group {
     /// The children run once per listed service, those copies in parallel.
     pub services: Option<Spanned<Vec<Spanned<String>>>>,
     pub steps: Vec<Step>,
+    /// `steps` is there but not a list (reported as such, not also as an empty group).
+    pub steps_malformed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -238,11 +240,10 @@ fn parse_group(
 ) -> Group {
     let services = services_list(f, what, diags);
     both_service_and_services(&service, &services, what, diags);
-    let steps = match f.take("steps") {
-        Some(n) => parse_step_list(n, &format!("`steps` of {what}"), diags),
-        None => Vec::new(),
-    };
-    Group { mode, service, services, steps }
+    let node = f.take("steps");
+    let steps_malformed = node.is_some_and(|n| n.as_seq().is_none());
+    let steps = node.map(|n| parse_step_list(n, &format!("`steps` of {what}"), diags)).unwrap_or_default();
+    Group { mode, service, services, steps, steps_malformed }
 }
 
 fn parse_run(f: &mut Fields, service: Option<Spanned<String>>, what: &str, diags: &mut Diagnostics) -> RunStep {

@@ -34,7 +34,7 @@ fn check_image_or_build(service: &Service, compose: bool, diags: &mut Diagnostic
                 .error(&image.span, format!("service `{name}` has both `image` and `build`"))
                 .hint("keep `image` to run an existing image, or `build` (with `image:` inside it to name the result)");
         }
-        (None, None) => {
+        (None, None) if !service.image_or_build_given => {
             diags
                 .error(&service.span, format!("service `{name}` has neither `image` nor `build`"))
                 .hint("add `image: NAME` or `build: DIR`");
@@ -199,7 +199,7 @@ fn check_step<'a>(
         }
         StepKind::Group(group) => {
             check_service_refs(project, &group.service, &group.services, &what, diags);
-            if group.steps.is_empty() {
+            if group.steps.is_empty() && !group.steps_malformed {
                 diags
                     .error(&step.span, format!("{what} is a group with no steps"))
                     .hint("add `steps:` with at least one step, or remove the group");

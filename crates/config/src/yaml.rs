@@ -104,10 +104,23 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
         Err(err) => {
             let span = err.location().map(|loc| span_of(file, &loc)).unwrap_or_else(|| Span::whole_file(file));
             let message = first_line(&err.without_snippet().to_string());
+            if let Some(key) = duplicate_key(&message) {
+                return Err(Diagnostic::error(
+                    Some(span),
+                    format!("invalid YAML: the key `{key}` appears twice in one mapping"),
+                )
+                .with_help("keep one of them (to override a value from an anchor, use a merge key `<<: *anchor`)"));
+            }
             Err(Diagnostic::error(Some(span), format!("invalid YAML: {message}"))
                 .with_help("fix the syntax at this position (indentation, quotes, a missing ':' or '-')"))
         }
     }
+}
+
+/// The key of serde-saphyr's "duplicate mapping key: KEY, set DuplicateKeyPolicy…" error.
+fn duplicate_key(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("duplicate mapping key: ")?;
+    Some(rest.split_once(", set DuplicateKeyPolicy").map_or(rest, |(key, _)| key).trim())
 }
 
 fn first_line(message: &str) -> String {

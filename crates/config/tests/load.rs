@@ -189,6 +189,30 @@ fn malformed_yaml_points_at_the_line() {
 }
 
 #[test]
+fn a_wrong_value_is_reported_once_and_duplicate_keys_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "db:\n  image: [postgres]\n");
+    write(dir.path(), "codeship-steps.yml", "- name: group\n  type: serial\n  steps: not-a-list\n");
+    let wrong = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(wrong.len(), 2, "{wrong:?}");
+    assert!(
+        wrong[0].starts_with("codeship-services.yml:2:") && wrong[0].contains("`image` of service `db`"),
+        "{wrong:?}"
+    );
+    assert!(wrong[1].starts_with("codeship-steps.yml:3:") && wrong[1].contains("must be a list of steps"), "{wrong:?}");
+
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  environment: {A: 1, A: 2}\n");
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let duplicate = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(duplicate.len(), 1, "{duplicate:?}");
+    assert!(duplicate[0].starts_with("codeship-services.yml:3:"), "{duplicate:?}");
+    assert!(
+        duplicate[0].contains("the key `A` appears twice") && !duplicate[0].contains("DuplicateKeyPolicy"),
+        "{duplicate:?}"
+    );
+}
+
+#[test]
 fn compose_file_interpolates_and_names_built_images() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "Dockerfile", "FROM busybox\n");
