@@ -143,7 +143,7 @@ sick:
   image: busybox
   command: sh -c 'sleep 300'
   healthcheck:
-    test: ["CMD", "false"]
+    test: ["CMD-SHELL", "echo sick is not ready; false"]
     interval: 200ms
     retries: 1
 slow:
@@ -154,7 +154,11 @@ slow:
     );
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
-    assert!(r.finished("needs-sick")["message"].as_str().unwrap().contains("`sick` is unhealthy"), "{}", r.dump());
+    let message = r.finished("needs-sick")["message"].as_str().unwrap().to_string();
+    assert!(message.contains("`sick` is unhealthy"), "{}", r.dump());
+    // Where it went wrong: what the engine's last check printed, and what to change.
+    assert!(message.contains("its last check said: sick is not ready"), "{message}");
+    assert!(message.contains("start_period"), "{message}");
     p.assert_no_leftovers();
 
     p.write(

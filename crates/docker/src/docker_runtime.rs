@@ -510,6 +510,12 @@ impl Runtime for DockerRuntime {
         let inspect = self.docker.inspect_container(id, None).await.map_err(runtime_error)?;
         let state = inspect.state.unwrap_or_default();
         let running = state.running.unwrap_or(false);
+        let last_check = state.health.as_ref().and_then(|h| h.log.as_ref()).and_then(|log| log.last());
+        let health_output = last_check
+            .filter(|c| c.exit_code.unwrap_or(0) != 0)
+            .and_then(|c| c.output.as_deref())
+            .map(|o| o.trim().chars().take(300).collect::<String>())
+            .filter(|o| !o.is_empty());
         let health = match state.health.and_then(|h| h.status) {
             Some(HealthStatusEnum::HEALTHY) => Health::Healthy,
             Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
@@ -521,6 +527,7 @@ impl Runtime for DockerRuntime {
             exit_code: if running { None } else { state.exit_code },
             health,
             error: state.error.filter(|e| !e.is_empty()),
+            health_output,
         })
     }
 

@@ -35,7 +35,12 @@ pub(crate) async fn wait_healthy(
         }
         match state.health {
             Health::Healthy => return Ok(()),
-            Health::Unhealthy => return Err(NotReady::Failed(format!("dependency `{service}` is unhealthy"))),
+            Health::Unhealthy => {
+                let said = state.health_output.map(|o| format!("; its last check said: {o}")).unwrap_or_default();
+                return Err(NotReady::Failed(format!(
+                    "dependency `{service}` is unhealthy: its healthcheck failed `retries` times in a row{said}. If it only needs longer to start, give the healthcheck a `start_period` or more `retries`"
+                )));
+            }
             Health::None | Health::Starting => {}
         }
         if runtime.probe(id, test, probe_timeout).await.unwrap_or(false) {

@@ -122,6 +122,8 @@ pub struct ContainerState {
     pub health: Health,
     /// Engine error for a container that could not run (e.g. OOM killed).
     pub error: Option<String>,
+    /// What the engine's last health check printed, when it failed.
+    pub health_output: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -484,16 +484,27 @@ impl Runtime for FakeRuntime {
         let container = state.container(id)?;
         let process = container.process.state();
         Ok(match process.phase {
-            Phase::Created => ContainerState { running: false, exit_code: None, health: Health::None, error: None },
+            Phase::Created => ContainerState {
+                running: false,
+                exit_code: None,
+                health: Health::None,
+                error: None,
+                health_output: None,
+            },
             Phase::Running { since } => ContainerState {
                 running: true,
                 exit_code: None,
                 health: health(container.health, since.elapsed()),
                 error: None,
+                health_output: None,
             },
-            Phase::Exited(code) => {
-                ContainerState { running: false, exit_code: Some(code), health: Health::None, error: None }
-            }
+            Phase::Exited(code) => ContainerState {
+                running: false,
+                exit_code: Some(code),
+                health: Health::None,
+                error: None,
+                health_output: None,
+            },
         })
     }
 
