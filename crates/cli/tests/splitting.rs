@@ -269,14 +269,11 @@ fn shards_start_in_index_order() {
     p.assert_no_leftovers();
 }
 
-#[test]
-fn a_killed_shard_fails_the_step_and_the_others_finish() {
-    let files = [("fine", 100, "pass"), ("stuck", 100, "hang"), ("good", 100, "pass")];
-    let p = suite("killed", &files, &step(3, "name", "static", ""));
+/// Run `p`, wait until a shard hangs in `tests/stuck.t`, kill the container running it
+/// from outside (as an OOM kill would), and return the run's result.
+fn kill_the_stuck_shard(p: &TestProject) -> RunResult {
     let events = p.events_path();
     let child = p.command(&["steps"], &events).stdout(std::process::Stdio::piped()).spawn().expect("slipway runs");
-
-    // Wait for the shard to hang, then kill its container from outside, as an OOM kill would.
     let deadline = Instant::now() + Duration::from_secs(120);
     let victim = loop {
         assert!(Instant::now() < deadline, "the stuck shard never started: {:?}", read_events(&events));
@@ -284,8 +281,8 @@ fn a_killed_shard_fails_the_step_and_the_others_finish() {
             read_events(&events).iter().any(|e| e["line"].as_str().is_some_and(|l| l.starts_with("hanging in stuck")));
         if hanging {
             let ids = docker(&["ps", "-q", "--filter", &format!("label=io.slipway.project={}", p.name)]);
-            let victim =
-                ids.split_whitespace().find(|id| docker(&["inspect", "-f", "{{.Args}}", id]).contains("tests/stuck.t"));
+            // Static shards have the file in their command; queue workers run it in an exec.
+            let victim = ids.split_whitespace().find(|id| docker(&["top", id]).contains("tests/stuck.t"));
             if let Some(v) = victim {
                 break v.to_string();
             }
@@ -294,7 +291,14 @@ fn a_killed_shard_fails_the_step_and_the_others_finish() {
     };
     docker(&["kill", &victim]);
     let output = child.wait_with_output().expect("slipway exits");
-    let r = p.result(output, &events);
+    p.result(output, &events)
+}
+
+#[test]
+fn a_killed_shard_fails_the_step_and_the_others_finish() {
+    let files = [("fine", 100, "pass"), ("stuck", 100, "hang"), ("good", 100, "pass")];
+    let p = suite("killed", &files, &step(3, "name", "static", ""));
+    let r = kill_the_stuck_shard(&p);
     r.assert_code(1);
     let ran = shard_files(&r, 3);
     let stuck = ran.iter().position(|s| s.contains("tests/stuck.t")).unwrap() + 1;
@@ -303,7 +307,26 @@ fn a_killed_shard_fails_the_step_and_the_others_finish() {
         let expected = if i as usize == stuck { "failed" } else { "passed" };
         assert_eq!(r.status(&label), expected, "{label}\n{}", r.dump());
     }
-    assert_eq!(r.finished(&format!("tests [{stuck}/3]"))["exit_code"], 137);
+    let killed = r.finished(&format!("tests [{stuck}/3]"));
+    assert_eq!(killed["exit_code"], 137);
+    assert!(killed["message"].as_str().unwrap().contains("killed (SIGKILL)"), "{killed}");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_killed_queue_worker_says_its_container_stopped() {
+    let files = [("fine", 100, "pass"), ("stuck", 100, "hang"), ("good", 100, "pass")];
+    let p = suite("killed-worker", &files, &step(3, "timings", "queue", ""));
+    let r = kill_the_stuck_shard(&p);
+    r.assert_code(1);
+    let failed: Vec<Value> =
+        r.events.iter().filter(|e| e["event"] == "step_finished" && e["status"] == "failed").cloned().collect();
+    assert_eq!(failed.len(), 1, "{}", r.dump());
+    let message = failed[0]["message"].as_str().unwrap();
+    assert_eq!(failed[0]["exit_code"], 137, "{message}");
+    // The container, not the test file, is at fault.
+    assert!(message.contains("container stopped during batch") && message.contains("killed (SIGKILL)"), "{message}");
+    assert!(message.contains("tests/stuck.t"), "{message}");
     p.assert_no_leftovers();
 }
 

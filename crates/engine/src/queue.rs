@@ -134,6 +134,13 @@ impl QueueState {
         Some(batch)
     }
 
+    /// A worker that can take no more batches: the others no longer wait on it.
+    fn leave(&mut self, worker: usize) {
+        if let Some(busy) = self.busy.get_mut(worker) {
+            *busy = false;
+        }
+    }
+
     /// Put a failed file back, first in the worker's own line, if it has attempts left.
     fn retry(&mut self, worker: usize, item: Item) -> bool {
         if item.attempt <= self.retry {
@@ -146,6 +153,19 @@ impl QueueState {
     }
 }
 
+/// How a worker ended.
+pub(crate) enum WorkerEnd {
+    Passed,
+    /// These files failed on their last attempt.
+    FilesFailed(Vec<String>),
+    /// The worker's container stopped under it (killed, out of memory): its exit code and
+    /// what to say.
+    Stopped {
+        code: i64,
+        message: String,
+    },
+}
+
 /// What a worker needs to run a batch like the step would run its command.
 pub(crate) struct WorkerSetup<'a> {
     pub container: &'a str,
@@ -156,13 +176,13 @@ pub(crate) struct WorkerSetup<'a> {
 
 impl Run {
     /// Take batches until the queue is empty. The worker fails if a file it ran failed
-    /// for the last time.
+    /// for the last time, or if its container stops.
     pub(crate) async fn run_queue_worker(
         &self,
         id: StepId,
         action: &RunAction,
         setup: WorkerSetup<'_>,
-    ) -> Result<i64, String> {
+    ) -> Result<WorkerEnd, String> {
         let work = action.queue.as_ref().expect("a queue worker");
         let queue: &Mutex<QueueState> = &self.queues[work.queue];
         let worker = action.shard.map_or(0, |(index, _)| index as usize - 1);
@@ -189,6 +209,21 @@ impl Run {
                 user: None,
             };
             let code = self.exec_streaming(id, setup.container, &command).await?;
+            // A batch that failed because its container died is not the files' fault.
+            let stopped = if code > 128 { self.stopped_container(setup.container).await } else { None };
+            if let Some(state) = stopped {
+                queue.lock().expect("queue").leave(worker);
+                let code = state.exit_code.unwrap_or(code);
+                let why = state.error.map(|e| format!(": {e}")).unwrap_or_default();
+                return Ok(WorkerEnd::Stopped {
+                    code,
+                    message: format!(
+                        "the worker's container stopped during batch {batch_number} ({}{why}); that batch's files did not finish: {}",
+                        crate::step::exit_message(code),
+                        files.join(", ")
+                    ),
+                });
+            }
             let mut failing: HashSet<String> = HashSet::new();
             let mut reported = false;
             if !action.reports.is_empty() {
@@ -231,12 +266,23 @@ impl Run {
         if batch_number == 0 {
             self.phase(id, "the queue was empty");
         }
-        Ok(if failed_files.is_empty() {
-            0
-        } else {
-            self.phase(id, format!("failed: {}", failed_files.join(", ")));
-            1
-        })
+        Ok(if failed_files.is_empty() { WorkerEnd::Passed } else { WorkerEnd::FilesFailed(failed_files) })
+    }
+
+    /// The state of a worker's container whose batch died of a signal, if the container
+    /// itself stopped: the engine may take a moment to notice, so look for up to 2 s.
+    async fn stopped_container(&self, container: &str) -> Option<crate::runtime::ContainerState> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let state = self.runtime.container_state(container).await.ok()?;
+            if !state.running {
+                return Some(state);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Run a command in a running container, its output as the step's, until it ends.

@@ -16,7 +16,7 @@ use crate::events::{Event, StepStatus};
 use crate::gate::{gate_unsupported, gated};
 use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::lines::LineSplitter;
-use crate::queue::{WorkerSetup, KEEPALIVE};
+use crate::queue::{WorkerEnd, WorkerSetup, KEEPALIVE};
 use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
 use crate::reports::{collect, Ownership};
 use crate::run::{Outcome, Run};
@@ -27,7 +27,15 @@ use futures::stream::BoxStream;
 /// How a step ended.
 enum StepEnd {
     Exited(i64),
-    Failed { message: String, details: Vec<String> },
+    /// A failure with an exit code that needs its own words (a queue worker's).
+    ExitedWith {
+        code: i64,
+        message: String,
+    },
+    Failed {
+        message: String,
+        details: Vec<String>,
+    },
     Cancelled,
 }
 
@@ -90,6 +98,7 @@ impl Run {
             let (status, exit_code, message, details) = match end {
                 StepEnd::Exited(0) => (StepStatus::Passed, Some(0), None, Vec::new()),
                 StepEnd::Exited(code) => (StepStatus::Failed, Some(code), Some(exit_message(code)), Vec::new()),
+                StepEnd::ExitedWith { code, message } => (StepStatus::Failed, Some(code), Some(message), Vec::new()),
                 StepEnd::Failed { message, details } => (StepStatus::Failed, None, Some(message), details),
                 StepEnd::Cancelled => (StepStatus::Cancelled, None, Some("cancelled".into()), Vec::new()),
             };
@@ -274,8 +283,12 @@ impl Run {
                         working_dir: working_dir(&on_fail_spec, image),
                     };
                     match self.run_queue_worker(id, action, setup).await {
-                        Ok(0) => StepEnd::Exited(0),
-                        Ok(_) => StepEnd::failed("test files failed (see the batches above)"),
+                        Ok(WorkerEnd::Passed) => StepEnd::Exited(0),
+                        Ok(WorkerEnd::FilesFailed(files)) => StepEnd::ExitedWith {
+                            code: 1,
+                            message: format!("{} test file(s) failed: {}", files.len(), files.join(", ")),
+                        },
+                        Ok(WorkerEnd::Stopped { code, message }) => StepEnd::ExitedWith { code, message },
                         Err(message) => StepEnd::failed(message),
                     }
                 }
@@ -637,8 +650,12 @@ fn levels(needs: Vec<Vec<usize>>) -> Vec<usize> {
 }
 
 /// "exited with code N", with what the shell's conventional codes mean.
-fn exit_message(code: i64) -> String {
+pub(crate) fn exit_message(code: i64) -> String {
     match code {
+        137 => format!(
+            "exited with code {code}: killed (SIGKILL) — by `docker kill`, the engine, or the kernel when the container ran out of memory"
+        ),
+        143 => format!("exited with code {code}: stopped (SIGTERM)"),
         126 => format!("exited with code {code}: the command is not executable"),
         127 => format!(
             "exited with code {code}: command not found. Check it exists in the image (commands run without a shell; use `sh -c '…'` for shell syntax)"
