@@ -186,6 +186,10 @@ fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_
     assert_eq!(finishes(&label_of("broken")), [(true, "failed".to_string()), (false, "failed".to_string())]);
     assert_eq!(r.status(&label_of("broken")), "failed");
 
+    // The summary says which shard passed only on its second attempt.
+    let wobbly_row =
+        r.stdout.lines().find(|l| l.starts_with(&label_of("wobbly")) && l.contains("  app  ")).unwrap_or("");
+    assert!(wobbly_row.contains("(attempt 2)"), "{}", r.dump());
     // The summary names the test that still fails, and only that one.
     assert!(r.stdout.contains("tests/broken.t::test_broken"), "{}", r.dump());
     assert!(!r.stdout.contains("::test_wobbly"), "{}", r.dump());
@@ -204,7 +208,8 @@ fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_
     // Failed then passed on one commit: flaky. Failed every time: not flaky, broken.
     let flaky = p.slipway(&["flaky"]);
     flaky.assert_code(0);
-    assert!(flaky.stdout.contains("test_wobbly"), "{}", flaky.stdout);
+    // Named by file, as the summary names tests.
+    assert!(flaky.stdout.contains("tests/wobbly.t::test_wobbly"), "{}", flaky.stdout);
     assert!(!flaky.stdout.contains("test_broken"), "{}", flaky.stdout);
     p.assert_no_leftovers();
 }
@@ -310,6 +315,8 @@ fn a_killed_shard_fails_the_step_and_the_others_finish() {
     let killed = r.finished(&format!("tests [{stuck}/3]"));
     assert_eq!(killed["exit_code"], 137);
     assert!(killed["message"].as_str().unwrap().contains("killed (SIGKILL)"), "{killed}");
+    // The summary says whose tests are missing from its counts.
+    assert!(r.stdout.contains(&format!("no test results from tests [{stuck}/3]")), "{}", r.dump());
     p.assert_no_leftovers();
 }
 

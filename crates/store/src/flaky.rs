@@ -11,6 +11,8 @@ pub struct FlakyTest {
     pub project: String,
     pub suite: String,
     pub name: String,
+    /// The test's file, when its reports said (what the run summary shows it by).
+    pub file: Option<String>,
     pub commit: String,
     /// Times it passed on this commit, over all runs and attempts.
     pub passed: u32,
@@ -23,7 +25,8 @@ pub struct FlakyTest {
 const FLAKY_SELECT: &str = "
 SELECT r.project, t.suite, t.name, r.commit_id,
        SUM(t.status = 'passed') AS passed,
-       SUM(t.status IN ('failed', 'error')) AS failed
+       SUM(t.status IN ('failed', 'error')) AS failed,
+       MAX(t.file)
 FROM runs r
 JOIN test_cases t ON t.run_id = r.id
 WHERE r.commit_id IS NOT NULL";
@@ -76,5 +79,6 @@ fn flaky_test_from_row(row: &Row<'_>) -> rusqlite::Result<FlakyTest> {
         commit: row.get(3)?,
         passed: row.get(4)?,
         failed: row.get(5)?,
+        file: row.get(6)?,
     })
 }

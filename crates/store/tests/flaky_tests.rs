@@ -37,6 +37,7 @@ fn passed_in_one_run_and_failed_in_another_on_one_commit_is_flaky() {
             project: "acme".to_owned(),
             suite: "suite".to_owned(),
             name: "flaky".to_owned(),
+            file: Some("t.py".to_owned()),
             commit: "aaa".to_owned(),
             passed: 1,
             failed: 2,

@@ -126,7 +126,9 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
             println!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED");
             for t in tests.into_iter().take(args.limit) {
                 let commit: String = t.commit.chars().take(12).collect();
-                println!("{:<60} {:<12} {:>6} {:>6}", format!("{}::{}", t.suite, t.name), commit, t.passed, t.failed);
+                // Named as the run summary and `show` name it: by file when known.
+                let place = t.file.as_deref().unwrap_or(&t.suite);
+                println!("{:<60} {:<12} {:>6} {:>6}", format!("{place}::{}", t.name), commit, t.passed, t.failed);
             }
         }
         Err(e) => return fail(e),

@@ -32,6 +32,8 @@ pub struct TerminalOptions {
 
 struct Finished {
     status: StepStatus,
+    /// The attempt this outcome is of (`retry`): later than 1 means earlier ones failed.
+    attempt: u32,
     duration: Duration,
     message: Option<String>,
     details: Vec<String>,
@@ -232,6 +234,10 @@ impl TerminalReporter {
             if let Some(message) = f.message.as_ref().filter(|_| f.status != StepStatus::Passed) {
                 row.push_str(&format!("  {}", self.plain().dim().apply_to(message)));
             }
+            if f.attempt > 1 {
+                // The time is the last attempt's; the earlier ones failed.
+                row.push_str(&format!("  {}", self.style(3).apply_to(format!("(attempt {})", f.attempt))));
+            }
             out.push(row);
             if f.status == StepStatus::Failed {
                 for detail in &f.details {
@@ -293,6 +299,21 @@ impl TerminalReporter {
             count(TestStatus::Passed),
             count(TestStatus::Skipped)
         ));
+        // A step that declared reports but wrote none (killed, or crashed before writing):
+        // its tests are missing from the counts above.
+        let silent: Vec<String> = self
+            .steps
+            .iter()
+            .filter(|info| self.tests.get(&info.id).is_some_and(Vec::is_empty))
+            .map(|info| self.label_style(info.id).apply_to(&info.label).to_string())
+            .collect();
+        if !silent.is_empty() {
+            out.push(format!(
+                "  {} no test results from {}: their tests are not counted",
+                self.style(1).apply_to("!"),
+                silent.join(", ")
+            ));
+        }
         for (info, case) in all.iter().filter(|(_, c)| matches!(c.status, TestStatus::Failed | TestStatus::Error)) {
             let place = case.file.as_deref().or(case.classname.as_deref()).unwrap_or(&case.suite);
             let mut line = format!("  {} {place}::{}", self.style(1).apply_to("✗"), case.name);
@@ -472,6 +493,7 @@ impl Reporter for TerminalReporter {
                     *step,
                     Finished {
                         status: *status,
+                        attempt: *attempt,
                         duration: *duration,
                         message: message.clone(),
                         details: details.clone(),
