@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use globset::GlobBuilder;
-use slipway_config::Project;
+use slipway_config::{Diagnostics, Project};
 use slipway_plan::{split_requests, SplitInput};
 use walkdir::WalkDir;
 
@@ -40,21 +40,38 @@ pub fn split_inputs(
     project: &Project,
     timings: &dyn Fn(&str) -> HashMap<String, Duration>,
     lags: &dyn Fn(&str, usize) -> Vec<Duration>,
-) -> Result<HashMap<usize, SplitInput>, String> {
+) -> Result<HashMap<usize, SplitInput>, Diagnostics> {
     let mut inputs = HashMap::new();
+    let mut diags = Diagnostics::new();
     for request in split_requests(project) {
         let (name, glob) = (&request.name, &request.files);
-        let files = matching_files(&project.dir, glob).map_err(|e| format!("step `{name}`: `{glob}`: {e}"))?;
+        let files = match matching_files(&project.dir, &glob.value) {
+            Ok(files) => files,
+            Err(e) => {
+                diags.error(&glob.span, format!("step `{name}`: the glob `{}` is invalid: {e}", glob.value));
+                continue;
+            }
+        };
         if files.is_empty() {
-            return Err(format!(
-                "step `{name}` splits the files matching `{glob}`, but no file in {} matches it",
-                project.dir.display()
-            ));
+            diags
+                .error(
+                    &glob.span,
+                    format!("step `{name}` splits the files matching `{}`, but no file matches it", glob.value),
+                )
+                .hint(format!(
+                    "the glob is matched against paths relative to the project dir `{}`",
+                    project.dir.display()
+                ));
+            continue;
         }
         inputs
             .insert(request.key, SplitInput { files, timings: timings(name), start_lags: lags(name, request.shards) });
     }
-    Ok(inputs)
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(inputs)
+    }
 }
 
 #[cfg(test)]

@@ -214,6 +214,17 @@ fn validate_reports_all_problems_and_exits_one() {
     let r = p.slipway(&["validate"]);
     r.assert_code(0);
     assert!(r.stdout.contains("valid"), "{}", r.dump());
+
+    // A split glob that matches no file: validate says where, as the run would.
+    p.write(
+        "codeship-steps.yml",
+        "- name: unit\n  service: app\n  parallelism: 2\n  split:\n    files: 'tests/test_*.py'\n  command: echo {files}\n",
+    );
+    let r = p.slipway(&["validate"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("codeship-steps.yml:5:") && r.stderr.contains("but no file matches it"), "{}", r.dump());
+    p.write("tests/test_one.py", "");
+    p.slipway(&["validate"]).assert_code(0);
     p.assert_no_leftovers();
 }
 

@@ -513,8 +513,8 @@ pub struct SplitRequest {
     /// Its [`split_key`].
     pub key: usize,
     pub name: String,
-    /// The glob of its test files.
-    pub files: String,
+    /// The glob of its test files, where the steps file gives it.
+    pub files: Spanned<String>,
     pub shards: usize,
 }
 
@@ -528,7 +528,7 @@ pub fn split_requests(project: &Project) -> Vec<SplitRequest> {
                         out.push(SplitRequest {
                             key: split_key(step),
                             name: step.display_name(),
-                            files: split.files.value.clone(),
+                            files: split.files.clone(),
                             shards: run.splitting.parallelism.as_ref().map_or(1, |n| n.value as usize),
                         });
                     }

@@ -1,16 +1,23 @@
 //! `slipway validate`: every problem in the files at once; exit 0 or 1.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use slipway_config::StepKind;
 
-use super::{load_project, EXIT_FAILURE};
+use super::{load_project, print_diagnostics, use_color, EXIT_FAILURE};
 use crate::cli::ProjectArgs;
+use crate::split_inputs::split_inputs;
 
 pub fn validate(args: &ProjectArgs) -> ExitCode {
     let Some(project) = load_project(args, true) else {
         return ExitCode::from(EXIT_FAILURE);
     };
+    // A split step's glob must match test files, or the run would stop at once.
+    if let Err(diags) = split_inputs(&project, &|_| HashMap::new(), &|_, _| Vec::new()) {
+        print_diagnostics(&diags, use_color());
+        return ExitCode::from(EXIT_FAILURE);
+    }
     fn count(steps: &[slipway_config::Step]) -> usize {
         steps
             .iter()
