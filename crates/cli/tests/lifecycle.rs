@@ -33,6 +33,14 @@ fn start_long_run(p: &TestProject) -> (Child, std::path::PathBuf) {
     (child, events)
 }
 
+/// `gc` removes what any dead run left, so a test that leaves something for gc to find
+/// holds this while it looks, or another test's gc may take it first.
+static GC: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn gc_lock() -> std::sync::MutexGuard<'static, ()> {
+    GC.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn interrupt(child: &Child) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT)
         .expect("signal");
@@ -68,6 +76,7 @@ fn sigint_mid_run_cancels_and_cleans_up() {
 
 #[test]
 fn second_sigint_exits_at_once_and_gc_removes_the_rest() {
+    let _gc = gc_lock();
     let p = TestProject::with_files("sigint-twice", "app:\n  image: busybox\n", LONG_PARALLEL);
     let (child, _) = start_long_run(&p);
     let pid = child.id();
@@ -91,6 +100,7 @@ fn second_sigint_exits_at_once_and_gc_removes_the_rest() {
 
 #[test]
 fn no_remove_keeps_everything_until_gc() {
+    let _gc = gc_lock();
     let p = TestProject::with_files(
         "no-remove",
         "app:\n  image: busybox\n  links: [db]\n  volumes: [/scratch]\ndb:\n  image: busybox\n  command: sh -c 'sleep 300'\n",
@@ -115,6 +125,7 @@ fn no_remove_keeps_everything_until_gc() {
 
 #[test]
 fn gc_leaves_live_runs_alone() {
+    let _gc = gc_lock();
     let p = TestProject::with_files("gc-live", "app:\n  image: busybox\n", LONG_PARALLEL);
     let (child, _) = start_long_run(&p);
     let gc = Command::new(BIN).arg("gc").output().expect("gc");
@@ -303,6 +314,7 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
 
 #[test]
 fn gc_removes_untagged_images_that_slipway_built() {
+    let _gc = gc_lock();
     let p = TestProject::new("gc-untagged");
     let name = format!("{}-img", p.name);
     // Two builds of one name: the first loses its tag, as a superseded build's image does.
