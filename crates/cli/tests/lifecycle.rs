@@ -317,6 +317,14 @@ fn gc_removes_untagged_images_that_slipway_built() {
     let _gc = gc_lock();
     let p = TestProject::new("gc-untagged");
     let name = format!("{}-img", p.name);
+    // The named image goes even when an assertion fails.
+    struct RemoveImage(String);
+    impl Drop for RemoveImage {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rmi", &self.0]).output();
+        }
+    }
+    let _image = RemoveImage(name.clone());
     // Two builds of one name: the first loses its tag, as a superseded build's image does.
     for content in ["one", "two"] {
         p.write("Dockerfile", &format!("FROM busybox\nRUN echo {content} > /x\n"));
@@ -344,6 +352,5 @@ fn gc_removes_untagged_images_that_slipway_built() {
     let gc = Command::new(BIN).arg("gc").output().expect("gc");
     assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
     assert_eq!(untagged(), 0, "{}", String::from_utf8_lossy(&gc.stdout));
-    let _ = Command::new("docker").args(["rmi", &name]).output();
     p.assert_no_leftovers();
 }
