@@ -55,13 +55,27 @@ pub(crate) async fn sweep_run(run: &Run) {
             let Some(image) = dangling.iter().find(|i| i.id.trim_start_matches("sha256:").starts_with(&layer)) else {
                 continue;
             };
-            match run.runtime.remove_image(&image.id).await {
+            match remove_soon(run.runtime.as_ref(), &image.id).await {
                 Ok(()) => removed += 1,
                 Err(e) => errors.push(format!("image {layer} of an unfinished build: {}", e.message)),
             }
         }
     }
     run.events.send(Event::Cleanup { removed, kept: Vec::new(), errors });
+}
+
+/// Remove an image that a cancelled build's step container may still hold for a moment
+/// (the engine kills and removes it on its own time): try for up to 5 s.
+async fn remove_soon(runtime: &dyn Runtime, image: &str) -> Result<(), crate::runtime::RuntimeError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match runtime.remove_image(image).await {
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Remove containers first (they hold networks and volumes), then networks and volumes.
