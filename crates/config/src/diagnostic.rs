@@ -79,6 +79,15 @@ impl Diagnostic {
 
     /// Full report with the source snippet, coloured when `color` is set.
     pub fn render(&self, color: bool) -> String {
+        // A snippet of a very long line would flood the terminal (and miette cannot draw
+        // columns past 65535): then the plain form, with the message cut short too.
+        if self.message.len() > MAX_SHOWN || self.span.as_ref().is_some_and(|s| widest_line_near(s) > MAX_SHOWN) {
+            let mut out = cut(&self.short(), MAX_SHOWN);
+            if let Some(help) = &self.help {
+                out.push_str(&format!("\n  help: {}", cut(help, MAX_SHOWN)));
+            }
+            return out;
+        }
         let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
         let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1).with_wrap_lines(false);
         let mut out = String::new();
@@ -91,6 +100,28 @@ impl Diagnostic {
             out.push_str(&self.short());
         }
         out
+    }
+}
+
+/// Characters of a message, help or source line a report shows.
+const MAX_SHOWN: usize = 400;
+
+/// The longest of the span's line and the lines beside it, in bytes.
+fn widest_line_near(span: &Span) -> usize {
+    let text = span.file.text.as_bytes();
+    let start = span.offset.min(text.len());
+    // Two line starts back and two line ends forward cover the context lines.
+    let from = text[..start].iter().enumerate().rev().filter(|(_, b)| **b == b'\n').nth(1).map_or(0, |(i, _)| i + 1);
+    let to =
+        text[start..].iter().enumerate().filter(|(_, b)| **b == b'\n').nth(1).map_or(text.len(), |(i, _)| start + i);
+    text[from..to].split(|b| *b == b'\n').map(<[u8]>::len).max().unwrap_or(0)
+}
+
+/// `text`, cut to `max` characters with a note of what was left out.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}… ({} more characters)", &text[..end], text[end..].chars().count()),
+        None => text.to_string(),
     }
 }
 

@@ -37,9 +37,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     seconds_to_duration(total, text)
 }
 
+/// The longest duration accepted: a year. Longer ones are typos, and would overflow the
+/// engine's nanosecond fields and deadlines computed from them.
+const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+
 fn seconds_to_duration(seconds: f64, text: &str) -> Result<Duration, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("`{text}` is not a valid duration"));
+    }
+    if seconds > MAX_SECONDS {
+        return Err(format!("`{text}` is too long (at most 8760h, a year)"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -47,6 +54,13 @@ fn seconds_to_duration(seconds: f64, text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_durations_are_errors_not_panics() {
+        assert!(parse_duration("99999999999999999999h").unwrap_err().contains("too long"));
+        assert!(parse_duration("18446744073709551615s").unwrap_err().contains("too long"));
+        assert_eq!(parse_duration("8760h").unwrap(), Duration::from_secs(8760 * 3600));
+    }
 
     #[test]
     fn parses_compose_durations() {

@@ -382,3 +382,16 @@ fn repeated_names_among_siblings_and_unmatched_push_names_are_errors() {
     );
     assert!(errors.iter().any(|e| e.contains("`acme/other` matches no service image")), "{errors:?}");
 }
+
+#[test]
+fn a_problem_on_a_huge_line_renders_short_and_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    let steps = format!("- {{name: t, command: echo,{}service: nope}}\n", " ".repeat(70_000));
+    write(dir.path(), "codeship-steps.yml", &steps);
+    let diags = load(&options(dir.path())).unwrap_err();
+    let rendered: Vec<String> = diags.iter().map(|d| d.render(false)).collect();
+    assert_eq!(rendered.len(), 1, "{rendered:?}");
+    assert!(rendered[0].starts_with("codeship-steps.yml:1:") && rendered[0].contains("unknown service `nope`"));
+    assert!(rendered[0].len() < 2_000, "{} bytes", rendered[0].len());
+}
