@@ -377,6 +377,10 @@ impl Runtime for DockerRuntime {
         progress: ProgressFn<'_>,
     ) -> Result<()> {
         let (repo, tag) = split_reference(target);
+        if tag.is_empty() {
+            // The engine would push every local tag of the repository.
+            return Err(RuntimeError::other(format!("refusing to push `{target}`: it has no tag")));
+        }
         let options = PushImageOptions { tag: Some(tag), ..Default::default() };
         let mut stream = self.docker.push_image(&repo, Some(options), credentials.map(docker_credentials));
         while let Some(item) = stream.next().await {

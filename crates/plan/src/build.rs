@@ -189,8 +189,16 @@ impl<'a> Walker<'a> {
                 vars.insert("ImageName".into(), image_name.clone());
                 let image_tag = match &push.image_tag {
                     None => "latest".to_string(),
-                    Some(t) => match render(&t.value, &vars) {
-                        Ok(tag) => sanitize_image_tag(&tag),
+                    Some(t) => match render(&t.value, &vars).map(|tag| sanitize_image_tag(&tag)) {
+                        // The engine reads a push with no tag as "push every tag"; a push
+                        // that will not run needs no tag.
+                        Ok(tag) if tag.is_empty() && skip.is_none() => {
+                            self.diags
+                                .error(&t.span, format!("`image_tag` `{}` renders to an empty tag here", t.value))
+                                .hint("its fields are empty in this run (a branch comes from git or --ci-branch); give a fallback text beside them, e.g. `build-{{ .Branch }}`");
+                            String::new()
+                        }
+                        Ok(tag) => tag,
                         Err(problem) => {
                             self.diags.error(&t.span, format!("`image_tag`: {problem}"));
                             String::new()

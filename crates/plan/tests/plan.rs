@@ -219,6 +219,15 @@ fn push_and_manual_need_flags_and_tags_render() {
     c.approve = true;
     let plan = build_plan(&p, &c).unwrap();
     assert!(plan.steps.iter().all(|s| s.skip.is_none()));
+
+    // With nothing to fill it, the tag would be empty, which the engine reads as "every
+    // tag": an error when the push runs, nothing when it is skipped.
+    c.template_vars.insert("Branch".into(), String::new());
+    c.template_vars.insert("CommitID".into(), String::new());
+    let errors: Vec<String> = build_plan(&p, &c).unwrap_err().iter().map(|d| d.short()).collect();
+    assert!(errors.len() == 1 && errors[0].contains("renders to an empty tag"), "{errors:?}");
+    c.push = false;
+    assert!(build_plan(&p, &c).is_ok());
 }
 
 #[test]
