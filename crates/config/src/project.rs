@@ -149,16 +149,49 @@ fn single(d: Diagnostic) -> Diagnostics {
     diags
 }
 
+/// Pipeline files are small; a bigger one is a mistake (a log or a build artefact under a
+/// pipeline file's name) and would cost seconds and gigabytes to parse.
+const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
 fn read_source(path: &Path, dir: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
     let display = path.strip_prefix(dir).unwrap_or(path).display().to_string();
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_file() && meta.len() > MAX_FILE_BYTES {
+            return Err(Diagnostic::error(
+                None,
+                format!(
+                    "`{}` is {} MB; a pipeline file may be at most 10 MB",
+                    path.display(),
+                    meta.len() / (1024 * 1024)
+                ),
+            )
+            .with_help("check that the path names the services or steps file"));
+        }
+    }
     match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => Ok(SourceFile::new(path, display, text)),
-            Err(_) => Err(Diagnostic::error(None, format!("`{}` is not UTF-8 text", path.display()))
-                .with_help("save the file as UTF-8")),
+            Err(e) => Err(not_utf8(path, e.as_bytes(), e.utf8_error().valid_up_to())),
         },
         Err(e) => Err(Diagnostic::error(None, format!("cannot read `{}`: {e}", path.display()))),
     }
+}
+
+/// Where a file stops being UTF-8, or that it is UTF-16.
+fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Diagnostic::error(None, format!("`{}` is UTF-16 text", path.display()))
+            .with_help("save the file as UTF-8");
+    }
+    let before = &bytes[..valid_up_to];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    Diagnostic::error(
+        None,
+        format!("`{}` is not UTF-8 text: the byte at line {line}, column {column} is not UTF-8", path.display()),
+    )
+    .with_help("save the file as UTF-8")
 }
 
 /// `version:` is ignored; services sit at the top level or under `services:`.
@@ -173,7 +206,13 @@ fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics
         }
         Value::Map(_) => match root.get("services") {
             Some(inner) if inner.as_map().is_some() => inner,
-            _ => root,
+            Some(inner) => {
+                diags
+                    .error(&inner.span, format!("`services` must be a mapping of services, found {}", inner.kind()))
+                    .hint("put each service under `services:` as `name:` with its keys indented below it");
+                return services;
+            }
+            None => root,
         },
         _ => {
             diags.error(

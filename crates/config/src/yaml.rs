@@ -104,6 +104,9 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
         Err(err) => {
             let span = err.location().map(|loc| span_of(file, &loc)).unwrap_or_else(|| Span::whole_file(file));
             let message = first_line(&err.without_snippet().to_string());
+            if let Some((problem, help)) = limit_breached(&message) {
+                return Err(Diagnostic::error(Some(span), format!("invalid YAML: {problem}")).with_help(help));
+            }
             if let Some(key) = duplicate_key(&message) {
                 return Err(Diagnostic::error(
                     Some(span),
@@ -115,6 +118,31 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
                 .with_help("fix the syntax at this position (indentation, quotes, a missing ':' or '-')"))
         }
     }
+}
+
+/// serde-saphyr's words for the parser's limits and structure rules, said for a user:
+/// (problem, what to do).
+fn limit_breached(message: &str) -> Option<(String, &'static str)> {
+    let runaway = "pipeline files nest at most 64 levels and hold at most 250 000 values; look for an anchor used many times over, or a generated file";
+    if let Some(detail) = message.strip_prefix("budget breached: ") {
+        return Some((format!("the file is too big or too deeply nested for a pipeline file ({detail})"), runaway));
+    }
+    if message.starts_with("recursion limit exceeded") {
+        return Some(("the file nests too deeply for a pipeline file".to_string(), runaway));
+    }
+    if message.starts_with("recursive references") {
+        return Some((
+            "an anchor refers to itself".to_string(),
+            "a merge key `<<: *name` or alias must not appear inside the node `&name` marks",
+        ));
+    }
+    if message.starts_with("multiple YAML documents") {
+        return Some((
+            "the file holds more than one YAML document (a `---` line between them)".to_string(),
+            "keep one document per file",
+        ));
+    }
+    None
 }
 
 /// The key of serde-saphyr's "duplicate mapping key: KEY, set DuplicateKeyPolicy…" error.

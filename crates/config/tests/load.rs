@@ -395,3 +395,28 @@ fn a_problem_on_a_huge_line_renders_short_and_does_not_panic() {
     assert!(rendered[0].starts_with("codeship-steps.yml:1:") && rendered[0].contains("unknown service `nope`"));
     assert!(rendered[0].len() < 2_000, "{} bytes", rendered[0].len());
 }
+
+#[test]
+fn files_that_are_no_pipeline_files_say_what_they_are() {
+    let case = |services: &[u8]| -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), services).unwrap();
+        write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+        let diags = load(&options(dir.path())).expect_err("refused");
+        diags.iter().map(|d| d.short()).collect::<Vec<_>>().join("\n")
+    };
+    let text = case(b"services:\n  app:\n    image: busy\xffbox\n");
+    assert!(text.contains("not UTF-8 text: the byte at line 3, column 16"), "{text}");
+    assert!(case(b"\xff\xfes\x00e\x00").contains("is UTF-16 text"));
+    let big = format!("services:\n  app:\n    image: busybox\n#{}\n", "x".repeat(11 * 1024 * 1024));
+    let text = case(big.as_bytes());
+    assert!(text.contains("is 11 MB; a pipeline file may be at most 10 MB"), "{text}");
+    let deep = format!("services:\n  app:\n    image: {}{}\n", "[".repeat(1000), "]".repeat(1000));
+    let text = case(deep.as_bytes());
+    assert!(text.contains("too deeply nested") || text.contains("nests too deeply"), "{text}");
+    assert!(!text.contains("budget breached: ") || text.contains("for a pipeline file"), "{text}");
+    let text = case(b"services:\n  app:\n    image: busybox\n---\nother: 1\n");
+    assert!(text.contains("more than one YAML document"), "{text}");
+    let text = case(b"services:\n");
+    assert!(text.contains("docker-compose.yml:1:") && text.contains("`services` must be a mapping of services"), "{text}");
+}
