@@ -418,5 +418,8 @@ fn files_that_are_no_pipeline_files_say_what_they_are() {
     let text = case(b"services:\n  app:\n    image: busybox\n---\nother: 1\n");
     assert!(text.contains("more than one YAML document"), "{text}");
     let text = case(b"services:\n");
-    assert!(text.contains("docker-compose.yml:1:") && text.contains("`services` must be a mapping of services"), "{text}");
+    assert!(
+        text.contains("docker-compose.yml:1:") && text.contains("`services` must be a mapping of services"),
+        "{text}"
+    );
 }

@@ -22,7 +22,9 @@ pub(crate) fn gated(spec: &ContainerSpec, image: &ImageInfo) -> Option<Container
         (None, None) => image.cmd.clone().unwrap_or_default(),
     };
     let argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
-    if argv.is_empty() {
+    // `exec -1` would be read as an option by the gate's shell (and dash has no `--`):
+    // such a command starts plainly, so its error is the engine's "not found".
+    if argv.first().is_none_or(|first| first.starts_with('-')) {
         return None;
     }
     Some(ContainerSpec {
@@ -79,5 +81,11 @@ mod tests {
     #[test]
     fn nothing_to_run_means_no_gate() {
         assert!(gated(&ContainerSpec::default(), &image(None, None)).is_none());
+    }
+
+    #[test]
+    fn a_command_that_looks_like_an_option_is_not_gated() {
+        let spec = ContainerSpec { cmd: words(&["-1"]), ..ContainerSpec::default() };
+        assert!(gated(&spec, &image(None, None)).is_none());
     }
 }
