@@ -236,6 +236,16 @@ fn validate_reports_all_problems_and_exits_one() {
     assert!(r.stderr.contains("codeship-steps.yml:5:") && r.stderr.contains("but no file matches it"), "{}", r.dump());
     p.write("tests/test_one.py", "");
     p.slipway(&["validate"]).assert_code(0);
+
+    // A template error in a push step's image_tag: found by validate, not only by --push.
+    p.write("codeship-steps.yml", "- type: push\n  service: app\n  image_name: busybox\n  image_tag: '{{ .Nope }}'\n");
+    let r = p.slipway(&["validate"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("codeship-steps.yml:4:") && r.stderr.contains("not a known template field"),
+        "{}",
+        r.dump()
+    );
     p.assert_no_leftovers();
 }
 

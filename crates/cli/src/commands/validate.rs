@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 
 use slipway_config::StepKind;
+use slipway_plan::template::TEMPLATE_FIELDS;
+use slipway_plan::{build_plan, RunContext};
 
 use super::{load_project, print_diagnostics, use_color, EXIT_FAILURE};
 use crate::cli::ProjectArgs;
@@ -14,7 +16,21 @@ pub fn validate(args: &ProjectArgs) -> ExitCode {
         return ExitCode::from(EXIT_FAILURE);
     };
     // A split step's glob must match test files, or the run would stop at once.
-    if let Err(diags) = split_inputs(&project, &|_| HashMap::new(), &|_, _| Vec::new()) {
+    let inputs = match split_inputs(&project, &|_| HashMap::new(), &|_, _| Vec::new()) {
+        Ok(inputs) => inputs,
+        Err(diags) => {
+            print_diagnostics(&diags, use_color());
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    // What only planning finds (templates in image_tag and build args): plan as a run
+    // would, with every template field filled and push and manual steps on.
+    let mut ctx =
+        RunContext { run_id: "validate".into(), push: true, approve: true, split_inputs: inputs, ..Default::default() };
+    for field in TEMPLATE_FIELDS {
+        ctx.template_vars.insert((*field).to_string(), "validate".to_string());
+    }
+    if let Err(diags) = build_plan(&project, &ctx) {
         print_diagnostics(&diags, use_color());
         return ExitCode::from(EXIT_FAILURE);
     }
