@@ -104,11 +104,19 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
         for path in &service.env_file {
             match read_source(&dir.join(&path.value), &dir) {
                 Ok(file) => values.extend(parse_env_file(&file, &mut diags)),
-                Err(_) => {
+                Err(problem) => {
+                    let full = dir.join(&path.value);
+                    let what = if full.is_dir() {
+                        "is a directory, not a file".to_string()
+                    } else if full.exists() {
+                        format!("cannot be read: {}", problem.message)
+                    } else {
+                        "does not exist".to_string()
+                    };
                     diags
                         .error(
                             &path.span,
-                            format!("env_file `{}` of service `{}` does not exist", path.value, service.name.value),
+                            format!("env_file `{}` of service `{}` {what}", path.value, service.name.value),
                         )
                         .hint(format!("paths are relative to the project dir `{}`", dir.display()));
                 }

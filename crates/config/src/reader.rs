@@ -134,12 +134,17 @@ pub(crate) fn boolean(node: &Node, what: &str, diags: &mut Diagnostics) -> Optio
     }
 }
 
-pub(crate) fn unsigned(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u64> {
-    let parsed = match &node.value {
+/// The node as a whole number ≥ 0, if it is one.
+pub(crate) fn whole_number(node: &Node) -> Option<u64> {
+    match &node.value {
         Value::Int(i) => u64::try_from(*i).ok(),
         Value::Str(s) => s.trim().parse().ok(),
         _ => None,
-    };
+    }
+}
+
+pub(crate) fn unsigned(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u64> {
+    let parsed = whole_number(node);
     if parsed.is_none() {
         diags.error(&node.span, format!("{what} must be a whole number ≥ 0, found {}", describe(node)));
     }
@@ -206,7 +211,7 @@ pub(crate) fn key_values(node: &Node, what: &str, diags: &mut Diagnostics) -> Ve
     }
 }
 
-fn describe(node: &Node) -> String {
+pub(crate) fn describe(node: &Node) -> String {
     match node.scalar_text() {
         Some(text) => format!("`{text}`"),
         None => node.kind().to_string(),

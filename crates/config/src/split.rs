@@ -1,7 +1,7 @@
 //! slipway's test-splitting keys on a run step: `parallelism`, `split`, `reports`, `retry`.
 
 use crate::diagnostic::Diagnostics;
-use crate::reader::{non_empty_string, string, string_list, unsigned, Fields};
+use crate::reader::{describe, non_empty_string, string, string_list, unsigned, whole_number, Fields};
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
@@ -47,17 +47,20 @@ pub struct Splitting {
 pub const MAX_PARALLELISM: u64 = 64;
 
 pub(crate) fn parse_splitting(f: &mut Fields, what: &str, diags: &mut Diagnostics) -> Splitting {
-    let parallelism = f.take("parallelism").and_then(|n| {
-        let value = unsigned(n, &format!("`parallelism` of {what}"), diags)?;
-        if value == 0 || value > MAX_PARALLELISM {
-            diags.error(
-                &n.span,
-                format!("`parallelism` of {what} must be between 1 and {MAX_PARALLELISM}, found {value}"),
-            );
-            return None;
-        }
-        Some(Spanned::new(value, n.span.clone()))
-    });
+    let parallelism =
+        f.take("parallelism").and_then(|n| match whole_number(n).filter(|v| (1..=MAX_PARALLELISM).contains(v)) {
+            Some(value) => Some(Spanned::new(value, n.span.clone())),
+            None => {
+                diags.error(
+                    &n.span,
+                    format!(
+                        "`parallelism` of {what} must be a whole number from 1 to {MAX_PARALLELISM}, found {}",
+                        describe(n)
+                    ),
+                );
+                None
+            }
+        });
     let split = f.take("split").and_then(|n| parse_split(n, what, diags));
     let reports = f.take("reports").map(|n| glob_list(n, &format!("`reports` of {what}"), diags)).unwrap_or_default();
     let retry = f.take("retry").and_then(|n| unsigned(n, &format!("`retry` of {what}"), diags)).unwrap_or(0);

@@ -423,3 +423,18 @@ fn files_that_are_no_pipeline_files_say_what_they_are() {
         "{text}"
     );
 }
+
+#[test]
+fn parallelism_and_env_file_problems_say_exactly_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("envdir")).unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  env_file: envdir\n");
+    let step = |n: &str| format!("- {{ name: s{n}, service: app, parallelism: {n}, command: 'true' }}\n");
+    write(dir.path(), "codeship-steps.yml", &["0", "-1", "1.5", "65"].map(step).concat());
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert!(errors[0].contains("env_file `envdir` of service `app` is a directory, not a file"), "{errors:?}");
+    for (error, found) in errors[1..].iter().zip(["`0`", "`-1`", "`1.5`", "`65`"]) {
+        assert!(error.contains(&format!("must be a whole number from 1 to 64, found {found}")), "{errors:?}");
+    }
+}
