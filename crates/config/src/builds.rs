@@ -114,3 +114,42 @@ mod tests {
         assert_eq!(with_tag("app@sha256:abc"), "app@sha256:abc");
     }
 }
+
+/// Docker's reference grammar (distribution/reference), simplified only in accepting an
+/// upper-case first component that Docker would not take for a registry host.
+static REFERENCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    let component = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*";
+    let host =
+        r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?";
+    let tag = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+    let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+    regex::Regex::new(&format!("^(?:{host}/)?{component}(?:/{component})*(?::{tag})?(?:@{digest})?$"))
+        .expect("the reference grammar compiles")
+});
+
+/// Whether `image` is a reference the engine can pull or tag.
+pub(crate) fn valid_reference(image: &str) -> bool {
+    image.len() <= 255 + 128 + 80 && REFERENCE.is_match(image)
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::valid_reference;
+
+    #[test]
+    fn docker_references_are_told_from_typos() {
+        for good in [
+            "busybox",
+            "postgres:15",
+            "acme/app",
+            "localhost:5000/acme/app:1.2",
+            "registry.example.com/a/b_c__d-e:v1.0",
+            "python:3.11-slim",
+        ] {
+            assert!(valid_reference(good), "{good}");
+        }
+        for bad in ["BusyBox:::latest@@", "busy box", "acme/App", "app:", ":tag", "app@sha256:xyz", "a\u{1b}[2Jb"] {
+            assert!(!valid_reference(bad), "{bad}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::builds::check_builds;
+use crate::builds::{check_builds, valid_reference};
 use crate::diagnostic::Diagnostics;
 use crate::project::Project;
 use crate::service::Service;
@@ -28,6 +28,12 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
 
 fn check_image_or_build(service: &Service, compose: bool, diags: &mut Diagnostics) {
     let name = &service.name.value;
+    let named = service.image.iter().chain(service.build.as_ref().and_then(|b| b.image.as_ref()));
+    for image in named.filter(|i| !valid_reference(&i.value)) {
+        diags
+            .error(&image.span, format!("`{}` is not a valid image name", image.value))
+            .hint("an image name is lower-case words joined by `/`, `.`, `_` or `-`, with an optional registry host in front and `:tag` or `@digest` behind, e.g. `postgres:15` or `registry.example.com/acme/app:1.2`");
+    }
     match (&service.image, &service.build) {
         (Some(image), Some(_)) if !compose => {
             diags

@@ -438,3 +438,16 @@ fn parallelism_and_env_file_problems_say_exactly_what_is_wrong() {
         assert!(error.contains(&format!("must be a whole number from 1 to 64, found {found}")), "{errors:?}");
     }
 }
+
+#[test]
+fn an_image_name_the_engine_would_refuse_is_an_error_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: 'BusyBox:::latest@@'\n");
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("codeship-services.yml:2:") && errors[0].contains("is not a valid image name"),
+        "{errors:?}"
+    );
+}
