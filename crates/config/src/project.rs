@@ -139,7 +139,7 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
     }
 
     let project = Project { dir, name, files, services, steps, env_files };
-    if services_parsed {
+    if services_parsed && !project.services.is_empty() {
         // Without services, every step would name an "unknown" service: noise.
         validate(&project, &mut diags);
     }
@@ -264,6 +264,12 @@ fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics
         if let Some(service) = parse_service(Spanned::new(name.clone(), key.span.clone()), value, compose, diags) {
             services.insert(name, service);
         }
+    }
+    // Only `version:` or `x-` keys: said here, not as every step's "unknown service".
+    if services.is_empty() && !diags.has_errors() {
+        diags
+            .error(&table.span, "the services file defines no services")
+            .hint("add at least one service, e.g. `app:\n  image: busybox`");
     }
     services
 }

@@ -216,6 +216,11 @@ fn check_step<'a>(
         }
         StepKind::Manual(manual) => {
             check_service_refs(project, &manual.service, &None, &what, diags);
+            if manual.steps.is_empty() {
+                diags
+                    .error(&step.span, format!("{what} is a manual step with no steps"))
+                    .hint("put the steps the approval gates under `steps:`, or remove it");
+            }
             children(&manual.steps, manual.service.as_ref().or(inherited), names, diags);
         }
         StepKind::Push(push) => {

@@ -451,3 +451,19 @@ fn an_image_name_the_engine_would_refuse_is_an_error_at_its_position() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_services_file_without_services_and_an_empty_manual_step_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "docker-compose.yml", "version: '3'\n");
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let empty = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(empty.len(), 1, "{empty:?}");
+    assert!(empty[0].contains("defines no services"), "{empty:?}");
+
+    std::fs::remove_file(dir.path().join("docker-compose.yml")).unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    write(dir.path(), "codeship-steps.yml", "- name: gate\n  type: manual\n");
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert!(errors.len() == 1 && errors[0].contains("is a manual step with no steps"), "{errors:?}");
+}
