@@ -116,9 +116,9 @@ fn read_user_docker_config() -> Option<DockerConfig> {
     }
 }
 
-/// The plan, or its problems printed.
-pub fn plan_or_exit(plan: Result<Plan, Diagnostics>) -> Result<Plan, ExitCode> {
-    plan.map_err(|diags| {
+/// The value (a plan, split inputs), or its problems printed.
+pub fn or_exit<T>(result: Result<T, Diagnostics>) -> Result<T, ExitCode> {
+    result.map_err(|diags| {
         print_diagnostics(&diags, use_color());
         ExitCode::from(EXIT_FAILURE)
     })

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use slipway_engine::{EngineOptions, Interactive};
 use slipway_plan::build_run_plan;
 
-use super::{connect, execute, fail, plan_or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
+use super::{connect, execute, fail, or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
 use crate::cli::RunArgs;
 use crate::report::{Reporter, TerminalOptions, TerminalReporter};
 
@@ -57,7 +57,7 @@ async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
         )));
     }
     let command = (!args.command.is_empty()).then(|| args.command.clone());
-    let plan = plan_or_exit(build_run_plan(&prepared.project, &prepared.ctx, &args.service, command))?;
+    let plan = or_exit(build_run_plan(&prepared.project, &prepared.ctx, &args.service, command))?;
     let runtime = connect().await?;
 
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !exec.no_tty;

@@ -7,9 +7,7 @@ use slipway_engine::{CacheSettings, EngineOptions};
 use slipway_plan::build_plan;
 
 use super::history::state_dir;
-use super::{
-    connect, execute, fail, plan_or_exit, prepare, print_diagnostics, use_color, EXIT_CANCELLED, EXIT_FAILURE,
-};
+use super::{connect, execute, fail, or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
 use crate::cli::StepsArgs;
 use crate::report::{HistoryReporter, JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 use crate::split_inputs::split_inputs;
@@ -34,11 +32,8 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     let project_name = prepared.project.name.clone();
     let timings = |step: &str| store.file_timings(&project_name, Some(step)).unwrap_or_default();
     let lags = |step: &str, shards: usize| store.shard_start_lags(&project_name, step, shards).unwrap_or_default();
-    prepared.ctx.split_inputs = split_inputs(&prepared.project, &timings, &lags).map_err(|diags| {
-        print_diagnostics(&diags, use_color());
-        ExitCode::from(EXIT_FAILURE)
-    })?;
-    let mut plan = plan_or_exit(build_plan(&prepared.project, &prepared.ctx))?;
+    prepared.ctx.split_inputs = or_exit(split_inputs(&prepared.project, &timings, &lags))?;
+    let mut plan = or_exit(build_plan(&prepared.project, &prepared.ctx))?;
     default_push_credentials(&mut plan, &args, &prepared.project, &mut prepared.registry)?;
     let runtime = connect().await?;
 

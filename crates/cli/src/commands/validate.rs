@@ -7,7 +7,7 @@ use slipway_config::StepKind;
 use slipway_plan::template::TEMPLATE_FIELDS;
 use slipway_plan::{build_plan, RunContext};
 
-use super::{load_project, print_diagnostics, use_color, EXIT_FAILURE};
+use super::{load_project, or_exit, EXIT_FAILURE};
 use crate::cli::ProjectArgs;
 use crate::split_inputs::split_inputs;
 
@@ -16,12 +16,9 @@ pub fn validate(args: &ProjectArgs) -> ExitCode {
         return ExitCode::from(EXIT_FAILURE);
     };
     // A split step's glob must match test files, or the run would stop at once.
-    let inputs = match split_inputs(&project, &|_| HashMap::new(), &|_, _| Vec::new()) {
+    let inputs = match or_exit(split_inputs(&project, &|_| HashMap::new(), &|_, _| Vec::new())) {
         Ok(inputs) => inputs,
-        Err(diags) => {
-            print_diagnostics(&diags, use_color());
-            return ExitCode::from(EXIT_FAILURE);
-        }
+        Err(code) => return code,
     };
     // What only planning finds (templates in image_tag and build args): plan as a run
     // would, with every template field filled and push and manual steps on.
@@ -30,9 +27,8 @@ pub fn validate(args: &ProjectArgs) -> ExitCode {
     for field in TEMPLATE_FIELDS {
         ctx.template_vars.insert((*field).to_string(), "validate".to_string());
     }
-    if let Err(diags) = build_plan(&project, &ctx) {
-        print_diagnostics(&diags, use_color());
-        return ExitCode::from(EXIT_FAILURE);
+    if let Err(code) = or_exit(build_plan(&project, &ctx)) {
+        return code;
     }
     fn count(steps: &[slipway_config::Step]) -> usize {
         steps
