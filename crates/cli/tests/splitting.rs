@@ -163,6 +163,25 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
 }
 
 #[test]
+fn a_report_already_there_before_the_command_is_not_counted() {
+    let files = [("a", 100, "pass"), ("b", 100, "pass")];
+    // A report an earlier run left a moment ago, on the bind-mounted project folder: its
+    // modification time is as recent as this run's start.
+    let stale = "<testsuite name=\"old\"><testcase classname=\"tests.a\" name=\"test_stale\" time=\"9\"/></testsuite>";
+    for mode in ["static", "queue"] {
+        let p = suite(&format!("stale-report-{mode}"), &files, &step(2, "name", mode, ""));
+        p.write("reports/junit-1.xml", stale);
+        p.write("reports/left-over.xml", stale);
+        let r = p.slipway(&["steps"]);
+        r.assert_code(0);
+        let mut names: Vec<String> = cases(&r).into_iter().map(|(n, _)| n).collect();
+        names.sort();
+        assert_eq!(names, ["test_a", "test_b"], "{mode}: {}", r.dump());
+        p.assert_no_leftovers();
+    }
+}
+
+#[test]
 fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_it() {
     let files = [("ok", 200, "pass"), ("broken", 200, "fail"), ("wobbly", 200, "once")];
     let p = suite("static-fail", &files, &step(3, "name", "static", "  retry: 1\n"));
@@ -251,6 +270,22 @@ fn queue_workers_run_every_file_once_and_retry_failed_files() {
     }
     // The retried file's pass replaces its failure in the summary.
     assert!(r.stdout.contains("7 tests: 7 passed, 0 failed"), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn on_fail_runs_for_the_queue_worker_whose_file_failed() {
+    let files = [("good", 100, "pass"), ("bad", 100, "fail")];
+    let on_fail = "  on_fail:\n    - sh -c 'echo on_fail ran for worker $SLIPWAY_SHARD_INDEX'\n";
+    // By name: worker 1 gets `bad`, worker 2 `good`.
+    let p = suite("queue-on-fail", &files, &step(2, "name", "queue", on_fail));
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.status("tests [1/2]"), "failed", "{}", r.dump());
+    assert_eq!(r.status("tests [2/2]"), "passed", "{}", r.dump());
+    let ran = |label: &str| r.output(label).iter().any(|l| l.starts_with("on_fail ran for worker"));
+    assert!(ran("tests [1/2]"), "{}", r.dump());
+    assert!(!ran("tests [2/2]"), "on_fail runs only where the step failed:\n{}", r.dump());
     p.assert_no_leftovers();
 }
 

@@ -17,7 +17,7 @@ use slipway_plan::{QueueSpec, RunAction, StepId};
 
 use crate::events::Event;
 use crate::lines::LineSplitter;
-use crate::reports::{collect, Ownership, TestStatus};
+use crate::reports::{collect, existing_reports, Fresh, Ownership, TestStatus};
 use crate::run::Run;
 use crate::runtime::ExecCommand;
 
@@ -188,6 +188,12 @@ impl Run {
         let worker = action.shard.map_or(0, |(index, _)| index as usize - 1);
         let mut failed_files: Vec<String> = Vec::new();
         let mut batch_number = 0;
+        let existing = match action.reports.is_empty() {
+            true => HashSet::new(),
+            false => {
+                existing_reports(self.runtime.as_ref(), setup.container, &action.reports, &setup.working_dir).await
+            }
+        };
         loop {
             let Some(batch) = queue.lock().expect("queue").take(worker) else { break };
             batch_number += 1;
@@ -232,7 +238,7 @@ impl Run {
                     setup.container,
                     &action.reports,
                     &setup.working_dir,
-                    started,
+                    Fresh { since: started, existing: &existing },
                     &self.reports_seen,
                     Ownership { all: &action.split_files, mine: &files },
                 )

@@ -134,11 +134,91 @@ fn glob_base(glob: &str) -> &str {
     }
 }
 
-/// Collect the reports matching `globs` (relative to `working_dir`, or absolute) from a
-/// container, written since `since` (a report left by an earlier run or batch is not
-/// read again; `seen`, shared by the whole run, remembers what was read, so a report
-/// on a volume that several shards share is counted once). Returns the test cases and a message for
-/// each report that could not be read.
+/// One file a report glob matched in a container.
+struct ReportFile {
+    path: String,
+    /// Seconds since the epoch (tar headers have no finer resolution).
+    mtime: u64,
+    /// The text, or `None` if it is not text.
+    text: Option<String>,
+}
+
+impl ReportFile {
+    /// What identifies a report: its path and content.
+    fn key(&self, text: &str) -> (String, u64) {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(text, &mut hasher);
+        (self.path.clone(), std::hash::Hasher::finish(&hasher))
+    }
+}
+
+/// The files in `container` matching `glob` (relative to `working_dir`, or absolute).
+async fn matching_files(
+    runtime: &dyn Runtime,
+    container: &str,
+    glob: &str,
+    working_dir: &str,
+) -> Result<Vec<ReportFile>, String> {
+    let absolute = if glob.starts_with('/') { glob.to_string() } else { join(working_dir, glob) };
+    let base = match glob_base(&absolute) {
+        "" => "/",
+        b => b,
+    };
+    let matcher = Glob::new(&absolute).map_err(|_| format!("`{glob}` is not a valid glob"))?.compile_matcher();
+    let archive =
+        runtime.read_archive(container, base).await.map_err(|e| format!("no reports at `{glob}`: {}", e.message))?;
+    // Entries are named from the base folder's own name: rebuild absolute paths.
+    let parent = Path::new(base).parent().map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
+    let mut tar = tar::Archive::new(archive.as_slice());
+    let Ok(entries) = tar.entries() else { return Ok(Vec::new()) };
+    let mut files = Vec::new();
+    for mut entry in entries.flatten() {
+        let Ok(name) = entry.path().map(|p| p.to_string_lossy().into_owned()) else { continue };
+        let path = join(&parent, &name);
+        if !entry.header().entry_type().is_file() || !matcher.is_match(&path) {
+            continue;
+        }
+        let mtime = entry.header().mtime().unwrap_or(0);
+        let mut text = String::new();
+        let text = std::io::Read::read_to_string(&mut entry, &mut text).is_ok().then_some(text);
+        files.push(ReportFile { path, mtime, text });
+    }
+    Ok(files)
+}
+
+/// The reports in `container` before its command runs, by path and content. A report an
+/// earlier run left on a bind-mounted folder may be only a moment older than this step,
+/// within the slack [`collect`] allows for clocks; what was there before is not this
+/// step's.
+pub async fn existing_reports(
+    runtime: &dyn Runtime,
+    container: &str,
+    globs: &[String],
+    working_dir: &str,
+) -> HashSet<(String, u64)> {
+    let mut existing = HashSet::new();
+    for glob in globs {
+        for file in matching_files(runtime, container, glob, working_dir).await.unwrap_or_default() {
+            if let Some(text) = &file.text {
+                existing.insert(file.key(text));
+            }
+        }
+    }
+    existing
+}
+
+/// Which reports are new: written since `since`, and not among `existing` (see
+/// [`existing_reports`]).
+pub struct Fresh<'a> {
+    pub since: SystemTime,
+    pub existing: &'a HashSet<(String, u64)>,
+}
+
+/// Collect the fresh reports matching `globs` (relative to `working_dir`, or absolute)
+/// from a container (a report left by an earlier run or batch is not read again; `seen`,
+/// shared by the whole run, remembers what was read, so a report on a volume that several
+/// shards share is counted once). Returns the test cases and a message for each report
+/// that could not be read.
 ///
 /// Test cases are attributed to `files.all`; a report whose cases all belong to files
 /// outside `files.mine` is another shard's (on a shared volume) and is left for it.
@@ -147,62 +227,38 @@ pub async fn collect(
     container: &str,
     globs: &[String],
     working_dir: &str,
-    since: SystemTime,
+    fresh: Fresh<'_>,
     seen: &Mutex<HashSet<(String, u64)>>,
     files: Ownership<'_>,
 ) -> (Vec<TestCaseResult>, Vec<String>) {
     // Seconds resolution in tar headers, and clocks that may differ a little.
-    let since = since.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().saturating_sub(2);
+    let since = fresh.since.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().saturating_sub(2);
     let mut cases = Vec::new();
     let mut problems = Vec::new();
     for glob in globs {
-        let absolute = if glob.starts_with('/') { glob.clone() } else { join(working_dir, glob) };
-        let base = match glob_base(&absolute) {
-            "" => "/",
-            b => b,
-        };
-        let Ok(matcher) = Glob::new(&absolute).map(|g| g.compile_matcher()) else {
-            problems.push(format!("`{glob}` is not a valid glob"));
-            continue;
-        };
-        let archive = match runtime.read_archive(container, base).await {
-            Ok(a) => a,
-            Err(e) => {
-                problems.push(format!("no reports at `{glob}`: {}", e.message));
+        let matched = match matching_files(runtime, container, glob, working_dir).await {
+            Ok(matched) => matched,
+            Err(problem) => {
+                problems.push(problem);
                 continue;
             }
         };
-        // Entries are named from the base folder's own name: rebuild absolute paths.
-        let parent = Path::new(base).parent().map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
-        let mut tar = tar::Archive::new(archive.as_slice());
-        let Ok(entries) = tar.entries() else { continue };
         let mut found = false;
-        for entry in entries.flatten() {
-            let Ok(name) = entry.path().map(|p| p.to_string_lossy().into_owned()) else { continue };
-            let path = join(&parent, &name);
-            if !entry.header().entry_type().is_file() || !matcher.is_match(&path) {
+        for file in matched.into_iter().filter(|f| f.mtime >= since) {
+            let Some(text) = &file.text else {
+                problems.push(format!("report `{}` is not text", file.path));
+                continue;
+            };
+            let key = file.key(text);
+            // A report already read (a batch that wrote nothing new), or there before the
+            // command ran, is not counted.
+            if fresh.existing.contains(&key) || seen.lock().expect("reports seen").contains(&key) {
                 continue;
             }
-            if entry.header().mtime().unwrap_or(0) < since {
-                continue;
-            }
-            let mut text = String::new();
-            let mut entry = entry;
-            if std::io::Read::read_to_string(&mut entry, &mut text).is_err() {
-                problems.push(format!("report `{path}` is not text"));
-                continue;
-            }
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            std::hash::Hash::hash(&text, &mut hasher);
-            let key = (path.clone(), std::hash::Hasher::finish(&hasher));
-            // A report already read (a batch that wrote nothing new) is not counted twice.
-            if seen.lock().expect("reports seen").contains(&key) {
-                continue;
-            }
-            let mut parsed = match parse_junit(&text) {
+            let mut parsed = match parse_junit(text) {
                 Ok(parsed) => parsed,
                 Err(e) => {
-                    problems.push(format!("report `{path}` is not JUnit XML: {e}"));
+                    problems.push(format!("report `{}` is not JUnit XML: {e}", file.path));
                     continue;
                 }
             };

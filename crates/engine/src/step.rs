@@ -1,7 +1,7 @@
 //! One run step: its own network, its dependencies started in order and waited for,
 //! its command run with output streamed, then everything removed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::lines::LineSplitter;
 use crate::queue::{WorkerEnd, WorkerSetup, KEEPALIVE};
 use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
-use crate::reports::{collect, Ownership};
+use crate::reports::{collect, existing_reports, Fresh, Ownership};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
 use crate::start_order::{start_in_turn, Stage, Turn};
@@ -209,6 +209,8 @@ impl Run {
                 }
                 if is_main && action.queue.is_some() {
                     // A queue worker's container only has to stay up; batches run in it.
+                    // on_fail runs the service as configured.
+                    plain = Some(spec.clone());
                     spec.entrypoint = Some(vec!["/bin/sh".into(), "-c".into(), KEEPALIVE.into()]);
                     spec.cmd = None;
                     spec.stdin = true;
@@ -250,7 +252,7 @@ impl Run {
         // A gated container starts now, while the dependencies get ready.
         let mut gate = None;
         let mut main_started = None;
-        if plain_spec.is_some() {
+        if plain_spec.is_some() && action.queue.is_none() {
             match self.runtime.attach(&main_id, true).await {
                 Ok(attached) => gate = Some(attached),
                 Err(e) => return StepEnd::failed(format!("cannot attach to the step's container: {}", e.message)),
@@ -263,7 +265,14 @@ impl Run {
             }
         };
         let dependencies = self.start_dependencies(id, action, &containers, &images);
-        let ((), ready) = tokio::join!(start_main, dependencies);
+        let service_working_dir = working_dir(&on_fail_spec, &images[action.service.as_str()]);
+        let existing = async {
+            match action.reports.is_empty() || action.queue.is_some() {
+                true => HashSet::new(),
+                false => existing_reports(self.runtime.as_ref(), &main_id, &action.reports, &service_working_dir).await,
+            }
+        };
+        let ((), ready, existing) = tokio::join!(start_main, dependencies, existing);
         if let Err(end) = ready {
             return self.after_end(id, action, end, &on_fail_spec, &network, res).await;
         }
@@ -273,14 +282,14 @@ impl Run {
         self.phase(id, "running");
         if action.queue.is_some() {
             let started = start_in_turn(turn, self.runtime.start_container(&main_id)).await;
-            return match started {
+            let end = match started {
                 Ok(()) => {
                     let image = &images[action.service.as_str()];
                     let service = &self.plan.services[&action.service];
                     let setup = WorkerSetup {
                         container: &main_id,
                         entrypoint: service.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default(),
-                        working_dir: working_dir(&on_fail_spec, image),
+                        working_dir: service_working_dir.clone(),
                     };
                     match self.run_queue_worker(id, action, setup).await {
                         Ok(WorkerEnd::Passed) => StepEnd::Exited(0),
@@ -297,6 +306,7 @@ impl Run {
                     e.message
                 )),
             };
+            return self.after_end(id, action, end, &on_fail_spec, &network, res).await;
         }
         let attempt_started = std::time::SystemTime::now();
         let code = match (gate, main_started, plain_spec) {
@@ -326,13 +336,12 @@ impl Run {
         };
         if !action.reports.is_empty() && code.is_ok() {
             let container = res.containers.lock().expect("resources").last().cloned().unwrap_or(main_id.clone());
-            let working_dir = working_dir(&on_fail_spec, &images[action.service.as_str()]);
             let (cases, problems) = collect(
                 self.runtime.as_ref(),
                 &container,
                 &action.reports,
-                &working_dir,
-                attempt_started,
+                &service_working_dir,
+                Fresh { since: attempt_started, existing: &existing },
                 &self.reports_seen,
                 Ownership { all: &action.split_files, mine: &action.files },
             )
