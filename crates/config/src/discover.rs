@@ -51,7 +51,7 @@ pub fn discover(
     }
     let services = match services_path {
         Some(path) => existing(path, "--services-path")?,
-        None => first_existing(dir, SERVICES_CANDIDATES).ok_or_else(|| {
+        None => first_existing(dir, SERVICES_CANDIDATES)?.ok_or_else(|| {
             Diagnostic::error(None, format!("no services file in `{}`", dir.display())).with_help(format!(
                 "create one of {} there, pass --services-path FILE, or point --dir at your project",
                 SERVICES_CANDIDATES.join(", ")
@@ -60,7 +60,7 @@ pub fn discover(
     };
     let steps = match steps_path {
         Some(path) => Some(existing(path, "--steps-path")?),
-        None => first_existing(dir, STEPS_CANDIDATES),
+        None => first_existing(dir, STEPS_CANDIDATES)?,
     };
     let compose = services.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains("compose"));
     Ok(ProjectFiles { dir: dir.to_path_buf(), services, compose, steps })
@@ -81,8 +81,19 @@ fn existing(path: &Path, flag: &str) -> Result<PathBuf, Diagnostic> {
     }
 }
 
-fn first_existing(dir: &Path, names: &[&str]) -> Option<PathBuf> {
-    names.iter().map(|name| dir.join(name)).find(|p| p.is_file())
+/// The first of `names` in `dir`; a directory by such a name is an error rather than
+/// quietly skipped, since the user meant it as the file.
+fn first_existing(dir: &Path, names: &[&str]) -> Result<Option<PathBuf>, Diagnostic> {
+    for path in names.iter().map(|name| dir.join(name)) {
+        if path.is_file() {
+            return Ok(Some(path));
+        }
+        if path.is_dir() {
+            return Err(Diagnostic::error(None, format!("`{}` is a directory, not a file", path.display()))
+                .with_help("rename or remove that directory, or pass the file with --services-path / --steps-path"));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -107,6 +118,15 @@ mod tests {
         let found = discover(dir.path(), None, None).unwrap();
         assert!(found.services.ends_with("slipway-services.yml"));
         assert!(found.steps.unwrap().ends_with("slipway-steps.yml"));
+    }
+
+    #[test]
+    fn a_directory_named_like_a_pipeline_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("codeship-services.yml"), "").unwrap();
+        std::fs::create_dir(dir.path().join("codeship-steps.yml")).unwrap();
+        let error = discover(dir.path(), None, None).unwrap_err();
+        assert!(error.message.contains("codeship-steps.yml` is a directory, not a file"), "{}", error.message);
     }
 
     #[test]

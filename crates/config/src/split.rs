@@ -1,7 +1,7 @@
 //! slipway's test-splitting keys on a run step: `parallelism`, `split`, `reports`, `retry`.
 
 use crate::diagnostic::Diagnostics;
-use crate::reader::{describe, non_empty_string, string, string_list, unsigned, whole_number, Fields};
+use crate::reader::{describe, non_empty_string, string, string_list, whole_number, Fields};
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
@@ -46,6 +46,9 @@ pub struct Splitting {
 /// Most shards a step may ask for (each is a container on the engine).
 pub const MAX_PARALLELISM: u64 = 64;
 
+/// Most extra attempts a step may ask for: more only delays a failure that is certain.
+pub const MAX_RETRY: u64 = 10;
+
 pub(crate) fn parse_splitting(f: &mut Fields, what: &str, diags: &mut Diagnostics) -> Splitting {
     let parallelism =
         f.take("parallelism").and_then(|n| match whole_number(n).filter(|v| (1..=MAX_PARALLELISM).contains(v)) {
@@ -63,7 +66,24 @@ pub(crate) fn parse_splitting(f: &mut Fields, what: &str, diags: &mut Diagnostic
         });
     let split = f.take("split").and_then(|n| parse_split(n, what, diags));
     let reports = f.take("reports").map(|n| glob_list(n, &format!("`reports` of {what}"), diags)).unwrap_or_default();
-    let retry = f.take("retry").and_then(|n| unsigned(n, &format!("`retry` of {what}"), diags)).unwrap_or(0);
+    let retry = f
+        .take("retry")
+        .and_then(|n| match whole_number(n).filter(|v| *v <= MAX_RETRY) {
+            Some(value) => Some(value),
+            None => {
+                diags
+                    .error(
+                        &n.span,
+                        format!(
+                            "`retry` of {what} must be a whole number from 0 to {MAX_RETRY}, found {}",
+                            describe(n)
+                        ),
+                    )
+                    .hint("retry re-runs only what failed; a test that fails this often is broken, not flaky");
+                None
+            }
+        })
+        .unwrap_or(0);
     if let (Some(split), None) = (&split, &parallelism) {
         diags
             .error(&split.span, format!("{what} splits its files but sets no `parallelism`"))

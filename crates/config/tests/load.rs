@@ -440,6 +440,19 @@ fn parallelism_and_env_file_problems_say_exactly_what_is_wrong() {
 }
 
 #[test]
+fn retry_is_a_small_whole_number() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    let step = |n: &str| format!("- {{ name: s{n}, service: app, retry: {n}, command: 'true' }}\n");
+    write(dir.path(), "codeship-steps.yml", &["10", "-1", "99999999999", "x"].map(step).concat());
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 3, "retry: 10 is fine: {errors:?}");
+    for (error, found) in errors.iter().zip(["`-1`", "`99999999999`", "`x`"]) {
+        assert!(error.contains(&format!("must be a whole number from 0 to 10, found {found}")), "{errors:?}");
+    }
+}
+
+#[test]
 fn an_image_name_the_engine_would_refuse_is_an_error_at_its_position() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "codeship-services.yml", "app:\n  image: 'BusyBox:::latest@@'\n");

@@ -126,15 +126,12 @@ impl Run {
         };
         let config = self.docker_config(&spec.registry_auth).await?;
         let cache_from = if spec.cached { self.cache_source(service, &output).await } else { None };
-        // Only stable labels: a per-run label would change the image and defeat the
-        // layer cache on every run.
-        let labels: Labels = self
-            .labels
-            .iter()
-            .filter(|(k, _)| k.as_str() == PROJECT)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .chain(std::iter::once((SERVICE.to_string(), service.to_string())))
-            .collect();
+        // Only the project label, which `gc` finds untagged images by: a per-run label
+        // would change the image and defeat the layer cache on every run, and the engine
+        // adds a build step per label, each a container commit when the context changed
+        // (seconds each on a slow storage driver).
+        let labels: Labels =
+            self.labels.iter().filter(|(k, _)| k.as_str() == PROJECT).map(|(k, v)| (k.clone(), v.clone())).collect();
         let options = BuildOptions {
             labels,
             cache_from: cache_from.into_iter().collect(),
