@@ -107,6 +107,11 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
             if let Some((problem, help)) = limit_breached(&message) {
                 return Err(Diagnostic::error(Some(span), format!("invalid YAML: {problem}")).with_help(help));
             }
+            if let Some(comment) = json_comment(file) {
+                return Err(Diagnostic::error(Some(comment), "invalid JSON: JSON has no comments").with_help(
+                    "remove the comment (this file is read as YAML, so a `#` comment on its own line works)",
+                ));
+            }
             if let Some(key) = duplicate_key(&message) {
                 return Err(Diagnostic::error(
                     Some(span),
@@ -118,6 +123,24 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
                 .with_help("fix the syntax at this position (indentation, quotes, a missing ':' or '-')"))
         }
     }
+}
+
+/// In a `.json` file that does not parse, the first `//` or `/* */` comment on a line of
+/// its own: JSON has none, and the parser's complaint would point past it.
+fn json_comment(file: &Arc<SourceFile>) -> Option<Span> {
+    if !file.display_name.ends_with(".json") {
+        return None;
+    }
+    let mut offset = 0;
+    for line in file.text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("//") || trimmed.starts_with("/*") {
+            let start = offset + (line.len() - trimmed.len());
+            return Some(Span::new(file, start, trimmed.trim_end().len()));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// serde-saphyr's words for the parser's limits and structure rules, said for a user:

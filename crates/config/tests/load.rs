@@ -95,6 +95,20 @@ fn loads_json_files() {
 }
 
 #[test]
+fn a_comment_in_a_json_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.json", r#"{"app": {"image": "busybox"}}"#);
+    write(
+        dir.path(),
+        "codeship-steps.json",
+        "[\n  // lint first\n  {\"service\": \"app\", \"command\": \"true\"}\n]\n",
+    );
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("codeship-steps.json:2:3") && errors[0].contains("JSON has no comments"), "{errors:?}");
+}
+
+#[test]
 fn validate_reports_every_problem_with_its_position() {
     let dir = tempfile::tempdir().unwrap();
     write(
