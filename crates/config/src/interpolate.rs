@@ -38,7 +38,7 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> Result<(String,
             out.push('$');
             rest = after;
         } else if let Some(after) = rest.strip_prefix('{') {
-            let end = after.find('}').ok_or_else(|| format!("`${{` without a closing `}}` in `{text}`"))?;
+            let end = closing_brace(after).ok_or_else(|| format!("`${{` without a closing `}}` in `{text}`"))?;
             let expr = &after[..end];
             rest = &after[end + 1..];
             out.push_str(&expand(expr, vars, &mut unset, text)?);
@@ -60,7 +60,29 @@ pub fn substitute(text: &str, vars: &HashMap<String, String>) -> Result<(String,
     Ok((out, unset))
 }
 
+/// Where the `}` closing a `${` is (`text` starts after the `{`): defaults may hold
+/// further `${…}`, as in `${A:-${B:-x}}`.
+fn closing_brace(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let bytes = text.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'{' if i > 0 && bytes[i - 1] == b'$' => depth += 1,
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
 fn expand(expr: &str, vars: &HashMap<String, String>, unset: &mut Vec<String>, text: &str) -> Result<String, String> {
+    // A default or alternative may itself hold variables, as compose allows.
+    let nested = |word: &str, unset: &mut Vec<String>| -> Result<String, String> {
+        let (value, more) = substitute(word, vars)?;
+        unset.extend(more);
+        Ok(value)
+    };
     let name_len = expr.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(expr.len());
     let (name, op) = expr.split_at(name_len);
     if name.is_empty() {
@@ -78,12 +100,15 @@ fn expand(expr: &str, vars: &HashMap<String, String>, unset: &mut Vec<String>, t
         },
         _ if op.starts_with(":-") => {
             if empty_or_unset {
-                op[2..].to_string()
+                nested(&op[2..], unset)?
             } else {
                 value.cloned().unwrap_or_default()
             }
         }
-        _ if op.starts_with('-') => value.cloned().unwrap_or_else(|| op[1..].to_string()),
+        _ if op.starts_with('-') => match value {
+            Some(v) => v.clone(),
+            None => nested(&op[1..], unset)?,
+        },
         _ if op.starts_with(":?") => {
             if empty_or_unset {
                 return Err(format!("variable `{name}` is required: {}", &op[2..]));
@@ -97,12 +122,12 @@ fn expand(expr: &str, vars: &HashMap<String, String>, unset: &mut Vec<String>, t
             if empty_or_unset {
                 String::new()
             } else {
-                op[2..].to_string()
+                nested(&op[2..], unset)?
             }
         }
         _ if op.starts_with('+') => {
             if value.is_some() {
-                op[1..].to_string()
+                nested(&op[1..], unset)?
             } else {
                 String::new()
             }
@@ -129,5 +154,16 @@ mod tests {
         assert_eq!(substitute("${B}", &vars).unwrap().1, vec!["B".to_string()]);
         assert!(substitute("${B:?need B}", &vars).is_err());
         assert!(substitute("${A", &vars).is_err());
+    }
+
+    #[test]
+    fn defaults_may_hold_variables() {
+        let vars: HashMap<String, String> = [("A".to_string(), "1".to_string())].into();
+        let s = |t: &str| substitute(t, &vars).unwrap();
+        assert_eq!(s("${B:-${A}}/x").0, "1/x");
+        assert_eq!(s("${B:-${C:-deep}}").0, "deep");
+        assert_eq!(s("${A:+a=${A}}").0, "a=1");
+        assert_eq!(s("${A:-${C}}"), ("1".to_string(), vec![]), "an unused default is not looked at");
+        assert_eq!(s("${B-${C}}").1, vec!["C".to_string()]);
     }
 }
