@@ -145,7 +145,19 @@ fn parse_step_list(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<Step
 
 fn parse_step(node: &Node, diags: &mut Diagnostics) -> Option<Step> {
     let mut f = Fields::of(node, "a step", diags)?;
-    let name = f.take("name").and_then(|n| non_empty_string(n, "`name` of a step", diags));
+    let name = f.take("name").and_then(|n| non_empty_string(n, "`name` of a step", diags)).filter(|name| {
+        // Names are printed on every log line: an escape sequence would rewrite the terminal.
+        let control = name.value.chars().find(|c| c.is_control());
+        if let Some(c) = control {
+            diags
+                .error(
+                    &name.span,
+                    format!("the step name {:?} holds a control character (U+{:04X})", name.value, c as u32),
+                )
+                .hint("step names are shown on every log line; use printable characters");
+        }
+        control.is_none()
+    });
     let what = match &name {
         Some(n) => format!("step `{}`", n.value),
         None => "this step".to_string(),

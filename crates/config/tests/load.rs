@@ -467,6 +467,20 @@ fn retry_is_a_small_whole_number() {
 }
 
 #[test]
+fn a_step_name_with_a_control_character_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    write(dir.path(), "codeship-steps.yml", "- name: \"red \\e[31mtext\"\n  service: app\n  command: 'true'\n");
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("codeship-steps.yml:1:9") && errors[0].contains("control character (U+001B)"),
+        "{errors:?}"
+    );
+    assert!(!errors[0].contains('\u{1b}'), "the message must not carry the escape itself: {errors:?}");
+}
+
+#[test]
 fn an_image_name_the_engine_would_refuse_is_an_error_at_its_position() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "codeship-services.yml", "app:\n  image: 'BusyBox:::latest@@'\n");
