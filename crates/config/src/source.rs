@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One file slipway read, kept whole so diagnostics can show a snippet of it.
 #[derive(Debug)]
@@ -12,20 +12,32 @@ pub struct SourceFile {
     /// Path shown to the user: relative to the project dir when possible.
     pub display_name: String,
     pub text: String,
+    /// Byte offset of each line's start, worked out on first use: every node of a
+    /// parsed file asks for its position, and counting from the top each time made a
+    /// large file quadratic.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, display_name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(Self { path: path.into(), display_name: display_name.into(), text: text.into() })
+        Arc::new(Self {
+            path: path.into(),
+            display_name: display_name.into(),
+            text: text.into(),
+            line_starts: OnceLock::new(),
+        })
     }
 
     /// Line and column (both 1-based, column counted in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let starts = self
+            .line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        // The last line start at or before the offset.
+        let line = starts.partition_point(|&start| start <= offset);
+        let line_start = starts[line - 1];
+        (line, self.text[line_start..offset].chars().count() + 1)
     }
 
     pub fn dir(&self) -> &Path {
@@ -105,5 +117,23 @@ impl<T> std::ops::Deref for Spanned<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SourceFile;
+
+    #[test]
+    fn line_and_column_of_byte_offsets() {
+        let file = SourceFile::new("f", "f", "ab\nçd\n\nx");
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(2), (1, 3), "the newline itself is on its line");
+        assert_eq!(file.line_col(3), (2, 1));
+        assert_eq!(file.line_col(5), (2, 2), "columns count characters, not bytes");
+        assert_eq!(file.line_col(4), (2, 1), "inside a character: its start");
+        assert_eq!(file.line_col(7), (3, 1));
+        assert_eq!(file.line_col(8), (4, 1));
+        assert_eq!(file.line_col(99), (4, 2), "past the end: the end");
     }
 }

@@ -425,49 +425,53 @@ fn describe(pattern: &TagPattern) -> String {
 /// The containers a step in `service` starts: its links and depends_on, recursively,
 /// each before whatever needs it; `service` itself is last.
 pub fn environment(project: &Project, service: &str) -> Vec<Member> {
-    fn visit(project: &Project, name: &str, order: &mut IndexMap<String, Vec<(String, Condition)>>) {
-        if order.contains_key(name) {
+    // Depth first, each service after its dependencies. `entered` stops a cycle (which
+    // validation rejects) from recursing forever.
+    fn visit<'a>(
+        project: &'a Project,
+        name: &'a str,
+        order: &mut IndexMap<&'a str, Vec<(&'a str, Condition)>>,
+        entered: &mut HashSet<&'a str>,
+    ) {
+        if !entered.insert(name) {
             return;
         }
         let Some(s) = project.services.get(name) else {
             return;
         };
-        let deps: Vec<(String, Condition)> = s
+        let deps: Vec<(&str, Condition)> = s
             .links
             .iter()
-            .map(|l| (l.service.value.clone(), Condition::Started))
-            .chain(s.depends_on.iter().map(|d| (d.service.value.clone(), d.condition)))
+            .map(|l| (l.service.value.as_str(), Condition::Started))
+            .chain(s.depends_on.iter().map(|d| (d.service.value.as_str(), d.condition)))
             .collect();
-        // Reserve the slot so a cycle (rejected by validation) cannot recurse forever.
-        order.insert(name.to_string(), Vec::new());
         for (dep, _) in &deps {
-            visit(project, dep, order);
+            visit(project, dep, order, entered);
         }
-        // Move it after its dependencies.
-        order.shift_remove(name);
-        order.insert(name.to_string(), deps);
+        order.insert(name, deps);
     }
     let mut order = IndexMap::new();
-    visit(project, service, &mut order);
-    let index: IndexMap<&str, usize> = order.keys().enumerate().map(|(i, k)| (k.as_str(), i)).collect();
+    visit(project, service, &mut order, &mut HashSet::new());
+    // Link aliases, by the service they name: one pass over the step's services.
+    let mut aliases: HashMap<&str, Vec<String>> = HashMap::new();
+    for name in order.keys() {
+        for link in project.services.get(*name).into_iter().flat_map(|s| &s.links) {
+            if let Some(alias) = &link.alias {
+                let list = aliases.entry(link.service.value.as_str()).or_default();
+                if !list.contains(alias) {
+                    list.push(alias.clone());
+                }
+            }
+        }
+    }
     order
         .iter()
         .map(|(name, deps)| {
-            let mut aliases = vec![name.clone()];
-            for (other, _) in order.iter() {
-                for link in project.services.get(other).into_iter().flat_map(|s| &s.links) {
-                    if link.service.value == *name {
-                        if let Some(alias) = &link.alias {
-                            if !aliases.contains(alias) {
-                                aliases.push(alias.clone());
-                            }
-                        }
-                    }
-                }
-            }
+            let mut names = vec![name.to_string()];
+            names.extend(aliases.get(name).into_iter().flatten().filter(|a| a != name).cloned());
             let mut needs: Vec<(usize, Condition)> = Vec::new();
             for (dep, condition) in deps {
-                let Some(&i) = index.get(dep.as_str()) else {
+                let Some(i) = order.get_index_of(dep) else {
                     continue;
                 };
                 match needs.iter_mut().find(|(j, _)| *j == i) {
@@ -477,7 +481,7 @@ pub fn environment(project: &Project, service: &str) -> Vec<Member> {
                     None => needs.push((i, *condition)),
                 }
             }
-            Member { service: name.clone(), aliases, needs }
+            Member { service: name.to_string(), aliases: names, needs }
         })
         .collect()
 }
