@@ -143,6 +143,33 @@ pub(crate) fn whole_number(node: &Node) -> Option<u64> {
     }
 }
 
+/// A whole number within `range`, or one error saying which numbers are allowed (with
+/// `hint`, when given).
+pub(crate) fn whole_number_in(
+    node: &Node,
+    what: &str,
+    range: std::ops::RangeInclusive<u64>,
+    hint: Option<&str>,
+    diags: &mut Diagnostics,
+) -> Option<u64> {
+    let value = whole_number(node).filter(|v| range.contains(v));
+    if value.is_none() {
+        let error = diags.error(
+            &node.span,
+            format!(
+                "{what} must be a whole number from {} to {}, found {}",
+                range.start(),
+                range.end(),
+                describe(node)
+            ),
+        );
+        if let Some(hint) = hint {
+            error.hint(hint);
+        }
+    }
+    value
+}
+
 pub(crate) fn unsigned(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u64> {
     let parsed = whole_number(node);
     if parsed.is_none() {

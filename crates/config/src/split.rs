@@ -1,7 +1,7 @@
 //! slipway's test-splitting keys on a run step: `parallelism`, `split`, `reports`, `retry`.
 
 use crate::diagnostic::Diagnostics;
-use crate::reader::{describe, non_empty_string, string, string_list, whole_number, Fields};
+use crate::reader::{non_empty_string, string, string_list, whole_number_in, Fields};
 use crate::source::{Span, Spanned};
 use crate::yaml::Node;
 
@@ -50,38 +50,17 @@ pub const MAX_PARALLELISM: u64 = 64;
 pub const MAX_RETRY: u64 = 10;
 
 pub(crate) fn parse_splitting(f: &mut Fields, what: &str, diags: &mut Diagnostics) -> Splitting {
-    let parallelism =
-        f.take("parallelism").and_then(|n| match whole_number(n).filter(|v| (1..=MAX_PARALLELISM).contains(v)) {
-            Some(value) => Some(Spanned::new(value, n.span.clone())),
-            None => {
-                diags.error(
-                    &n.span,
-                    format!(
-                        "`parallelism` of {what} must be a whole number from 1 to {MAX_PARALLELISM}, found {}",
-                        describe(n)
-                    ),
-                );
-                None
-            }
-        });
+    let parallelism = f.take("parallelism").and_then(|n| {
+        let value = whole_number_in(n, &format!("`parallelism` of {what}"), 1..=MAX_PARALLELISM, None, diags)?;
+        Some(Spanned::new(value, n.span.clone()))
+    });
     let split = f.take("split").and_then(|n| parse_split(n, what, diags));
     let reports = f.take("reports").map(|n| glob_list(n, &format!("`reports` of {what}"), diags)).unwrap_or_default();
     let retry = f
         .take("retry")
-        .and_then(|n| match whole_number(n).filter(|v| *v <= MAX_RETRY) {
-            Some(value) => Some(value),
-            None => {
-                diags
-                    .error(
-                        &n.span,
-                        format!(
-                            "`retry` of {what} must be a whole number from 0 to {MAX_RETRY}, found {}",
-                            describe(n)
-                        ),
-                    )
-                    .hint("retry re-runs only what failed; a test that fails this often is broken, not flaky");
-                None
-            }
+        .and_then(|n| {
+            let hint = "retry re-runs only what failed; a test that fails this often is broken, not flaky";
+            whole_number_in(n, &format!("`retry` of {what}"), 0..=MAX_RETRY, Some(hint), diags)
         })
         .unwrap_or(0);
     if let (Some(split), None) = (&split, &parallelism) {

@@ -188,12 +188,8 @@ impl Run {
         let worker = action.shard.map_or(0, |(index, _)| index as usize - 1);
         let mut failed_files: Vec<String> = Vec::new();
         let mut batch_number = 0;
-        let existing = match action.reports.is_empty() {
-            true => HashSet::new(),
-            false => {
-                existing_reports(self.runtime.as_ref(), setup.container, &action.reports, &setup.working_dir).await
-            }
-        };
+        let existing =
+            existing_reports(self.runtime.as_ref(), setup.container, &action.reports, &setup.working_dir).await;
         loop {
             let Some(batch) = queue.lock().expect("queue").take(worker) else { break };
             batch_number += 1;

@@ -186,7 +186,8 @@ async fn matching_files(
     Ok(files)
 }
 
-/// The reports in `container` before its command runs, by path and content. A report an
+/// The reports in `container` before its command runs, by path and content (none, and no
+/// engine call, without `globs`). A report an
 /// earlier run left on a bind-mounted folder may be only a moment older than this step,
 /// within the slack [`collect`] allows for clocks; what was there before is not this
 /// step's.

@@ -266,10 +266,12 @@ impl Run {
         };
         let dependencies = self.start_dependencies(id, action, &containers, &images);
         let service_working_dir = working_dir(&on_fail_spec, &images[action.service.as_str()]);
+        // A queue worker notes them itself, before its first batch.
         let existing = async {
-            match action.reports.is_empty() || action.queue.is_some() {
-                true => HashSet::new(),
-                false => existing_reports(self.runtime.as_ref(), &main_id, &action.reports, &service_working_dir).await,
+            if action.queue.is_some() {
+                HashSet::new()
+            } else {
+                existing_reports(self.runtime.as_ref(), &main_id, &action.reports, &service_working_dir).await
             }
         };
         let ((), ready, existing) = tokio::join!(start_main, dependencies, existing);
