@@ -9,6 +9,7 @@ mod credentials;
 pub mod events;
 mod gate;
 mod images;
+mod junit_reader;
 pub mod labels;
 pub mod lines;
 mod networks;

@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use globset::Glob;
-use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 use serde::Serialize;
 
+pub use crate::junit_reader::parse_junit;
 use crate::runtime::Runtime;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -38,76 +38,19 @@ fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)
 }
 
-/// Test cases of a JUnit XML document.
-pub fn parse_junit(xml: &str) -> Result<Vec<TestCaseResult>, String> {
-    let wrapped;
-    // Surefire, jest-junit, older pytest and others write one bare `<testsuite>` as the
-    // root; quick-junit reads only `<testsuites>`.
-    let xml = match bare_suite_start(xml) {
-        Some(start) => {
-            wrapped = format!("{}<testsuites>{}</testsuites>", &xml[..start], &xml[start..]);
-            wrapped.as_str()
-        }
-        None => xml,
-    };
-    let report = Report::deserialize_from_str(xml).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for suite in report.test_suites {
-        for case in suite.test_cases {
-            let (status, message) = match &case.status {
-                TestCaseStatus::Success { .. } => (TestStatus::Passed, None),
-                TestCaseStatus::Skipped { message, .. } => {
-                    (TestStatus::Skipped, message.as_ref().map(|m| m.to_string()))
-                }
-                TestCaseStatus::NonSuccess { kind, message, description, .. } => {
-                    let status = if *kind == NonSuccessKind::Error { TestStatus::Error } else { TestStatus::Failed };
-                    let text = message
-                        .as_ref()
-                        .or(description.as_ref())
-                        .map(|m| m.lines().next().unwrap_or_default().to_string());
-                    (status, text)
-                }
-            };
-            out.push(TestCaseResult {
-                suite: suite.name.to_string(),
-                name: case.name.to_string(),
-                classname: case.classname.as_ref().map(|c| c.to_string()),
-                file: case.extra.get("file").map(|f| clean(f.as_str())),
-                duration: case.time.unwrap_or_default(),
-                status,
-                message,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Where the root element starts when it is a `<testsuite>` rather than `<testsuites>`.
-fn bare_suite_start(xml: &str) -> Option<usize> {
-    let mut rest = 0;
-    loop {
-        let at = rest + xml[rest..].find('<')?;
-        let tail = &xml[at..];
-        if tail.starts_with("<?") {
-            rest = at + tail.find("?>")? + 2;
-        } else if tail.starts_with("<!--") {
-            rest = at + tail.find("-->")? + 3;
-        } else if tail.starts_with("<!") {
-            rest = at + tail.find('>')? + 1;
-        } else {
-            let name_end = tail[1..].find(|c: char| c.is_whitespace() || c == '>' || c == '/').map(|i| i + 1)?;
-            return (&tail[1..name_end] == "testsuite").then_some(at);
-        }
-    }
-}
-
 /// Fill in missing files from the classname: `tests.api.test_users.TestX` is
 /// `tests/api/test_users.py` when that is one of `files` (or any file whose path without
 /// extension matches a prefix of the classname).
 pub fn attribute_files(cases: &mut [TestCaseResult], files: &[String]) {
     for case in cases.iter_mut().filter(|c| c.file.is_none()) {
-        let Some(classname) = &case.classname else { continue };
-        let parts: Vec<&str> = classname.split(['.', '/', ':']).collect();
+        // pytest names a file that failed to import (a collection error) in `name`, with
+        // an empty classname: `tests.test_basic`.
+        let module = match case.classname.as_deref() {
+            Some(classname) if !classname.is_empty() => classname,
+            _ if case.name.contains(['.', '/']) => case.name.as_str(),
+            _ => continue,
+        };
+        let parts: Vec<&str> = module.split(['.', '/', ':']).collect();
         'prefixes: for len in (1..=parts.len()).rev() {
             let stem = parts[..len].join("/");
             for file in files {
@@ -119,10 +62,6 @@ pub fn attribute_files(cases: &mut [TestCaseResult], files: &[String]) {
             }
         }
     }
-}
-
-fn clean(path: &str) -> String {
-    path.trim_start_matches("./").to_string()
 }
 
 /// The part of a glob before its first wildcard, as a folder: where to look.
@@ -333,6 +272,15 @@ mod tests {
     }
 
     #[test]
+    fn a_collection_error_is_attributed_to_the_file_it_names() {
+        let xml = r#"<testsuite name="pytest"><testcase classname="" name="tests.test_basic" time="0.000"><error message="collection failure">ImportError</error></testcase></testsuite>"#;
+        let mut cases = parse_junit(xml).unwrap();
+        attribute_files(&mut cases, &["tests/test_basic.py".to_string()]);
+        assert_eq!(cases[0].file.as_deref(), Some("tests/test_basic.py"));
+        assert_eq!(cases[0].status, TestStatus::Error);
+    }
+
+    #[test]
     fn a_file_attribute_wins() {
         let xml =
             r#"<testsuite name="s"><testcase classname="x.y" name="t" file="./tests/x.py" time="1"/></testsuite>"#;
@@ -374,7 +322,6 @@ mod tests {
         assert_eq!(cases.len(), 1);
         assert_eq!(cases[0].status, TestStatus::Failed);
         assert_eq!(cases[0].message.as_deref(), Some("boom"));
-        assert_eq!(bare_suite_start("<testsuites><testsuite/></testsuites>"), None);
     }
 
     #[test]
