@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use slipway_config::{
-    Condition, Diagnostics, GroupMode, Project, Spanned, SplitMode, Splitting, Step, StepKind, TagPattern,
+    Condition, Diagnostics, GroupMode, Project, Spanned, SplitBy, SplitMode, Splitting, Step, StepKind, TagPattern,
 };
 
 use crate::context::RunContext;
@@ -316,7 +316,15 @@ impl<'a> Walker<'a> {
                 let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
                 for (i, shard) in plan.shards.into_iter().enumerate() {
                     let index = i as u32 + 1;
-                    let skip = shard.files.is_empty().then(|| "no test files left for this shard".to_string());
+                    // Fewer files than shards, or (by timings) the earlier shards would finish
+                    // them all before this one got going: say which, so it is not a surprise.
+                    let skip = shard.files.is_empty().then(|| match lags.get(i) {
+                        Some(lag) if split.by == SplitBy::Timings && input.files.len() >= count as usize => format!(
+                            "no test files left for this shard: it gets going about {:.1} s after the first, and the earlier shards finish all files sooner",
+                            lag.as_secs_f64()
+                        ),
+                        _ => "no test files left for this shard".to_string(),
+                    });
                     let action = RunAction {
                         command: Some(expand_files(&expand_shard(&command, index, count), &shard.files)),
                         extra_env: shard_env(index, Some(&shard.files)),

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use slipway_config::{load, LoadOptions, Project};
 use slipway_plan::{build_plan, Action, Condition, Mode, Node, Plan, RunContext, StepId};
@@ -268,4 +269,25 @@ fn push_steps_take_credentials_from_the_nearest_group() {
     };
     assert_eq!(auth(0).as_deref(), Some("outer.encrypted"));
     assert_eq!(auth(1).as_deref(), Some("inner.encrypted"));
+}
+
+#[test]
+fn a_shard_left_without_files_by_its_start_lag_says_so() {
+    let steps = "- name: tests\n  service: app\n  parallelism: 3\n  split:\n    files: \"t/*.py\"\n    by: timings\n  command: pytest {files}\n";
+    let (_dir, project) = project(ONE, steps);
+    let request = slipway_plan::split_requests(&project).pop().expect("a split step");
+    let files: Vec<String> = ["t/a.py", "t/b.py", "t/c.py"].map(String::from).to_vec();
+    let second = Duration::from_secs(1);
+    let input = slipway_plan::SplitInput {
+        timings: files.iter().map(|f| (f.clone(), second)).collect(),
+        files,
+        start_lags: vec![Duration::ZERO, Duration::ZERO, second * 10],
+    };
+    let mut ctx = ctx(None);
+    ctx.split_inputs.insert(request.key, input);
+    let plan = build_plan(&project, &ctx).unwrap();
+    let skips: Vec<Option<&str>> = plan.steps.iter().map(|s| s.skip.as_deref()).collect();
+    assert_eq!(skips[..2], [None, None]);
+    let last = skips[2].expect("the third shard starts too late to get a file");
+    assert!(last.contains("about 10.0 s after the first"), "{last}");
 }
