@@ -111,8 +111,9 @@ impl OpenCase {
     }
 
     fn finish(self) -> TestCaseResult {
-        let from_text = || self.text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
-        let message = self.message.clone().or_else(from_text);
+        // One line: it is shown beside the test's name in the summary.
+        let first_line = |text: &str| text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
+        let message = self.message.as_deref().and_then(first_line).or_else(|| first_line(&self.text));
         TestCaseResult { status: self.status, message, ..self.result }
     }
 }
@@ -184,7 +185,7 @@ mod tests {
     fn the_outcome_and_its_message_come_from_the_status_element() {
         let xml = "<testsuite name=\"s\">\
             <testcase name=\"f\"><properties><property name=\"k\">v</property></properties><failure>\n  AssertionError: 1 != 2&#10;trace</failure></testcase>\
-            <testcase name=\"e\"><error message=\"boom &amp; bang\" type=\"E\">trace</error></testcase>\
+            <testcase name=\"e\"><error message=\"boom &amp; bang&#10;second line\" type=\"E\">trace</error></testcase>\
             <testcase name=\"s\"><skipped message=\"later\"/></testcase>\
             <testcase name=\"flaky\"><flakyFailure message=\"once\"/></testcase>\
             <testcase name=\"c\"><failure><![CDATA[cdata first line\nsecond]]></failure></testcase>\

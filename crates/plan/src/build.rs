@@ -320,7 +320,7 @@ impl<'a> Walker<'a> {
                     // them all before this one got going: say which, so it is not a surprise.
                     let skip = shard.files.is_empty().then(|| match lags.get(i) {
                         Some(lag) if split.by == SplitBy::Timings && input.files.len() >= count as usize => format!(
-                            "no test files left for this shard: it gets going about {:.1} s after the first, and the earlier shards finish all files sooner",
+                            "no test files left for this shard: it gets going about {:.1} s after the first, and the others finish them all sooner",
                             lag.as_secs_f64()
                         ),
                         _ => "no test files left for this shard".to_string(),
