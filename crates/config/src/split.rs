@@ -1,9 +1,9 @@
 //! slipway's test-splitting keys on a run step: `parallelism`, `split`, `reports`, `retry`.
 
 use crate::diagnostic::Diagnostics;
-use crate::reader::{non_empty_string, string, string_list, whole_number_in, Fields};
+use crate::reader::{non_empty_string, string, whole_number_in, Fields};
 use crate::source::{Span, Spanned};
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SplitBy {
@@ -105,11 +105,22 @@ fn parse_split(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<Split
 }
 
 fn glob_list(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<Spanned<String>> {
-    let list = match node.as_seq() {
-        Some(_) => string_list(node, what, diags),
-        None => string(node, what, diags).into_iter().collect(),
+    let items: Vec<&Node> = match &node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![node],
     };
-    list.into_iter().filter(|g| check_glob(g, what, diags)).collect()
+    let mut globs = Vec::new();
+    for item in items {
+        // `reports: 5` is a slip, not a file named 5: a glob written bare is a word.
+        if matches!(item.value, Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
+            diags
+                .error(&item.span, format!("{what} must be globs of report files, found {}", item.kind()))
+                .hint("write a glob such as \"reports/*.xml\"; quote it if a file really has this name");
+        } else if let Some(glob) = string(item, what, diags) {
+            globs.push(glob);
+        }
+    }
+    globs.into_iter().filter(|g| check_glob(g, what, diags)).collect()
 }
 
 fn check_glob(glob: &Spanned<String>, what: &str, diags: &mut Diagnostics) -> bool {

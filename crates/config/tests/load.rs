@@ -467,6 +467,20 @@ fn retry_is_a_small_whole_number() {
 }
 
 #[test]
+fn reports_are_globs_not_bare_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    let step =
+        |n: usize, reports: &str| format!("- {{ name: s{n}, service: app, reports: {reports}, command: 'true' }}\n");
+    let steps = [step(1, "5"), step(2, "[\"r/*.xml\", true]"), step(3, "\"5\""), step(4, "[r/*.xml]")].concat();
+    write(dir.path(), "codeship-steps.yml", &steps);
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 2, "a quoted \"5\" and a list of globs are fine: {errors:?}");
+    assert!(errors[0].contains("codeship-steps.yml:1:") && errors[0].contains("found a number"), "{errors:?}");
+    assert!(errors[1].contains("codeship-steps.yml:2:") && errors[1].contains("found a boolean"), "{errors:?}");
+}
+
+#[test]
 fn a_step_name_with_a_control_character_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");

@@ -42,11 +42,13 @@ pub fn validate(args: &ProjectArgs) -> ExitCode {
     }
     let steps = project.steps.as_deref().map_or(0, count);
     let name = |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(String::new, |p| p.display().to_string());
+    let counted = |n: usize, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
     println!(
-        "✓ {} ({} services) and {} ({steps} steps) are valid",
+        "✓ {} ({}) and {} ({}) are valid",
         project.files.services.display(),
-        project.services.len(),
-        name(&project.files.steps)
+        counted(project.services.len(), "service"),
+        name(&project.files.steps),
+        counted(steps, "step")
     );
     ExitCode::SUCCESS
 }
