@@ -16,7 +16,8 @@ use serde_json::Value;
 use support::{read_events, RunResult, TestProject};
 
 /// `sh run-tests.sh REPORT FILE…`: outcomes are `pass`, `fail`, `once` (fails the first
-/// time it runs in this project, then passes) and `hang`.
+/// time it runs in this project, then passes) and `hang`. The report's timestamp has no
+/// zone, as pytest before 8 writes it.
 const RUNNER: &str = r#"
 report=$1; shift
 mkdir -p "$(dirname "$report")" .markers
@@ -35,7 +36,8 @@ for f in "$@"; do
   fi
   cases="$cases<testcase classname=\"tests.$name\" name=\"test_$name\" time=\"$secs\">$result</testcase>"
 done
-echo "<testsuites><testsuite name=\"fake\" tests=\"$#\" failures=\"$failures\">$cases</testsuite></testsuites>" > "$report"
+stamp=$(date +%Y-%m-%dT%H:%M:%S.123456)
+echo "<testsuites><testsuite name=\"fake\" tests=\"$#\" failures=\"$failures\" timestamp=\"$stamp\">$cases</testsuite></testsuites>" > "$report"
 exit $status
 "#;
 
