@@ -184,6 +184,30 @@ fn a_report_already_there_before_the_command_is_not_counted() {
 }
 
 #[test]
+fn reports_are_read_from_a_named_file_and_from_deep_globs() {
+    // A named file is read alone (jest-junit's `junit.xml` beside a large node_modules);
+    // `**` globs are read from their fixed folder, streamed. Nothing here is mounted: the
+    // reports exist only in the stopped container.
+    let report = |name: &str| {
+        format!("<testsuite name=\\\"s\\\"><testcase classname=\\\"c\\\" name=\\\"{name}\\\"/></testsuite>")
+    };
+    let command = format!(
+        "sh -c 'mkdir -p /work/deep/a /work/other && cd /work && echo \"{}\" > junit.xml && echo \"{}\" > deep/a/junit-x.xml && echo \"{}\" > other/junit-no.xml'",
+        report("test_named"),
+        report("test_deep"),
+        report("test_not_matched"),
+    );
+    let steps = format!("- name: t\n  service: app\n  reports: [junit.xml, 'deep/**/*.xml']\n  command: {command}\n");
+    let p = TestProject::with_files("report-globs", "app:\n  image: busybox\n  working_dir: /work\n", &steps);
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let mut names: Vec<String> = cases(&r).into_iter().map(|(n, _)| n).collect();
+    names.sort();
+    assert_eq!(names, ["test_deep", "test_named"], "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_it() {
     let files = [("ok", 200, "pass"), ("broken", 200, "fail"), ("wobbly", 200, "once")];
     let p = suite("static-fail", &files, &step(3, "name", "static", "  retry: 1\n"));

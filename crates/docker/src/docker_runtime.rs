@@ -19,7 +19,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use slipway_engine::registry::Credentials;
 use slipway_engine::runtime::{
     Attached, BuildOptions, ContainerSpec, ContainerState, ExecCommand, Health, ImageInfo, ImageSummary, Labels,
@@ -411,7 +411,11 @@ impl Runtime for DockerRuntime {
     }
 
     async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
-        let archive = self.read_archive(id, path).await?;
+        let mut stream = self.read_archive(id, path).await?;
+        let mut archive = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            archive.extend_from_slice(&chunk?);
+        }
         // The engine sends a tar archive holding the one file.
         let mut entries = tar::Archive::new(archive.as_slice());
         let mut entry = entries
@@ -425,14 +429,9 @@ impl Runtime for DockerRuntime {
         Ok(content)
     }
 
-    async fn read_archive(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+    async fn read_archive(&self, id: &str, path: &str) -> Result<BoxStream<'static, Result<bytes::Bytes>>> {
         let options = DownloadFromContainerOptions { path: path.to_string() };
-        let mut stream = self.docker.download_from_container(id, Some(options));
-        let mut archive = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            archive.extend_from_slice(&chunk.map_err(runtime_error)?);
-        }
-        Ok(archive)
+        Ok(self.docker.download_from_container(id, Some(options)).map_err(runtime_error).boxed())
     }
 
     async fn exec(&self, id: &str, command: &ExecCommand) -> Result<(BoxStream<'static, Result<OutputChunk>>, String)> {

@@ -6,6 +6,7 @@ use std::path::{Component, Path};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::TryStreamExt;
 use globset::Glob;
 use serde::Serialize;
 
@@ -64,9 +65,10 @@ pub fn attribute_files(cases: &mut [TestCaseResult], files: &[String]) {
     }
 }
 
-/// The part of a glob before its first wildcard, as a folder: where to look.
+/// Where to look for a glob's files: the folder before its first wildcard, or the file
+/// itself when it has none.
 fn glob_base(glob: &str) -> &str {
-    let first_wild = glob.find(['*', '?', '[', '{']).unwrap_or(glob.len());
+    let Some(first_wild) = glob.find(['*', '?', '[', '{']) else { return glob };
     match glob[..first_wild].rfind('/') {
         Some(i) => &glob[..i],
         None => "",
@@ -92,6 +94,11 @@ impl ReportFile {
 }
 
 /// The files in `container` matching `glob` (relative to `working_dir`, or absolute).
+///
+/// The engine hands out whole folders as tar archives, so a glob is read from the folder
+/// before its first wildcard, and a glob without one as that very file. The archive is
+/// streamed and only matching files are kept: `**/junit.xml` in a working dir with a
+/// gigabyte of dependencies costs the engine's time to pack it, but not that memory here.
 async fn matching_files(
     runtime: &dyn Runtime,
     container: &str,
@@ -100,29 +107,37 @@ async fn matching_files(
 ) -> Result<Vec<ReportFile>, String> {
     let absolute = if glob.starts_with('/') { glob.to_string() } else { join(working_dir, glob) };
     let base = match glob_base(&absolute) {
-        "" => "/",
-        b => b,
+        "" => "/".to_string(),
+        b => b.to_string(),
     };
     let matcher = Glob::new(&absolute).map_err(|_| format!("`{glob}` is not a valid glob"))?.compile_matcher();
-    let archive =
-        runtime.read_archive(container, base).await.map_err(|e| format!("no reports at `{glob}`: {}", e.message))?;
-    // Entries are named from the base folder's own name: rebuild absolute paths.
-    let parent = Path::new(base).parent().map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
-    let mut tar = tar::Archive::new(archive.as_slice());
-    let Ok(entries) = tar.entries() else { return Ok(Vec::new()) };
-    let mut files = Vec::new();
-    for mut entry in entries.flatten() {
-        let Ok(name) = entry.path().map(|p| p.to_string_lossy().into_owned()) else { continue };
-        let path = join(&parent, &name);
-        if !entry.header().entry_type().is_file() || !matcher.is_match(&path) {
-            continue;
+    let no_reports = |message: String| format!("no reports at `{glob}`: {message}");
+    let archive = runtime.read_archive(container, &base).await.map_err(|e| no_reports(e.message))?;
+    let reader = tokio_util::io::StreamReader::new(archive.map_err(|e| std::io::Error::other(e.message)));
+    // Entries are named from the base's own name: rebuild absolute paths from its parent.
+    let parent = Path::new(&base).parent().map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
+    let unpack = move || -> Result<Vec<ReportFile>, std::io::Error> {
+        let mut tar = tar::Archive::new(tokio_util::io::SyncIoBridge::new(reader));
+        let mut files = Vec::new();
+        for entry in tar.entries()? {
+            let mut entry = entry?;
+            let Ok(name) = entry.path().map(|p| p.to_string_lossy().into_owned()) else { continue };
+            let path = join(&parent, &name);
+            if !entry.header().entry_type().is_file() || !matcher.is_match(&path) {
+                continue;
+            }
+            let mtime = entry.header().mtime().unwrap_or(0);
+            let mut text = String::new();
+            let text = std::io::Read::read_to_string(&mut entry, &mut text).is_ok().then_some(text);
+            files.push(ReportFile { path, mtime, text });
         }
-        let mtime = entry.header().mtime().unwrap_or(0);
-        let mut text = String::new();
-        let text = std::io::Read::read_to_string(&mut entry, &mut text).is_ok().then_some(text);
-        files.push(ReportFile { path, mtime, text });
+        Ok(files)
+    };
+    match tokio::task::spawn_blocking(unpack).await {
+        Ok(Ok(files)) => Ok(files),
+        Ok(Err(e)) => Err(no_reports(e.to_string())),
+        Err(e) => Err(no_reports(e.to_string())),
     }
-    Ok(files)
 }
 
 /// The reports in `container` before its command runs, by path and content (none, and no
@@ -312,6 +327,7 @@ mod tests {
     fn globs_are_searched_from_their_fixed_part() {
         assert_eq!(glob_base("/code/reports/*.xml"), "/code/reports");
         assert_eq!(glob_base("/code/**/junit.xml"), "/code");
+        assert_eq!(glob_base("/code/junit.xml"), "/code/junit.xml", "a file without wildcards is read alone");
         assert_eq!(join("/code", "reports/../r/*.xml"), "/code/r/*.xml");
     }
 

@@ -240,8 +240,9 @@ pub trait Runtime: Send + Sync + 'static {
     /// The content of a file in a (stopped or running) container.
     async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>>;
     /// A file or folder of a container as a tar archive (entries named from the last
-    /// path component of `path`).
-    async fn read_archive(&self, id: &str, path: &str) -> Result<Vec<u8>>;
+    /// path component of `path`), streamed: a folder may be far larger than what is wanted
+    /// of it. An error (such as a missing path) may come as the first item.
+    async fn read_archive(&self, id: &str, path: &str) -> Result<BoxStream<'static, Result<bytes::Bytes>>>;
     /// Run a command in a running container; returns its output and an id for [`Runtime::exec_exit_code`].
     async fn exec(&self, id: &str, command: &ExecCommand) -> Result<(BoxStream<'static, Result<OutputChunk>>, String)>;
     /// The exit code of a finished exec.

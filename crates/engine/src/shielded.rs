@@ -125,7 +125,7 @@ impl Runtime for Shielded {
     async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
         self.inner.read_file(id, path).await
     }
-    async fn read_archive(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+    async fn read_archive(&self, id: &str, path: &str) -> Result<BoxStream<'static, Result<bytes::Bytes>>> {
         self.inner.read_archive(id, path).await
     }
     async fn exec(&self, id: &str, command: &ExecCommand) -> Result<(BoxStream<'static, Result<OutputChunk>>, String)> {

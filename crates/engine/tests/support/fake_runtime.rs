@@ -329,7 +329,7 @@ impl Runtime for FakeRuntime {
         Err(RuntimeError { kind: ErrorKind::NotFound, message: format!("{id}: no file {path} in a fake container") })
     }
 
-    async fn read_archive(&self, id: &str, path: &str) -> Result<Vec<u8>> {
+    async fn read_archive(&self, id: &str, path: &str) -> Result<BoxStream<'static, Result<bytes::Bytes>>> {
         Err(RuntimeError { kind: ErrorKind::NotFound, message: format!("{id}: no path {path} in a fake container") })
     }
 
