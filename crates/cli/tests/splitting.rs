@@ -112,6 +112,11 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
 
     let first = p.slipway(&["steps", "--junit", "junit.xml"]);
     first.assert_code(0);
+    assert!(
+        first.stdout.contains("tests [1/2] │ ▶ started: 3 files by count: no timings recorded yet"),
+        "{}",
+        first.dump()
+    );
     let ran = shard_files(&first, 2);
     assert!(ran[0].is_disjoint(&ran[1]), "{ran:?}");
     assert_eq!(ran[0].len() + ran[1].len(), 6, "every file runs once: {ran:?}");
@@ -148,6 +153,19 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
 
     let second = p.slipway(&["steps"]);
     second.assert_code(0);
+    // Each shard says what it was given.
+    for (i, shard) in shards.iter().enumerate() {
+        let files = match shard["files"].as_array().unwrap().len() {
+            1 => "1 file".to_string(),
+            n => format!("{n} files"),
+        };
+        let share = format!(
+            "tests [{}/2] │ ▶ started: {files}, ~{:.1} s by recorded timings",
+            i + 1,
+            estimates[i] as f64 / 1000.0
+        );
+        assert!(second.stdout.contains(&share), "{share}\n{}", second.dump());
+    }
     assert_eq!(shard_files(&second, 2), planned, "the second run must use the first run's timings");
 
     let history = p.slipway(&["history"]);

@@ -43,6 +43,9 @@ pub struct StepInfo {
     pub shard: Option<(u32, u32)>,
     /// Every service of its environment, dependencies first and its own last.
     pub services: Vec<String>,
+    /// A shard's share of a split and how it was made (see `RunAction::split_note`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -117,6 +117,10 @@ pub async fn run(
                     Action::Run(r) => r.environment.iter().map(|m| m.service.clone()).collect(),
                     Action::Push(p) => vec![p.service.clone()],
                 },
+                split: match &s.action {
+                    Action::Run(r) => r.split_note.clone(),
+                    Action::Push(_) => None,
+                },
             })
             .collect(),
     });

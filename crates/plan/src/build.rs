@@ -77,6 +77,7 @@ pub fn build_run_plan(
             files: Vec::new(),
             split_files: Vec::new(),
             queue: None,
+            split_note: None,
         }),
         skip: None,
     });
@@ -238,6 +239,7 @@ impl<'a> Walker<'a> {
             files: Vec::new(),
             split_files: Vec::new(),
             queue: None,
+            split_note: None,
         };
         match &run.splitting.parallelism {
             None => self.leaf(step.display_name(), inherited.copy, Action::Run(base), inherited.skip.clone()),
@@ -272,6 +274,18 @@ impl<'a> Walker<'a> {
         match &splitting.split {
             Some(split) if split.mode == SplitMode::Queue => {
                 let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
+                let notes: Vec<String> = plan
+                    .shards
+                    .iter()
+                    .map(|shard| match plan.by {
+                        SplitBy::Timings => format!(
+                            "queue worker; its share by recorded timings is {}, ~{:.1} s, then batches go to whoever is free",
+                            files_count(shard.files.len()),
+                            shard.estimate.as_secs_f64()
+                        ),
+                        _ => "queue worker; no timings recorded yet, so files come in batches".to_string(),
+                    })
+                    .collect();
                 let durations: HashMap<String, Duration> =
                     estimates(&input.files, &input.timings).into_iter().collect();
                 let assignment = plan
@@ -307,6 +321,7 @@ impl<'a> Walker<'a> {
                         // The queue retries failed files; a worker run again would find it empty.
                         retry: 0,
                         split_files: input.files.clone(),
+                        split_note: notes.get(index as usize - 1).cloned(),
                         ..base.clone()
                     };
                     children.push(self.shard_leaf(&name, index, count, action, inherited, None));
@@ -325,12 +340,28 @@ impl<'a> Walker<'a> {
                         ),
                         _ => "no test files left for this shard".to_string(),
                     });
+                    let note = match (plan.by, split.by) {
+                        (SplitBy::Timings, _) => {
+                            let late = match lags.get(i).filter(|lag| lag.as_millis() >= 100) {
+                                Some(lag) => format!(" (it gets going ~{:.1} s after the first)", lag.as_secs_f64()),
+                                None => String::new(),
+                            };
+                            let (files, seconds) = (files_count(shard.files.len()), shard.estimate.as_secs_f64());
+                            format!("{files}, ~{seconds:.1} s by recorded timings{late}")
+                        }
+                        (SplitBy::Count, SplitBy::Timings) => {
+                            format!("{} by count: no timings recorded yet", files_count(shard.files.len()))
+                        }
+                        (SplitBy::Count, _) => format!("{} by count", files_count(shard.files.len())),
+                        (SplitBy::Name, _) => format!("{} by name", files_count(shard.files.len())),
+                    };
                     let action = RunAction {
                         command: Some(expand_files(&expand_shard(&command, index, count), &shard.files)),
                         extra_env: shard_env(index, Some(&shard.files)),
                         shard: Some((index, count)),
                         files: shard.files,
                         split_files: input.files.clone(),
+                        split_note: Some(note),
                         ..base.clone()
                     };
                     children.push(self.shard_leaf(&name, index, count, action, inherited, skip));
@@ -525,6 +556,14 @@ fn shared_services(plan: &Plan) -> Vec<String> {
 /// The key of a step in [`RunContext::split_inputs`]: where it stands in its file.
 pub fn split_key(step: &Step) -> usize {
     step.span.offset
+}
+
+fn files_count(n: usize) -> String {
+    if n == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{n} files")
+    }
 }
 
 /// A step with a `split`: what the caller must find for it.

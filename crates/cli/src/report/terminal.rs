@@ -408,7 +408,11 @@ impl Reporter for TerminalReporter {
                 if *attempt > 1 {
                     self.step_line(*step, self.style(3).apply_to(format!("▶ attempt {attempt}")));
                 } else if !self.options.live {
-                    self.step_line(*step, self.plain().dim().apply_to("▶ started"));
+                    let started = match self.steps.get(step.0).and_then(|s| s.split.as_deref()) {
+                        Some(split) => format!("▶ started: {split}"),
+                        None => "▶ started".to_string(),
+                    };
+                    self.step_line(*step, self.plain().dim().apply_to(started));
                 }
                 self.start_bar(*step);
             }

@@ -138,6 +138,7 @@ impl PlanBuilder {
                 files: Vec::new(),
                 split_files: Vec::new(),
                 queue: None,
+                split_note: None,
             }),
             skip,
         });
