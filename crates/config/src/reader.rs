@@ -70,7 +70,7 @@ impl<'a> Fields<'a> {
 }
 
 /// The known name closest to a misspelt one, if it is close enough to be a likely typo.
-fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
     known
         .iter()
         .map(|k| (edit_distance(name, k), *k))

@@ -54,11 +54,16 @@ fn unknown_service(project: &Project, reference: &Spanned<String>, role: &str, d
         return false;
     }
     let known: Vec<&str> = project.services.keys().map(String::as_str).collect();
-    diags.error(&reference.span, format!("{role} names unknown service `{}`", reference.value)).hint(format!(
+    let listed = format!(
         "services in {}: {}",
         project.files.services.file_name().map_or("the services file".into(), |n| n.to_string_lossy()),
         known.join(", ")
-    ));
+    );
+    let hint = match crate::reader::closest(&reference.value, &known) {
+        Some(near) => format!("did you mean `{near}`? {listed}"),
+        None => listed,
+    };
+    diags.error(&reference.span, format!("{role} names unknown service `{}`", reference.value)).hint(hint);
     true
 }
 

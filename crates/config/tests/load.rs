@@ -522,3 +522,20 @@ fn a_services_file_without_services_and_an_empty_manual_step_are_errors() {
     let errors = errors(&load(&options(dir.path())).unwrap_err());
     assert!(errors.len() == 1 && errors[0].contains("is a manual step with no steps"), "{errors:?}");
 }
+
+#[test]
+fn a_misspelt_service_name_suggests_the_near_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  links: [datbase]\ndatabase:\n  image: redis:7\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- service: web\n  command: 'true'\n");
+    let diags = load(&options(dir.path())).unwrap_err();
+    let rendered: Vec<String> = diags.errors().map(|d| d.render(false)).collect();
+    assert_eq!(rendered.len(), 2, "{rendered:?}");
+    assert!(rendered[0].contains("did you mean `database`?"), "{}", rendered[0]);
+    assert!(!rendered[1].contains("did you mean"), "`web` is near no service: {}", rendered[1]);
+    assert!(rendered[1].contains("services in codeship-services.yml: app, database"), "{}", rendered[1]);
+}
