@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 use slipway_config::{
-    Condition, Diagnostics, GroupMode, Project, Spanned, SplitBy, SplitMode, Splitting, Step, StepKind, TagPattern,
+    Condition, Diagnostics, GroupMode, Project, Spanned, SplitMode, Splitting, Step, StepKind, TagPattern,
 };
 
 use crate::context::RunContext;
@@ -15,7 +15,10 @@ use crate::model::{
     RegistryAuthSpec, RunAction, StepId,
 };
 use crate::resolve::{resolve_build, resolve_service};
-use crate::split::{estimates, expand_files, expand_shard, split_files_with_lags};
+use crate::split::{
+    empty_shard_reason, estimates, expand_files, expand_shard, queue_share_note, split_files_with_lags,
+    static_share_note,
+};
 use crate::template::{render, sanitize_image_tag};
 
 /// Build the plan for a loaded (and validated) project.
@@ -274,18 +277,7 @@ impl<'a> Walker<'a> {
         match &splitting.split {
             Some(split) if split.mode == SplitMode::Queue => {
                 let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
-                let notes: Vec<String> = plan
-                    .shards
-                    .iter()
-                    .map(|shard| match plan.by {
-                        SplitBy::Timings => format!(
-                            "queue worker; its share by recorded timings is {}, ~{:.1} s, then batches go to whoever is free",
-                            files_count(shard.files.len()),
-                            shard.estimate.as_secs_f64()
-                        ),
-                        _ => "queue worker; no timings recorded yet, so files come in batches".to_string(),
-                    })
-                    .collect();
+                let notes: Vec<String> = plan.shards.iter().map(|shard| queue_share_note(plan.by, shard)).collect();
                 let durations: HashMap<String, Duration> =
                     estimates(&input.files, &input.timings).into_iter().collect();
                 let assignment = plan
@@ -331,30 +323,12 @@ impl<'a> Walker<'a> {
                 let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
                 for (i, shard) in plan.shards.into_iter().enumerate() {
                     let index = i as u32 + 1;
-                    // Fewer files than shards, or (by timings) the earlier shards would finish
-                    // them all before this one got going: say which, so it is not a surprise.
-                    let skip = shard.files.is_empty().then(|| match lags.get(i) {
-                        Some(lag) if split.by == SplitBy::Timings && input.files.len() >= count as usize => format!(
-                            "no test files left for this shard: it gets going about {:.1} s after the first, and the others finish them all sooner",
-                            lag.as_secs_f64()
-                        ),
-                        _ => "no test files left for this shard".to_string(),
-                    });
-                    let note = match (plan.by, split.by) {
-                        (SplitBy::Timings, _) => {
-                            let late = match lags.get(i).filter(|lag| lag.as_millis() >= 100) {
-                                Some(lag) => format!(" (it gets going ~{:.1} s after the first)", lag.as_secs_f64()),
-                                None => String::new(),
-                            };
-                            let (files, seconds) = (files_count(shard.files.len()), shard.estimate.as_secs_f64());
-                            format!("{files}, ~{seconds:.1} s by recorded timings{late}")
-                        }
-                        (SplitBy::Count, SplitBy::Timings) => {
-                            format!("{} by count: no timings recorded yet", files_count(shard.files.len()))
-                        }
-                        (SplitBy::Count, _) => format!("{} by count", files_count(shard.files.len())),
-                        (SplitBy::Name, _) => format!("{} by name", files_count(shard.files.len())),
-                    };
+                    let lag = lags.get(i).copied();
+                    let skip = shard
+                        .files
+                        .is_empty()
+                        .then(|| empty_shard_reason(plan.by, lag, input.files.len() < count as usize));
+                    let note = static_share_note(plan.by, split.by, &shard, lag);
                     let action = RunAction {
                         command: Some(expand_files(&expand_shard(&command, index, count), &shard.files)),
                         extra_env: shard_env(index, Some(&shard.files)),
@@ -556,14 +530,6 @@ fn shared_services(plan: &Plan) -> Vec<String> {
 /// The key of a step in [`RunContext::split_inputs`]: where it stands in its file.
 pub fn split_key(step: &Step) -> usize {
     step.span.offset
-}
-
-fn files_count(n: usize) -> String {
-    if n == 1 {
-        "1 file".to_string()
-    } else {
-        format!("{n} files")
-    }
 }
 
 /// A step with a `split`: what the caller must find for it.

@@ -174,6 +174,64 @@ pub fn expand_shard(command: &[String], index: u32, count: u32) -> Vec<String> {
     command.iter().map(|w| w.replace("{shards}", &count.to_string()).replace("{shard}", &index.to_string())).collect()
 }
 
+/// A lag below this is noise, not worth a word in the log.
+const NOTABLE_LAG: Duration = Duration::from_millis(100);
+
+/// What a static shard was given and why, for its log: `5 files, ~15.1 s by recorded
+/// timings (it gets going ~2.1 s after the first)`. `used` is what the split really did
+/// (`timings` falls back to `count` without history), `asked` what the step asked for.
+pub fn static_share_note(used: SplitBy, asked: SplitBy, shard: &Shard, lag: Option<Duration>) -> String {
+    let files = files_count(shard.files.len());
+    match (used, asked) {
+        (SplitBy::Timings, _) => {
+            let late = match lag.filter(|lag| *lag >= NOTABLE_LAG) {
+                Some(lag) => format!(" (it gets going ~{:.1} s after the first)", lag.as_secs_f64()),
+                None => String::new(),
+            };
+            format!("{files}, ~{:.1} s by recorded timings{late}", shard.estimate.as_secs_f64())
+        }
+        (SplitBy::Count, SplitBy::Timings) => format!("{files} by count: no timings recorded yet"),
+        (SplitBy::Count, _) => format!("{files} by count"),
+        (SplitBy::Name, _) => format!("{files} by name"),
+    }
+}
+
+/// A queue worker's starting share, for its log.
+pub fn queue_share_note(used: SplitBy, shard: &Shard) -> String {
+    match used {
+        SplitBy::Timings => format!(
+            "queue worker; its share by recorded timings is {}, ~{:.1} s, then batches go to whoever is free",
+            files_count(shard.files.len()),
+            shard.estimate.as_secs_f64()
+        ),
+        _ => "queue worker; no timings recorded yet, so files come in batches".to_string(),
+    }
+}
+
+/// Why a static shard was left without files: fewer files than shards, or (by timings)
+/// the earlier shards finish them all before this one would get going. Said, so an idle
+/// shard is not a surprise.
+pub fn empty_shard_reason(used: SplitBy, lag: Option<Duration>, fewer_files_than_shards: bool) -> String {
+    if fewer_files_than_shards {
+        return "no test files left for this shard: there are fewer files than shards".to_string();
+    }
+    match lag.filter(|lag| used == SplitBy::Timings && *lag >= NOTABLE_LAG) {
+        Some(lag) => format!(
+            "no test files left for this shard: it gets going about {:.1} s after the first, and the others finish them all sooner",
+            lag.as_secs_f64()
+        ),
+        None => "no test files left for this shard".to_string(),
+    }
+}
+
+fn files_count(n: usize) -> String {
+    if n == 1 {
+        "1 file".to_string()
+    } else {
+        format!("{n} files")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
