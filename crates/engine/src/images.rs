@@ -109,10 +109,9 @@ impl Run {
     async fn pull(&self, service: &str, image: &str, step: Option<StepId>) -> Result<(), String> {
         let config = self.docker_config(&self.plan.services[service].registry_auth).await?;
         let credentials = config.as_ref().and_then(|c| c.for_image(image));
-        self.runtime
-            .pull_image(image, credentials, &self.image_output(image, step))
-            .await
-            .map_err(|e| format!("cannot pull image `{image}` for service `{service}`: {}", e.message))
+        self.runtime.pull_image(image, credentials, &self.image_output(image, step)).await.map_err(|e| {
+            format!("cannot pull image `{image}` for service `{service}`: {} ({})", e.message, pull_advice(&e.message))
+        })
     }
 
     async fn build(&self, service: &str, image: &str, step: Option<StepId>) -> Result<(), String> {
@@ -169,9 +168,29 @@ impl Run {
     }
 }
 
+/// What to do about a failed pull, from the engine's message. Registries answer "denied"
+/// both for a private image and for one that does not exist, so those share one advice.
+fn pull_advice(message: &str) -> &'static str {
+    let message = message.to_ascii_lowercase();
+    let unreachable = ["no such host", "dial tcp", "i/o timeout", "connection refused", "tls handshake timeout"];
+    if unreachable.iter().any(|m| message.contains(m)) {
+        "the engine cannot reach the registry: check its network or proxy, or load the image into the engine first"
+    } else {
+        "check the image name and tag in the services file; for a private image, give its registry's credentials with `dockercfg_service` or `encrypted_dockercfg_path`"
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::committed_layer;
+    use super::{committed_layer, pull_advice};
+
+    #[test]
+    fn pull_advice_tells_an_unreachable_registry_from_a_wrong_name() {
+        let offline = "Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host";
+        assert!(pull_advice(offline).contains("cannot reach the registry"));
+        let missing = "pull access denied for nobody/nothing, repository does not exist or may require 'docker login'";
+        assert!(pull_advice(missing).contains("check the image name and tag"));
+    }
 
     #[test]
     fn only_committed_layer_lines_name_a_layer() {
