@@ -65,6 +65,29 @@ pub fn attribute_files(cases: &mut [TestCaseResult], files: &[String]) {
     }
 }
 
+impl TestCaseResult {
+    /// How to name the test to a person, pytest-style: `tests/test_x.py::TestPipe::test_y`,
+    /// with the class when the classname holds one past the file's module.
+    pub fn id(&self) -> String {
+        let Some(file) = &self.file else {
+            let place = self.classname.as_deref().filter(|c| !c.is_empty()).unwrap_or(&self.suite);
+            return format!("{place}::{}", self.name);
+        };
+        let classname = self.classname.as_deref().unwrap_or_default();
+        let module: Vec<&str> = file.rsplit_once('.').map_or(file.as_str(), |(stem, _)| stem).split('/').collect();
+        // The classname starts with the module's dotted path, or a tail of it (pytest
+        // names modules from its rootdir, which may sit below the project dir).
+        let class = (0..module.len()).find_map(|skip| {
+            let dotted = module[skip..].join(".");
+            classname.strip_prefix(&dotted)?.strip_prefix('.')
+        });
+        match class {
+            Some(class) => format!("{file}::{}::{}", class.replace('.', "::"), self.name),
+            None => format!("{file}::{}", self.name),
+        }
+    }
+}
+
 /// Where to look for a glob's files: the folder before its first wildcard, or the file
 /// itself when it has none.
 fn glob_base(glob: &str) -> &str {
@@ -284,6 +307,24 @@ mod tests {
         assert_eq!(cases[0].file.as_deref(), Some("tests/api/test_users.py"));
         assert_eq!(cases[1].file.as_deref(), Some("tests/test_store.py"));
         assert_eq!(cases[2].status, TestStatus::Skipped);
+    }
+
+    #[test]
+    fn a_test_is_named_with_its_file_and_class() {
+        let case = |file: Option<&str>, classname: &str| TestCaseResult {
+            suite: "pytest".into(),
+            name: "test_y".into(),
+            classname: Some(classname.into()),
+            file: file.map(str::to_string),
+            duration: Duration::ZERO,
+            status: TestStatus::Failed,
+            message: None,
+        };
+        assert_eq!(case(Some("tests/test_x.py"), "tests.test_x.TestPipe").id(), "tests/test_x.py::TestPipe::test_y");
+        assert_eq!(case(Some("tests/test_x.py"), "test_x.TestA.TestB").id(), "tests/test_x.py::TestA::TestB::test_y");
+        assert_eq!(case(Some("tests/test_x.py"), "tests.test_x").id(), "tests/test_x.py::test_y");
+        assert_eq!(case(Some("spec/a.rb"), "Widget").id(), "spec/a.rb::test_y", "a classname that is no module");
+        assert_eq!(case(None, "tests.test_x.TestPipe").id(), "tests.test_x.TestPipe::test_y");
     }
 
     #[test]

@@ -315,8 +315,7 @@ impl TerminalReporter {
             ));
         }
         for (info, case) in all.iter().filter(|(_, c)| matches!(c.status, TestStatus::Failed | TestStatus::Error)) {
-            let place = case.file.as_deref().or(case.classname.as_deref()).unwrap_or(&case.suite);
-            let mut line = format!("  {} {place}::{}", self.style(1).apply_to("✗"), case.name);
+            let mut line = format!("  {} {}", self.style(1).apply_to("✗"), case.id());
             line.push_str(&format!("  {}", self.label_style(info.id).apply_to(&info.label)));
             if let Some(message) = &case.message {
                 line.push_str(&format!("  {}", self.plain().dim().apply_to(message)));
