@@ -66,25 +66,31 @@ pub fn attribute_files(cases: &mut [TestCaseResult], files: &[String]) {
 }
 
 impl TestCaseResult {
-    /// How to name the test to a person, pytest-style: `tests/test_x.py::TestPipe::test_y`,
-    /// with the class when the classname holds one past the file's module.
+    /// How to name the test to a person: see [`test_id`].
     pub fn id(&self) -> String {
-        let Some(file) = &self.file else {
-            let place = self.classname.as_deref().filter(|c| !c.is_empty()).unwrap_or(&self.suite);
-            return format!("{place}::{}", self.name);
-        };
-        let classname = self.classname.as_deref().unwrap_or_default();
-        let module: Vec<&str> = file.rsplit_once('.').map_or(file.as_str(), |(stem, _)| stem).split('/').collect();
-        // The classname starts with the module's dotted path, or a tail of it (pytest
-        // names modules from its rootdir, which may sit below the project dir).
-        let class = (0..module.len()).find_map(|skip| {
-            let dotted = module[skip..].join(".");
-            classname.strip_prefix(&dotted)?.strip_prefix('.')
-        });
-        match class {
-            Some(class) => format!("{file}::{}::{}", class.replace('.', "::"), self.name),
-            None => format!("{file}::{}", self.name),
-        }
+        test_id(self.file.as_deref(), self.classname.as_deref(), &self.name, &self.suite)
+    }
+}
+
+/// A test's name for a person, pytest-style: `tests/test_x.py::TestPipe::test_y`, with the
+/// class when the classname holds one past the file's module; without a file, the
+/// classname (or suite) and the name.
+pub fn test_id(file: Option<&str>, classname: Option<&str>, name: &str, suite: &str) -> String {
+    let Some(file) = file else {
+        let place = classname.filter(|c| !c.is_empty()).unwrap_or(suite);
+        return format!("{place}::{name}");
+    };
+    let classname = classname.unwrap_or_default();
+    let module: Vec<&str> = file.rsplit_once('.').map_or(file, |(stem, _)| stem).split('/').collect();
+    // The classname starts with the module's dotted path, or a tail of it (pytest names
+    // modules from its rootdir, which may sit below the project dir).
+    let class = (0..module.len()).find_map(|skip| {
+        let dotted = module[skip..].join(".");
+        classname.strip_prefix(&dotted)?.strip_prefix('.')
+    });
+    match class {
+        Some(class) => format!("{file}::{}::{name}", class.replace('.', "::")),
+        None => format!("{file}::{name}"),
     }
 }
 

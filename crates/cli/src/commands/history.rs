@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use slipway_engine::reports::test_id;
 use slipway_plan::split::{split_files_with_lags, SplitBy};
 use slipway_store::Store;
 
@@ -107,9 +108,10 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         println!();
         println!("FAILING TESTS");
         for (label, attempt, case) in &detail.failing_tests {
-            let place = case.file.as_deref().unwrap_or(&case.suite);
+            // The store keeps the report's classname as the suite, when it has one.
+            let id = test_id(case.file.as_deref(), Some(&case.suite), &case.name, &case.suite);
             let message = case.message.as_deref().unwrap_or("");
-            println!("  ✗ {place}::{}  ({label}, attempt {attempt})  {message}", case.name);
+            println!("  ✗ {id}  ({label}, attempt {attempt})  {message}");
         }
     }
     ExitCode::SUCCESS
@@ -127,8 +129,8 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
             for t in tests.into_iter().take(args.limit) {
                 let commit: String = t.commit.chars().take(12).collect();
                 // Named as the run summary and `show` name it: by file when known.
-                let place = t.file.as_deref().unwrap_or(&t.suite);
-                println!("{:<60} {:<12} {:>6} {:>6}", format!("{place}::{}", t.name), commit, t.passed, t.failed);
+                let id = test_id(t.file.as_deref(), Some(&t.suite), &t.name, &t.suite);
+                println!("{id:<60} {commit:<12} {:>6} {:>6}", t.passed, t.failed);
             }
         }
         Err(e) => return fail(e),
