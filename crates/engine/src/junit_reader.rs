@@ -46,10 +46,10 @@ pub fn parse_junit(xml: &str) -> Result<Vec<TestCaseResult>, String> {
             Event::Start(e) | Event::Empty(e) if case.is_some() && main_status(e.name().as_ref()).is_some() => {
                 let open = case.as_mut().expect("inside a test case");
                 // A case has one outcome; a second status element (rare) does not replace it.
-                if open.status == TestStatus::Passed {
-                    open.status = main_status(e.name().as_ref()).expect("a status element");
-                    open.message = attribute(e, "message")?.filter(|m| !m.trim().is_empty());
-                    open.reading_text = open.message.is_none() && matches!(event, Event::Start(_));
+                if open.result.status == TestStatus::Passed {
+                    open.result.status = main_status(e.name().as_ref()).expect("a status element");
+                    open.result.message = attribute(e, "message")?.filter(|m| !m.trim().is_empty());
+                    open.reading_text = open.result.message.is_none() && matches!(event, Event::Start(_));
                 }
             }
             Event::End(e) if main_status(e.name().as_ref()).is_some() => {
@@ -90,9 +90,8 @@ pub fn parse_junit(xml: &str) -> Result<Vec<TestCaseResult>, String> {
 
 /// A `<testcase>` whose end has not been read yet.
 struct OpenCase {
+    /// What is known so far: its outcome and message until a status element says otherwise.
     result: TestCaseResult,
-    status: TestStatus,
-    message: Option<String>,
     /// Inside a failure/error/skipped element without a `message`: its text stands in.
     reading_text: bool,
     text: String,
@@ -109,14 +108,14 @@ impl OpenCase {
             status: TestStatus::Passed,
             message: None,
         };
-        Ok(OpenCase { result, status: TestStatus::Passed, message: None, reading_text: false, text: String::new() })
+        Ok(OpenCase { result, reading_text: false, text: String::new() })
     }
 
     fn finish(self) -> TestCaseResult {
         // One line: it is shown beside the test's name in the summary.
         let first_line = |text: &str| text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
-        let message = self.message.as_deref().and_then(first_line).or_else(|| first_line(&self.text));
-        TestCaseResult { status: self.status, message, ..self.result }
+        let message = self.result.message.as_deref().and_then(first_line).or_else(|| first_line(&self.text));
+        TestCaseResult { message, ..self.result }
     }
 }
 
