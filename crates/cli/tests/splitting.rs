@@ -226,6 +226,27 @@ fn reports_are_read_from_a_named_file_and_from_deep_globs() {
 }
 
 #[test]
+fn reports_are_read_from_the_steps_own_container_when_it_has_dependencies() {
+    // The step's dependencies' containers are created alongside its own, in any order:
+    // the reports must come from the container the command ran in, not the last made.
+    let services = "app:\n  image: busybox\n  working_dir: /work\n  links: [db, cache, queue]\n\
+                    db:\n  image: busybox\n  command: sleep 600\n\
+                    cache:\n  image: busybox\n  command: sleep 600\n\
+                    queue:\n  image: busybox\n  command: sleep 600\n";
+    let command = "sh -c 'echo \"<testsuite><testcase classname=\\\"c\\\" name=\\\"test_beside_db\\\"/></testsuite>\" > /work/junit.xml'";
+    let steps = format!("- name: t\n  service: app\n  reports: [junit.xml]\n  command: {command}\n");
+    let p = TestProject::with_files("report-with-deps", services, &steps);
+    for _ in 0..3 {
+        let r = p.slipway(&["steps"]);
+        r.assert_code(0);
+        let names: Vec<String> = cases(&r).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["test_beside_db"], "{}", r.dump());
+        assert!(!r.stdout.contains("no reports") && !r.stderr.contains("no reports"), "{}", r.dump());
+    }
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_it() {
     let files = [("ok", 200, "pass"), ("broken", 200, "fail"), ("wobbly", 200, "once")];
     let p = suite("static-fail", &files, &step(3, "name", "static", "  retry: 1\n"));

@@ -311,6 +311,9 @@ impl Run {
             return self.after_end(id, action, end, &on_fail_spec, &network, res).await;
         }
         let attempt_started = std::time::SystemTime::now();
+        // Where the command ran: the step's container, or the one started plainly in its
+        // place. Its dependencies' containers are created alongside, in any order.
+        let mut command_container = main_id.clone();
         let code = match (gate, main_started, plain_spec) {
             (Some(Attached { output, mut input }), Some(Ok(())), _) => {
                 // Open the gate: the command runs now, its stdin at end of file.
@@ -327,6 +330,7 @@ impl Run {
                 match self.runtime.create_container(&plain).await {
                     Ok(plain_id) => {
                         res.containers.lock().expect("resources").push(plain_id.clone());
+                        command_container = plain_id.clone();
                         self.start_and_stream(id, &plain_id, turn).await
                     }
                     Err(e) => Err(format!("cannot create the `{}` container: {}", action.service, e.message)),
@@ -337,10 +341,9 @@ impl Run {
             _ => self.start_and_stream(id, &main_id, turn).await,
         };
         if !action.reports.is_empty() && code.is_ok() {
-            let container = res.containers.lock().expect("resources").last().cloned().unwrap_or(main_id.clone());
             let (cases, problems) = collect(
                 self.runtime.as_ref(),
-                &container,
+                &command_container,
                 &action.reports,
                 &service_working_dir,
                 Fresh { since: attempt_started, existing: &existing },
