@@ -277,7 +277,9 @@ impl<'a> Walker<'a> {
         match &splitting.split {
             Some(split) if split.mode == SplitMode::Queue => {
                 let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
-                let notes: Vec<String> = plan.shards.iter().map(|shard| queue_share_note(plan.by, shard)).collect();
+                let why_by_count = plan.why_by_count();
+                let notes: Vec<String> =
+                    plan.shards.iter().map(|shard| queue_share_note(plan.by, shard, &why_by_count)).collect();
                 let durations: HashMap<String, Duration> =
                     estimates(&input.files, &input.timings).into_iter().collect();
                 let assignment = plan
@@ -321,6 +323,7 @@ impl<'a> Walker<'a> {
             }
             Some(split) => {
                 let plan = split_files_with_lags(&input.files, &input.timings, split.by, count as usize, lags);
+                let why_by_count = plan.why_by_count();
                 for (i, shard) in plan.shards.into_iter().enumerate() {
                     let index = i as u32 + 1;
                     let lag = lags.get(i).copied();
@@ -328,7 +331,7 @@ impl<'a> Walker<'a> {
                         .files
                         .is_empty()
                         .then(|| empty_shard_reason(plan.by, lag, input.files.len() < count as usize));
-                    let note = static_share_note(plan.by, split.by, &shard, lag);
+                    let note = static_share_note(plan.by, split.by, &shard, lag, &why_by_count);
                     let action = RunAction {
                         command: Some(expand_files(&expand_shard(&command, index, count), &shard.files)),
                         extra_env: shard_env(index, Some(&shard.files)),

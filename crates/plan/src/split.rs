@@ -1,7 +1,8 @@
 //! Dividing test files among shards: by recorded timings (longest processing time
 //! first, each file to the least loaded shard, then moves and swaps that lower the
 //! busiest shard), by count, or by name. Files without history are assumed to take the
-//! median of those with history; with no history at all the split is by count.
+//! median of those with history; when fewer than half of the files have history (none,
+//! or a run whose reports were lost) that median says little, and the split is by count.
 //!
 //! Shards do not start at the same moment (the engine starts containers largely one
 //! after another), so a timings split can be given each shard's expected head start
@@ -26,6 +27,18 @@ pub struct SplitPlan {
     pub by: SplitBy,
     /// Files that had no recorded duration.
     pub unknown: usize,
+}
+
+impl SplitPlan {
+    /// Why a split asked to go by timings went by count.
+    pub fn why_by_count(&self) -> String {
+        let total: usize = self.shards.iter().map(|s| s.files.len()).sum();
+        if self.unknown >= total {
+            "no timings recorded yet".to_string()
+        } else {
+            format!("timings recorded for only {} of {total} files", total - self.unknown)
+        }
+    }
 }
 
 /// The expected duration of each file: recorded, else the median of the recorded ones
@@ -55,7 +68,8 @@ pub fn split_files_with_lags(
     sorted.sort();
     sorted.dedup();
     let unknown = sorted.iter().filter(|f| !timings.contains_key(*f)).count();
-    let by = if by == SplitBy::Timings && unknown == sorted.len() { SplitBy::Count } else { by };
+    // Half the files known or more: the median stands in well enough for the rest.
+    let by = if by == SplitBy::Timings && unknown * 2 > sorted.len() { SplitBy::Count } else { by };
     let estimates = estimates(&sorted, timings);
     let mut out: Vec<Shard> = vec![Shard { files: Vec::new(), estimate: Duration::ZERO }; shards];
     match by {
@@ -180,7 +194,13 @@ const NOTABLE_LAG: Duration = Duration::from_millis(100);
 /// What a static shard was given and why, for its log: `5 files, ~15.1 s by recorded
 /// timings (it gets going ~2.1 s after the first)`. `used` is what the split really did
 /// (`timings` falls back to `count` without history), `asked` what the step asked for.
-pub fn static_share_note(used: SplitBy, asked: SplitBy, shard: &Shard, lag: Option<Duration>) -> String {
+pub fn static_share_note(
+    used: SplitBy,
+    asked: SplitBy,
+    shard: &Shard,
+    lag: Option<Duration>,
+    why_by_count: &str,
+) -> String {
     let files = files_count(shard.files.len());
     match (used, asked) {
         (SplitBy::Timings, _) => {
@@ -190,21 +210,21 @@ pub fn static_share_note(used: SplitBy, asked: SplitBy, shard: &Shard, lag: Opti
             };
             format!("{files}, ~{:.1} s by recorded timings{late}", shard.estimate.as_secs_f64())
         }
-        (SplitBy::Count, SplitBy::Timings) => format!("{files} by count: no timings recorded yet"),
+        (SplitBy::Count, SplitBy::Timings) => format!("{files} by count: {why_by_count}"),
         (SplitBy::Count, _) => format!("{files} by count"),
         (SplitBy::Name, _) => format!("{files} by name"),
     }
 }
 
 /// A queue worker's starting share, for its log.
-pub fn queue_share_note(used: SplitBy, shard: &Shard) -> String {
+pub fn queue_share_note(used: SplitBy, shard: &Shard, why_by_count: &str) -> String {
     match used {
         SplitBy::Timings => format!(
             "queue worker; its share by recorded timings is {}, ~{:.1} s, then batches go to whoever is free",
             files_count(shard.files.len()),
             shard.estimate.as_secs_f64()
         ),
-        _ => "queue worker; no timings recorded yet, so files come in batches".to_string(),
+        _ => format!("queue worker; {why_by_count}, so files come in batches"),
     }
 }
 
@@ -287,6 +307,23 @@ mod tests {
         assert_eq!(plan.unknown, 1);
         let total: Duration = plan.shards.iter().map(|s| s.estimate).sum();
         assert_eq!(total, Duration::from_secs(1 + 3 + 9 + 3));
+    }
+
+    #[test]
+    fn history_for_fewer_than_half_of_the_files_splits_by_count() {
+        // One file's record (a collection error that took no time) says nothing about the
+        // other six: their median would be 0 s, and one shard would get them all.
+        let all = files(&["a", "b", "c", "d", "e", "f", "g"]);
+        let timings: HashMap<String, Duration> = [("c".to_string(), Duration::ZERO)].into();
+        let lags = [Duration::ZERO, Duration::from_millis(500), Duration::from_secs(1)];
+        let plan = split_files_with_lags(&all, &timings, SplitBy::Timings, 3, &lags);
+        assert_eq!(plan.by, SplitBy::Count);
+        assert!(plan.shards.iter().all(|s| s.files.len() >= 2), "{plan:?}");
+        assert_eq!(plan.why_by_count(), "timings recorded for only 1 of 7 files");
+        let half: HashMap<String, Duration> =
+            ["a", "b", "c", "d"].iter().map(|f| (f.to_string(), Duration::from_secs(1))).collect();
+        assert_eq!(split_files(&all, &half, SplitBy::Timings, 3).by, SplitBy::Timings);
+        assert_eq!(split_files(&all, &HashMap::new(), SplitBy::Timings, 3).why_by_count(), "no timings recorded yet");
     }
 
     #[test]

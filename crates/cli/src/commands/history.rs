@@ -196,7 +196,9 @@ pub fn split(args: &SplitArgs) -> ExitCode {
         "{} shards by {}{}",
         args.shards,
         format!("{:?}", plan.by).to_lowercase(),
-        if plan.unknown > 0 {
+        if by == SplitBy::Timings && plan.by == SplitBy::Count {
+            format!(" ({})", plan.why_by_count())
+        } else if plan.unknown > 0 {
             format!(" ({} file(s) without history count as the median)", plan.unknown)
         } else {
             String::new()
