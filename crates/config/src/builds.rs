@@ -1,6 +1,6 @@
-//! Checks of services' `build`s: that the context and Dockerfile exist (so `validate`
-//! says so, not the first step that needs the image), and that services building one
-//! image name build it the same way (else which step runs which image is a race).
+//! Services' `build`s: that the context and Dockerfile exist (so `validate` says so, not
+//! the first step that needs the image), and which tag each build gets (services that
+//! name one image but build it differently must not overwrite each other's).
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -10,28 +10,29 @@ use crate::project::Project;
 use crate::service::{Build, Service};
 
 pub(crate) fn check_builds(project: &Project, diags: &mut Diagnostics) {
-    let services: Vec<&Service> = project.services.values().collect();
-    for (i, service) in services.iter().enumerate() {
-        let Some(build) = &service.build else { continue };
-        check_paths(&project.dir, service, build, diags);
-        let Some(image) = built_image(service) else { continue };
-        let conflict = services[..i].iter().find(|earlier| {
+    for service in project.services.values() {
+        if let Some(build) = &service.build {
+            check_paths(&project.dir, service, build, diags);
+        }
+    }
+}
+
+impl Project {
+    /// The tag a service's build gets on the engine: the image name the file gives it,
+    /// unless an earlier service already builds that name differently. Jet builds every
+    /// service on its own and uses the name only to push (Codeship's own examples name
+    /// two different builds alike), so the later one gets a name of its own,
+    /// `<project>_<service>`, and push steps still push it under `image_name`.
+    pub fn build_tag_of(&self, service: &str) -> Option<String> {
+        let (index, _, this) = self.services.get_full(service)?;
+        let build = this.build.as_ref()?;
+        let image = self.image_of(service)?;
+        let taken = self.services.values().take(index).any(|earlier| {
             earlier.build.as_ref().is_some_and(|b| {
-                built_image(earlier).is_some_and(|other| same_image(&other.value, &image.value))
-                    && !same_build(b, build)
+                built_image(earlier).is_some_and(|other| same_image(&other.value, &image)) && !same_build(b, build)
             })
         });
-        if let Some(first) = conflict {
-            diags
-                .error(
-                    &image.span,
-                    format!(
-                        "services `{}` and `{}` both build image `{}`, from different builds",
-                        first.name.value, service.name.value, image.value
-                    ),
-                )
-                .hint("give one of them another image name, or make their builds the same (context, dockerfile, args, target) to share one build");
-        }
+        Some(if taken { format!("{}_{service}", self.name) } else { image })
     }
 }
 

@@ -246,7 +246,7 @@ fn compose_file_interpolates_and_names_built_images() {
 }
 
 #[test]
-fn builds_need_their_context_and_dockerfile_and_one_image_name_one_build() {
+fn builds_need_their_context_and_dockerfile_and_each_different_build_gets_its_own_tag() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "Dockerfile", "FROM busybox\n");
     write(dir.path(), "Other.Dockerfile", "FROM busybox\n");
@@ -258,17 +258,24 @@ fn builds_need_their_context_and_dockerfile_and_one_image_name_one_build() {
     write(dir.path(), "codeship-steps.yml", "- { service: c, command: 'true' }\n");
     let diags = load(&options(dir.path())).expect_err("bad builds");
     let errors = errors(&diags);
-    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert_eq!(errors.len(), 2, "{errors:?}");
     let expected = [
         ("codeship-services.yml:2:", "`./nodir` of service `a` is not a directory"),
-        ("codeship-services.yml:4:", "services `a` and `b` both build image `acme/x`"),
         ("codeship-services.yml:4:", "no Dockerfile `Nope`"),
-        // c and d build acme/y the same way (one build); e builds it from another Dockerfile.
-        ("codeship-services.yml:10:", "services `c` and `e` both build image `acme/y`"),
     ];
     for (error, (place, text)) in errors.iter().zip(expected) {
         assert!(error.starts_with(place) && error.contains(text), "{errors:?}");
     }
+
+    // c and d build acme/y the same way (one build, one tag); e builds it from another
+    // Dockerfile, so its build gets a tag of its own.
+    write(dir.path(), "codeship-services.yml", "c:\n  build: { image: acme/y }\nd:\n  build: { image: 'acme/y:latest', context: ./ }\ne:\n  build: { image: acme/y, dockerfile: Other.Dockerfile }\n");
+    let (project, _) = load(&options(dir.path())).expect("valid");
+    let tags: Vec<String> = ["c", "d", "e"].iter().map(|s| project.build_tag_of(s).unwrap()).collect();
+    assert_eq!(tags[0], "acme/y");
+    assert_eq!(tags[1], "acme/y:latest");
+    assert_eq!(tags[2], format!("{}_e", project.name));
+    assert_eq!(project.image_of("e").unwrap(), "acme/y", "the name it gives stays its name for pushing");
 }
 
 #[test]

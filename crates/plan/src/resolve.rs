@@ -51,7 +51,9 @@ pub(crate) fn resolve_service(project: &Project, service: &Service, ctx: &RunCon
         .collect();
 
     ServiceSpec {
-        image: project.image_of(&name).expect("service exists"),
+        // What its containers run: its own build's tag if it builds (which may differ from
+        // the name it gives, see `build_tag_of`).
+        image: project.build_tag_of(&name).or_else(|| project.image_of(&name)).expect("service exists"),
         name,
         env: env.into_iter().collect(),
         command: service.command.as_ref().map(|c| c.words.clone()),
@@ -92,10 +94,10 @@ pub(crate) fn resolve_build(
 ) -> Option<BuildSpec> {
     let build = service.build.as_ref()?;
     let name = service.name.value.clone();
-    let image = project.image_of(&name).expect("service exists");
+    let image = project.build_tag_of(&name).expect("service builds");
     let mut vars: TemplateVars = ctx.template_vars.clone();
     vars.insert("ServiceName".into(), name.clone());
-    vars.insert("ImageName".into(), image.clone());
+    vars.insert("ImageName".into(), project.image_of(&name).expect("service exists"));
     vars.entry("StepName".into()).or_default();
     let mut args = Vec::new();
     for (key, value) in &build.args {
