@@ -58,7 +58,12 @@ impl Run {
                 }
             }
         }
-        output(format!("no cache for branch `{}` yet; building from scratch", self.options.cache.branch));
+        output(if self.options.cache.branch.is_empty() {
+            // Outside a git repository, and no --ci-branch: one cache for all runs.
+            "no cache yet (no branch: not a git repository and no --ci-branch); building from scratch".to_string()
+        } else {
+            format!("no cache for branch `{}` yet; building from scratch", self.options.cache.branch)
+        });
         None
     }
 
