@@ -73,12 +73,31 @@ impl Store {
         if usable.is_empty() {
             return Ok(Vec::new());
         }
-        Ok((0..shards)
+        let lags: Vec<i64> = (0..shards)
             .map(|i| {
                 let mut values: Vec<i64> = usable.iter().map(|lags| lags[i]).collect();
                 values.sort_unstable();
-                Duration::from_millis(values[values.len() / 2].max(0) as u64)
+                values[values.len() / 2].max(0)
             })
-            .collect())
+            .collect();
+        Ok(within_start_order(&lags).into_iter().map(|ms| Duration::from_millis(ms as u64)).collect())
     }
+}
+
+/// Slack for small lags, where start-up noise is larger than the start order itself.
+const LAG_SLACK_MS: i64 = 250;
+
+/// Lags as the start order can explain them. Shards start one after another, so lags grow
+/// about evenly with the index; a shard far above that line spent its time on something
+/// its files did outside their test cases (a slow import, a fixture's teardown), which
+/// follows those files, not the shard. Each lag is kept to at most twice the typical step
+/// per shard (the median of lag / index) times its index.
+fn within_start_order(lags: &[i64]) -> Vec<i64> {
+    let mut steps: Vec<i64> = lags.iter().enumerate().skip(1).map(|(i, lag)| lag / i as i64).collect();
+    if steps.is_empty() {
+        return lags.to_vec();
+    }
+    steps.sort_unstable();
+    let step = steps[steps.len() / 2];
+    lags.iter().enumerate().map(|(i, lag)| (*lag).min(2 * step * i as i64 + LAG_SLACK_MS)).collect()
 }

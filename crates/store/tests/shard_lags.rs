@@ -52,3 +52,16 @@ fn the_median_of_the_last_three_runs_where_every_shard_passed() {
     record_shards(&store, "d", 5_000, "tests", &[1_000, 5_000], &tests, "failed");
     assert_eq!(store.shard_start_lags("acme", "tests", 2).unwrap(), [ms(0), ms(200)]);
 }
+
+#[test]
+fn a_shard_far_above_the_start_order_is_held_to_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    // Shards start ~400 ms apart; shard 4 also spent 7 s outside its test cases (a slow
+    // import), which would otherwise read as a 9 s start lag and leave it idle next time.
+    let tests = [5_000; 5];
+    record_shards(&store, "r", 1_000, "tests", &[6_000, 6_400, 6_800, 15_000, 7_600], &tests, "passed");
+    // Typical step 400 ms (the median of 400, 400, 2666, 400): shard 4 is held to
+    // 2 × 400 × 3 + 250 ms.
+    assert_eq!(store.shard_start_lags("acme", "tests", 5).unwrap(), [ms(0), ms(400), ms(800), ms(2_650), ms(1_600)]);
+}
