@@ -19,10 +19,11 @@ pub(crate) fn check_builds(project: &Project, diags: &mut Diagnostics) {
 
 impl Project {
     /// The tag a service's build gets on the engine: the image name the file gives it,
-    /// unless an earlier service already builds that name differently. Jet builds every
-    /// service on its own and uses the name only to push (Codeship's own examples name
-    /// two different builds alike), so the later one gets a name of its own,
-    /// `<project>_<service>`, and push steps still push it under `image_name`.
+    /// unless an earlier service already builds that name differently, or the engine would
+    /// refuse the name (`FakeDns`: upper case). Jet builds every service on its own and
+    /// uses the name only to push (Codeship's own examples name two different builds
+    /// alike), so such a build gets a name of its own, `<project>_<service>`, and push
+    /// steps still push it under `image_name`.
     pub fn build_tag_of(&self, service: &str) -> Option<String> {
         let (index, _, this) = self.services.get_full(service)?;
         let build = this.build.as_ref()?;
@@ -32,7 +33,7 @@ impl Project {
                 built_image(earlier).is_some_and(|other| same_image(&other.value, &image)) && !same_build(b, build)
             })
         });
-        Some(if taken { format!("{}_{service}", self.name) } else { image })
+        Some(if taken || !valid_reference(&image) { self.default_image(service) } else { image })
     }
 }
 

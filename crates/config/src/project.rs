@@ -49,10 +49,20 @@ impl Project {
         Some(match (&s.image, &s.build) {
             (Some(image), _) => image.value.clone(),
             (None, Some(build)) => {
-                build.image.as_ref().map_or_else(|| format!("{}_{service}", self.name), |i| i.value.clone())
+                build.image.as_ref().map_or_else(|| self.default_image(service), |i| i.value.clone())
             }
-            (None, None) => format!("{}_{service}", self.name),
+            (None, None) => self.default_image(service),
         })
+    }
+
+    /// `<project>_<service>`, lower-cased as image names must be.
+    pub fn default_image(&self, service: &str) -> String {
+        let service: String = service
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+            .collect();
+        format!("{}_{service}", self.name)
     }
 }
 

@@ -12,7 +12,7 @@ use crate::steps::{Step, StepKind};
 
 pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
     for service in project.services.values() {
-        check_image_or_build(service, project.files.compose, diags);
+        check_image_or_build(project, service, diags);
         check_references(project, service, diags);
     }
     check_builds(project, diags);
@@ -26,13 +26,29 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
     }
 }
 
-fn check_image_or_build(service: &Service, compose: bool, diags: &mut Diagnostics) {
+fn check_image_or_build(project: &Project, service: &Service, diags: &mut Diagnostics) {
     let name = &service.name.value;
+    let compose = project.files.compose;
+    const VALID_NAME: &str = "an image name is lower-case words joined by `/`, `.`, `_` or `-`, with an optional registry host in front and `:tag` or `@digest` behind, e.g. `postgres:15` or `registry.example.com/acme/app:1.2`";
+    // The name of an image to build only names the result: the build runs under a name of
+    // its own (see `build_tag_of`). An image to pull must be a name the engine takes.
+    let built = service.build.as_ref().and_then(|b| b.image.as_ref().or(service.image.as_ref()));
     let named = service.image.iter().chain(service.build.as_ref().and_then(|b| b.image.as_ref()));
     for image in named.filter(|i| !valid_reference(&i.value)) {
-        diags
-            .error(&image.span, format!("`{}` is not a valid image name", image.value))
-            .hint("an image name is lower-case words joined by `/`, `.`, `_` or `-`, with an optional registry host in front and `:tag` or `@digest` behind, e.g. `postgres:15` or `registry.example.com/acme/app:1.2`");
+        if built.is_some_and(|b| std::ptr::eq(b, image)) {
+            diags
+                .warning(
+                    &image.span,
+                    format!(
+                        "`{}` is not a valid image name: the build is tagged `{}` instead",
+                        image.value,
+                        project.default_image(name)
+                    ),
+                )
+                .hint(format!("{VALID_NAME}; a push step cannot push it under this name"));
+        } else {
+            diags.error(&image.span, format!("`{}` is not a valid image name", image.value)).hint(VALID_NAME);
+        }
     }
     match (&service.image, &service.build) {
         (Some(image), Some(_)) if !compose => {

@@ -515,6 +515,25 @@ fn an_image_name_the_engine_would_refuse_is_an_error_at_its_position() {
 }
 
 #[test]
+fn a_build_named_as_the_engine_would_refuse_is_built_under_a_name_of_its_own() {
+    // Jet used a build's name only to push (a public Jet project names its build
+    // `FakeDns`): the build runs, under `<project>_<service>`, with a warning.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\n");
+    write(dir.path(), "codeship-services.yml", "app:\n  build:\n    image: FakeDns\nMyWorker:\n  build: .\n");
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let (project, diags) = load(&options(dir.path())).expect("a warning, not an error");
+    let warnings: Vec<String> = diags.warnings().map(|d| d.short()).collect();
+    assert!(
+        warnings.iter().any(|w| w.starts_with("codeship-services.yml:3:")
+            && w.contains("`FakeDns` is not a valid image name: the build is tagged")),
+        "{warnings:?}"
+    );
+    assert_eq!(project.build_tag_of("app").unwrap(), format!("{}_app", project.name));
+    assert_eq!(project.build_tag_of("MyWorker").unwrap(), format!("{}_myworker", project.name), "lower case");
+}
+
+#[test]
 fn a_services_file_without_services_and_an_empty_manual_step_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "docker-compose.yml", "version: '3'\n");
