@@ -70,6 +70,12 @@ fn check_paths(dir: &Path, service: &Service, build: &Build, diags: &mut Diagnos
     }
 }
 
+/// Text made fit to be part of an image name: lower case, other characters than letters,
+/// digits, `.`, `_` and `-` as `-`.
+pub fn image_name_part(text: &str) -> String {
+    text.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect()
+}
+
 /// Same image reference, `name` and `name:latest` being one.
 pub fn same_image(a: &str, b: &str) -> bool {
     with_tag(a) == with_tag(b)

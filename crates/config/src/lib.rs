@@ -19,7 +19,7 @@ pub mod tag_pattern;
 mod validate;
 pub mod yaml;
 
-pub use builds::same_image;
+pub use builds::{image_name_part, same_image};
 pub use command::Command;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use project::{load, LoadOptions, Project};

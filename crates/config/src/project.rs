@@ -57,12 +57,7 @@ impl Project {
 
     /// `<project>_<service>`, lower-cased as image names must be.
     pub fn default_image(&self, service: &str) -> String {
-        let service: String = service
-            .to_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
-            .collect();
-        format!("{}_{service}", self.name)
+        format!("{}_{}", self.name, crate::image_name_part(service))
     }
 }
 

@@ -3,7 +3,7 @@
 //! uses it as its layer cache. With a cache registry the cache also travels to machines
 //! that lack it.
 
-use slipway_plan::template::sanitize_image_tag;
+use slipway_plan::template::{image_name_part, sanitize_image_tag};
 
 use crate::run::Run;
 
@@ -12,11 +12,7 @@ pub const CACHE_REPOSITORY: &str = "slipway-cache";
 
 /// The cache image of a service for a branch, optionally on a registry.
 pub fn cache_reference(registry: Option<&str>, project: &str, service: &str, branch: &str) -> String {
-    let name: String = format!("{project}-{service}")
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
-        .collect();
+    let name = image_name_part(&format!("{project}-{service}"));
     let tag = match sanitize_image_tag(branch) {
         t if t.is_empty() => "default".to_string(),
         t => t,

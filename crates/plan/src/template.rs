@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+pub use slipway_config::image_name_part;
+
 /// Values a template may use, by field name (`Branch`, `CommitID`, …).
 pub type TemplateVars = BTreeMap<String, String>;
 
