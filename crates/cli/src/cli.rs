@@ -34,6 +34,8 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Build or pull a service's image and leave it tagged on the engine.
     Load(LoadArgs),
+    /// Keep environments of services started, so steps start in them at once (until Ctrl-C).
+    Warm(WarmArgs),
     /// List or remove the images `cached: true` services keep between runs.
     #[command(subcommand)]
     Cache(CacheCommand),
@@ -157,6 +159,9 @@ pub struct StepsArgs {
     /// Run push steps.
     #[arg(long)]
     pub push: bool,
+    /// Give every step an environment of its own, even where `slipway warm` keeps one.
+    #[arg(long)]
+    pub no_warm: bool,
     /// Keep the images built for the run (by default those neither cached nor pushed go).
     #[arg(long)]
     pub keep_images: bool,
@@ -257,6 +262,17 @@ pub struct LoadArgs {
     /// Registry holding `cached: true` images (see `steps --cache-registry`).
     #[arg(long, value_name = "REGISTRY")]
     pub cache_registry: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct WarmArgs {
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Services to keep warm (default: those of the steps that need no other service).
+    pub services: Vec<String>,
+    /// Environments per service (default: one per such step of the service, at most 8).
+    #[arg(long, value_name = "N")]
+    pub size: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]

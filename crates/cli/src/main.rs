@@ -22,6 +22,7 @@ fn init_debug_log(cli: &Cli) {
         Command::Steps(args) => args.exec.debug,
         Command::Run(args) => args.exec.debug,
         Command::Load(args) => args.exec.debug,
+        Command::Warm(args) => args.exec.debug,
         // The server logs what it does (builds queued, webhooks rejected) by default.
         Command::Serve(_) => true,
         _ => false,
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
             Command::Decrypt(args) => commands::crypt::decrypt_command(&args),
             Command::Keygen(args) => commands::crypt::keygen_command(&args),
             Command::Load(args) => commands::load::load_command(args).await,
+            Command::Warm(args) => commands::warm::warm_command(args).await,
             Command::Cache(command) => commands::cache::cache_command(command).await,
             Command::History(args) => commands::history::history(&args),
             Command::Show(args) => commands::history::show(&args),

@@ -22,8 +22,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use slipway_engine::registry::Credentials;
 use slipway_engine::runtime::{
-    Attached, BuildOptions, ContainerSpec, ContainerState, ExecCommand, Health, ImageInfo, ImageSummary, Labels,
-    Leftovers, MountSource, OutputChunk, ProgressFn, Result, Runtime, RuntimeError, Stream,
+    Attached, BuildOptions, ContainerSpec, ContainerState, ContainerSummary, ExecCommand, Health, ImageInfo,
+    ImageSummary, Labels, Leftovers, MountSource, OutputChunk, ProgressFn, Result, Runtime, RuntimeError, Stream,
 };
 use slipway_plan::BuildSpec;
 
@@ -622,6 +622,23 @@ impl Runtime for DockerRuntime {
         traced("remove container", id, started, self.remove_container_untraced(id).await)
     }
 
+    async fn containers_labelled(&self, labels: &Labels) -> Result<Vec<ContainerSummary>> {
+        let options = ListContainersOptions { all: true, filters: Some(label_filters(labels)), ..Default::default() };
+        Ok(self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(runtime_error)?
+            .into_iter()
+            .map(|c| ContainerSummary {
+                name: container_name(c.names),
+                id: c.id.unwrap_or_default(),
+                labels: c.labels.unwrap_or_default().into_iter().collect(),
+                running: c.state.as_ref().is_some_and(|s| s.to_string() == "running"),
+            })
+            .collect())
+    }
+
     async fn find_labelled(&self, labels: &Labels) -> Result<Leftovers> {
         let filters = label_filters(labels);
         let containers = self
@@ -635,9 +652,7 @@ impl Runtime for DockerRuntime {
             .map_err(runtime_error)?
             .into_iter()
             .map(|c| {
-                let name =
-                    c.names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_string();
-                (c.id.unwrap_or_default(), name, c.labels.unwrap_or_default().into_iter().collect())
+                (c.id.unwrap_or_default(), container_name(c.names), c.labels.unwrap_or_default().into_iter().collect())
             })
             .collect();
         let networks = self
@@ -666,4 +681,9 @@ impl Runtime for DockerRuntime {
             .collect();
         Ok(Leftovers { containers, networks, volumes })
     }
+}
+
+/// A listed container's name, without the engine's leading `/`.
+fn container_name(names: Option<Vec<String>>) -> String {
+    names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_string()
 }

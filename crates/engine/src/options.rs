@@ -31,6 +31,8 @@ pub struct EngineOptions {
     pub keep_images: bool,
     /// Values masked as `***` in all output (decrypted values, `--secret-env`).
     pub secrets: Vec<String>,
+    /// Run steps in environments `slipway warm` keeps, when it keeps one that fits.
+    pub warm: bool,
 }
 
 /// Where registry credentials come from, resolved before the run by the caller.
@@ -74,6 +76,7 @@ impl Default for EngineOptions {
             cache: CacheSettings::default(),
             keep_images: false,
             secrets: Vec::new(),
+            warm: true,
         }
     }
 }

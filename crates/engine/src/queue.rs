@@ -294,8 +294,11 @@ impl Run {
         container: &str,
         command: &ExecCommand,
     ) -> Result<i64, String> {
-        let (mut output, exec_id) =
-            self.runtime.exec(container, command).await.map_err(|e| format!("cannot run the batch: {}", e.message))?;
+        let (mut output, exec_id) = self
+            .runtime
+            .exec(container, command)
+            .await
+            .map_err(|e| format!("cannot run the command: {}", e.message))?;
         let mut lines = LineSplitter::default();
         while let Some(chunk) = output.next().await {
             let Ok(chunk) = chunk else { break };
@@ -309,7 +312,7 @@ impl Run {
         self.runtime
             .exec_exit_code(&exec_id)
             .await
-            .map_err(|e| format!("cannot read the batch's exit code: {}", e.message))
+            .map_err(|e| format!("cannot read the command's exit code: {}", e.message))
     }
 }
 

@@ -81,6 +81,8 @@ pub(crate) struct Run {
     pub network_count: std::sync::atomic::AtomicUsize,
     /// Reports already read, by path and content: see [`crate::reports::collect`].
     pub reports_seen: Mutex<HashSet<(String, u64)>>,
+    /// Whether `slipway warm` keeps environments of this project (asked once).
+    pub warm_pool: tokio::sync::OnceCell<bool>,
     statuses: Mutex<Vec<Option<(StepStatus, Option<i64>)>>>,
 }
 
@@ -155,7 +157,7 @@ pub async fn load_image(
 }
 
 impl Run {
-    fn new(plan: Arc<Plan>, runtime: Arc<dyn Runtime>, options: EngineOptions, events: EventSink) -> Self {
+    pub(crate) fn new(plan: Arc<Plan>, runtime: Arc<dyn Runtime>, options: EngineOptions, events: EventSink) -> Self {
         let labels = run_labels(&plan.run_id, &plan.project, &options.extra_labels);
         let creations = Arc::new(Shielded::new(runtime));
         let runtime: Arc<dyn Runtime> = creations.clone();
@@ -170,6 +172,7 @@ impl Run {
             idle_networks: Mutex::new(Vec::new()),
             network_count: std::sync::atomic::AtomicUsize::new(0),
             reports_seen: Mutex::new(HashSet::new()),
+            warm_pool: tokio::sync::OnceCell::new(),
             statuses: Mutex::new(vec![None; plan.steps.len()]),
             plan,
             runtime,

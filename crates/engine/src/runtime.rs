@@ -183,6 +183,15 @@ pub struct ExecCommand {
     pub user: Option<String>,
 }
 
+/// A container found by its labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerSummary {
+    pub id: String,
+    pub name: String,
+    pub labels: Labels,
+    pub running: bool,
+}
+
 /// A local image, as `slipway cache ls` shows it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImageSummary {
@@ -235,6 +244,9 @@ pub trait Runtime: Send + Sync + 'static {
     async fn wait_exit(&self, id: &str) -> Result<i64>;
     /// The last `lines` lines of its output.
     async fn tail_output(&self, id: &str, lines: usize) -> Result<Vec<String>>;
+    /// Containers carrying all of these labels (an empty value matches any value),
+    /// running or not.
+    async fn containers_labelled(&self, labels: &Labels) -> Result<Vec<ContainerSummary>>;
     /// Kill and remove, with its anonymous volumes.
     async fn remove_container(&self, id: &str) -> Result<()>;
     /// The content of a file in a (stopped or running) container.

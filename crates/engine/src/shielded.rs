@@ -13,8 +13,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::registry::Credentials;
 use crate::runtime::{
-    Attached, BuildOptions, ContainerSpec, ContainerState, ExecCommand, ImageInfo, ImageSummary, Labels, Leftovers,
-    OutputChunk, ProgressFn, Result, Runtime, RuntimeError,
+    Attached, BuildOptions, ContainerSpec, ContainerState, ContainerSummary, ExecCommand, ImageInfo, ImageSummary,
+    Labels, Leftovers, OutputChunk, ProgressFn, Result, Runtime, RuntimeError,
 };
 
 pub(crate) struct Shielded {
@@ -121,6 +121,9 @@ impl Runtime for Shielded {
     }
     async fn remove_container(&self, id: &str) -> Result<()> {
         self.inner.remove_container(id).await
+    }
+    async fn containers_labelled(&self, labels: &Labels) -> Result<Vec<ContainerSummary>> {
+        self.inner.containers_labelled(labels).await
     }
     async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>> {
         self.inner.read_file(id, path).await

@@ -25,7 +25,7 @@ use crate::start_order::{start_in_turn, Stage, Turn};
 use futures::stream::BoxStream;
 
 /// How a step ended.
-enum StepEnd {
+pub(crate) enum StepEnd {
     Exited(i64),
     /// A failure with an exit code that needs its own words (a queue worker's).
     ExitedWith {
@@ -40,7 +40,7 @@ enum StepEnd {
 }
 
 impl StepEnd {
-    fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         StepEnd::Failed { message: message.into(), details: Vec::new() }
     }
 }
@@ -48,8 +48,10 @@ impl StepEnd {
 /// What a step created, so it can be removed whatever happens (even when the work
 /// future is dropped half-way by a cancel).
 #[derive(Default)]
-struct Resources {
-    containers: Mutex<Vec<String>>,
+pub(crate) struct Resources {
+    pub containers: Mutex<Vec<String>>,
+    /// Markers claiming warm containers: removed once the containers are.
+    pub claims: Mutex<Vec<String>>,
     network: Mutex<Option<String>>,
     volumes: Mutex<Vec<String>>,
 }
@@ -138,6 +140,9 @@ impl Run {
         turn: Option<&Turn<'_>>,
         res: &Resources,
     ) -> StepEnd {
+        if let Some(end) = self.run_warm(id, attempt, action, turn, res).await {
+            return end;
+        }
         let env = &action.environment;
         let run_id = self.plan.run_id.as_str();
         let step_label = self.plan.step(id).label.as_str();
@@ -340,27 +345,44 @@ impl Run {
             _ if self.options.interactive.is_some() => self.run_interactive(&main_id).await,
             _ => self.start_and_stream(id, &main_id, turn).await,
         };
-        if !action.reports.is_empty() && code.is_ok() {
-            let (cases, problems) = collect(
-                self.runtime.as_ref(),
-                &command_container,
-                &action.reports,
-                &service_working_dir,
-                Fresh { since: attempt_started, existing: &existing },
-                &self.reports_seen,
-                Ownership { all: &action.split_files, mine: &action.files },
-            )
-            .await;
-            for problem in problems {
-                self.notice(format!("{}: {problem}", self.plan.step(id).label));
-            }
-            self.events.send(Event::TestResults { step: id, attempt, cases });
+        if code.is_ok() {
+            let fresh = Fresh { since: attempt_started, existing: &existing };
+            self.collect_reports(id, attempt, action, &command_container, &service_working_dir, fresh).await;
         }
         let end = match code {
             Ok(code) => StepEnd::Exited(code),
             Err(message) => StepEnd::failed(message),
         };
         self.after_end(id, action, end, &on_fail_spec, &network, res).await
+    }
+
+    /// Read the step's JUnit reports from the container its command ran in.
+    pub(crate) async fn collect_reports(
+        &self,
+        id: StepId,
+        attempt: u32,
+        action: &RunAction,
+        container: &str,
+        working_dir: &str,
+        fresh: Fresh<'_>,
+    ) {
+        if action.reports.is_empty() {
+            return;
+        }
+        let (cases, problems) = collect(
+            self.runtime.as_ref(),
+            container,
+            &action.reports,
+            working_dir,
+            fresh,
+            &self.reports_seen,
+            Ownership { all: &action.split_files, mine: &action.files },
+        )
+        .await;
+        for problem in problems {
+            self.notice(format!("{}: {problem}", self.plan.step(id).label));
+        }
+        self.events.send(Event::TestResults { step: id, attempt, cases });
     }
 
     /// Start dependencies level by level: a member starts once everything it needs is ready.
@@ -448,7 +470,7 @@ impl Run {
 
     /// After the step's environment was made: run `on_fail` commands if the step failed,
     /// whether its command exited non-zero, could not start, or a dependency failed.
-    async fn after_end(
+    pub(crate) async fn after_end(
         &self,
         id: StepId,
         action: &RunAction,
@@ -623,6 +645,11 @@ impl Run {
             .into_iter()
             .filter_map(|r| r.err().map(|e| e.message))
             .collect();
+        // Only now may the pool take the slot back: its container is gone.
+        let claims = std::mem::take(&mut *res.claims.lock().expect("resources"));
+        if errors.is_empty() {
+            join_all(claims.iter().map(|c| self.runtime.remove_container(c))).await;
+        }
         let network = res.network.lock().expect("resources").take();
         if let Some(network) = network {
             if errors.is_empty() {
@@ -645,7 +672,7 @@ impl Run {
 }
 
 /// Where relative paths in the step's container start: its `working_dir`, else the image's.
-fn working_dir(spec: &ContainerSpec, image: &ImageInfo) -> String {
+pub(crate) fn working_dir(spec: &ContainerSpec, image: &ImageInfo) -> String {
     spec.working_dir
         .clone()
         .or_else(|| image.working_dir.clone())

@@ -36,8 +36,11 @@ pub(crate) async fn sweep_run(run: &Run) {
         return;
     }
     let (mut removed, mut errors) = remove_all(run.runtime.as_ref(), &found).await;
-    // After the containers: an image still used by a container cannot go.
-    if !run.options.keep_images {
+    // After the containers: an image still used by a container cannot go. While
+    // `slipway warm` keeps environments of the project, its containers run the images
+    // this run built too (one build, one image): they stay until the pool stops.
+    let warm_pool = run.warm_pool.get().copied().unwrap_or(false);
+    if !run.options.keep_images && !warm_pool {
         for image in run.images.built() {
             match run.runtime.remove_image(&image).await {
                 Ok(()) => removed += 1,

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use slipway_engine::labels::{HOST, IMAGE, PID, PROJECT, RUN};
+use slipway_engine::liveness::slipway_runs;
 use slipway_engine::remove_all;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
 
@@ -25,14 +26,10 @@ fn liveness(labels: &Labels, host: &str) -> Liveness {
     if run_host != host {
         return Liveness::Alive(format!("started on host {run_host}"));
     }
-    let Ok(pid) = pid.parse::<i32>() else {
+    let Ok(pid) = pid.parse::<u32>() else {
         return Liveness::Dead;
     };
-    // The pid may have been reused by another program: it must still be slipway.
-    let is_slipway = std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|cmd| String::from_utf8_lossy(&cmd).contains("slipway"));
-    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-    if alive && is_slipway {
+    if slipway_runs(pid) {
         Liveness::Alive(format!("process {pid} is still running"))
     } else {
         Liveness::Dead

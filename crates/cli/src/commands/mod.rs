@@ -11,6 +11,7 @@ pub mod serve;
 pub mod steps;
 pub mod trigger;
 pub mod validate;
+pub mod warm;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -217,7 +218,7 @@ fn run_context(project: &Project, exec: &ExecArgs, run_id: &str, tag: Option<Str
 }
 
 /// Labels that let `gc` tell a live run from a dead one.
-fn process_labels() -> Labels {
+pub fn process_labels() -> Labels {
     let mut labels = Labels::new();
     labels.insert(PID.into(), std::process::id().to_string());
     labels.insert(HOST.into(), this_host());

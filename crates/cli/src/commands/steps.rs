@@ -62,6 +62,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         registry: prepared.registry,
         cache: CacheSettings { registry: args.cache_registry.clone(), ..prepared.cache },
         secrets: prepared.secrets,
+        warm: !args.no_warm,
         ..EngineOptions::default()
     };
     let (outcome, report_errors) = execute(plan, runtime, options, reporters, false).await;

@@ -16,8 +16,8 @@ use futures::stream::BoxStream;
 use slipway_engine::labels::{SERVICE, STEP};
 use slipway_engine::registry::Credentials;
 use slipway_engine::runtime::{
-    Attached, BuildOptions, ContainerSpec, ContainerState, ErrorKind, ExecCommand, Health, ImageInfo, ImageSummary,
-    Labels, Leftovers, MountSource, OutputChunk, ProgressFn, Result, Runtime, RuntimeError,
+    Attached, BuildOptions, ContainerSpec, ContainerState, ContainerSummary, ErrorKind, ExecCommand, Health, ImageInfo,
+    ImageSummary, Labels, Leftovers, MountSource, OutputChunk, ProgressFn, Result, Runtime, RuntimeError,
 };
 use slipway_plan::BuildSpec;
 use tokio::time::Instant;
@@ -541,6 +541,23 @@ impl Runtime for FakeRuntime {
             container.process.kill();
         }
         Ok(())
+    }
+
+    async fn containers_labelled(&self, filter: &Labels) -> Result<Vec<ContainerSummary>> {
+        let state = self.lock();
+        let matches =
+            |labels: &Labels| filter.iter().all(|(k, v)| labels.get(k).is_some_and(|value| v.is_empty() || value == v));
+        Ok(state
+            .containers
+            .iter()
+            .filter(|(_, c)| matches(&c.labels))
+            .map(|(id, c)| ContainerSummary {
+                id: id.clone(),
+                name: c.name.clone(),
+                labels: c.labels.clone(),
+                running: c.process.is_running(),
+            })
+            .collect())
     }
 
     async fn find_labelled(&self, filter: &Labels) -> Result<Leftovers> {

@@ -1,0 +1,227 @@
+//! `slipway warm` on the real engine: steps claim the pool's environments (never two the
+//! same one), run with their own environment and exit status, the pool refills, and
+//! nothing is left after Ctrl-C — or after `gc`, when the pool was killed.
+
+mod support;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{RunResult, TestProject, BIN};
+
+const SERVICES: &str = "
+app:
+  image: busybox
+  environment:
+    GREETING: hello from the services file
+web:
+  image: busybox
+  links: [app]
+";
+
+/// The pool of a project, started in the background; SIGKILLed if a test fails.
+struct Pool {
+    child: Option<Child>,
+}
+
+impl Pool {
+    fn start(p: &TestProject, args: &[&str]) -> Pool {
+        let child = Command::new(BIN)
+            .arg("warm")
+            .args(args)
+            .current_dir(&p.path)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn slipway warm");
+        Pool { child: Some(child) }
+    }
+
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = self.child.as_ref().expect("running").id() as i32;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).expect("signal");
+    }
+
+    /// Ctrl-C, then its exit status and stderr.
+    fn stop(mut self) -> (Option<i32>, String) {
+        self.signal(nix::sys::signal::Signal::SIGINT);
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while child.try_wait().expect("wait").is_none() {
+            assert!(Instant::now() < deadline, "slipway warm did not stop within 60 s of Ctrl-C");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().expect("output");
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Ids of the project's warm containers nobody claimed yet.
+fn free_warm_containers(p: &TestProject) -> HashSet<String> {
+    let out = Command::new("docker")
+        .args(["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}", "--filter"])
+        .arg(format!("label=io.slipway.project={}", p.name))
+        .args(["--filter", "label=io.slipway.warm.key"])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, name)| name.starts_with("slipway-warm-"))
+        .map(|(id, _)| id.to_string())
+        .collect()
+}
+
+fn wait_for_free(p: &TestProject, count: usize) -> HashSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let free = free_warm_containers(p);
+        if free.len() >= count {
+            return free;
+        }
+        assert!(Instant::now() < deadline, "the pool did not reach {count} warm containers: {free:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn ran_warm(result: &RunResult, label: &str) -> bool {
+    let id = result.events.iter().find(|e| e["event"] == "run_started").expect("run_started")["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["label"] == label)
+        .expect("step")["id"]
+        .clone();
+    result
+        .events
+        .iter()
+        .any(|e| e["event"] == "step_phase" && e["step"] == id && e["message"] == "running in a warm environment")
+}
+
+/// The container id a step printed with `hostname` (the engine's short id).
+fn host_of(result: &RunResult, label: &str) -> String {
+    result.output(label).iter().find_map(|l| l.strip_prefix("host ").map(str::to_string)).expect("host line")
+}
+
+#[test]
+fn steps_run_in_warm_environments_with_their_own_settings_and_the_pool_refills() {
+    let p = TestProject::with_files(
+        "warm-claim",
+        SERVICES,
+        r#"
+- type: parallel
+  steps:
+    - { name: greet, service: app, command: "sh -c 'echo host $(hostname); echo $GREETING; echo build $CI_BUILD_ID'" }
+    - { name: fails, service: app, command: "sh -c 'exit 3'" }
+    - { name: linked, service: web, command: "sh -c 'echo host $(hostname)'" }
+"#,
+    );
+    let pool = Pool::start(&p, &["--size", "2"]);
+    let before = wait_for_free(&p, 2);
+
+    let first = p.slipway(&["steps"]);
+    first.assert_code(1);
+    assert_eq!(first.status("greet"), "passed", "{}", first.dump());
+    assert_eq!(first.finished("fails")["exit_code"], 3, "the exit status comes through exec");
+    assert!(ran_warm(&first, "greet") && ran_warm(&first, "fails"), "{}", first.dump());
+    assert!(!ran_warm(&first, "linked"), "a step with dependencies makes its own environment");
+    let host = host_of(&first, "greet");
+    assert!(before.iter().any(|id| id.starts_with(&host)), "greet ran in {host}, not one of the pool's {before:?}");
+    let output = first.output("greet");
+    assert!(output.contains(&"hello from the services file".to_string()), "{output:?}");
+    let run_id = first.events[0]["run_id"].as_str().expect("run id");
+    assert!(output.contains(&format!("build {run_id}")), "the run's own CI_BUILD_ID, not the pool's: {output:?}");
+
+    // Claimed containers are gone; new ones take their slots.
+    let after = wait_for_free(&p, 2);
+    assert!(after.is_disjoint(&before), "claimed containers were reused: {before:?} then {after:?}");
+
+    let cold = p.slipway(&["steps", "--no-warm"]);
+    assert_eq!(cold.status("greet"), "passed", "{}", cold.dump());
+    assert!(!ran_warm(&cold, "greet"));
+    assert!(!after.iter().any(|id| id.starts_with(&host_of(&cold, "greet"))), "--no-warm still used the pool");
+
+    let (code, stderr) = pool.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warm: app ×2"), "{stderr}");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn no_two_steps_get_the_same_warm_environment() {
+    let steps: String = (1..=4)
+        .map(|i| format!("    - {{ name: s{i}, service: app, command: \"sh -c 'echo host $(hostname); sleep 1'\" }}\n"))
+        .collect();
+    let p = TestProject::with_files("warm-race", SERVICES, &format!("- type: parallel\n  steps:\n{steps}"));
+    let pool = Pool::start(&p, &["app", "--size", "3"]);
+    wait_for_free(&p, 3);
+    // Two runs at once, eight steps racing for three (then refilled) containers.
+    let runs: Vec<_> = (0..2)
+        .map(|n| {
+            let events = p.path.parent().expect("parent").join(format!("events-{n}.jsonl"));
+            (
+                p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn"),
+                events,
+            )
+        })
+        .collect();
+    let mut warm_hosts = Vec::new();
+    for (child, events) in runs {
+        let result = p.result(child.wait_with_output().expect("run"), &events);
+        result.assert_code(0);
+        for i in 1..=4 {
+            let label = format!("s{i}");
+            if ran_warm(&result, &label) {
+                warm_hosts.push(host_of(&result, &label));
+            }
+        }
+    }
+    assert!(!warm_hosts.is_empty(), "no step ran warm");
+    let unique: HashSet<&String> = warm_hosts.iter().collect();
+    assert_eq!(unique.len(), warm_hosts.len(), "two steps shared a warm container: {warm_hosts:?}");
+    let (code, stderr) = pool.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_killed_pool_is_removed_by_gc() {
+    let p = TestProject::with_files("warm-killed", SERVICES, "- { service: app, command: 'true' }\n");
+    let mut pool = Pool::start(&p, &[]);
+    wait_for_free(&p, 1);
+    pool.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = pool.child.take().expect("running").wait();
+    assert!(!p.leftovers().is_empty(), "a killed pool leaves its containers and networks");
+    let gc = Command::new(BIN).arg("gc").output().expect("gc");
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_service_that_cannot_be_kept_warm_is_named_with_the_reason() {
+    let p = TestProject::with_files(
+        "warm-volumes",
+        "app:\n  image: busybox\n  volumes: [/data]\n",
+        "- { service: app, command: 'true' }\n",
+    );
+    let out = Command::new(BIN).args(["warm", "app"]).current_dir(&p.path).env("NO_COLOR", "1").output().expect("warm");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`app` cannot be kept warm") && stderr.contains("volumes"), "{stderr}");
+    let unknown = Command::new(BIN).args(["warm", "nope"]).current_dir(&p.path).output().expect("warm");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no service `nope`"));
+    p.assert_no_leftovers();
+}

@@ -1,0 +1,91 @@
+//! A step run in a warm environment: claimed from `slipway warm`'s pool, its command run
+//! with `docker exec`, the container removed afterwards (the pool starts a new one on
+//! the same network).
+
+use std::time::SystemTime;
+
+use slipway_plan::{RunAction, StepId};
+
+use crate::container_spec::{container_spec, SpecRequest};
+use crate::labels::{object_name, with, SERVICE, STEP};
+use crate::reports::{existing_reports, Fresh};
+use crate::run::Run;
+use crate::runtime::ExecCommand;
+use crate::start_order::{Stage, Turn};
+use crate::step::{working_dir, Resources, StepEnd};
+use crate::warm::{can_run_warm, command_line};
+
+impl Run {
+    /// Run the step in a warm environment if it can have one; `None`: it makes its own.
+    pub(crate) async fn run_warm(
+        &self,
+        id: StepId,
+        attempt: u32,
+        action: &RunAction,
+        turn: Option<&Turn<'_>>,
+        res: &Resources,
+    ) -> Option<StepEnd> {
+        // Only a step that needs nothing but its service, run as configured.
+        if !self.options.warm
+            || self.options.keep
+            || self.options.interactive.is_some()
+            || action.environment.len() != 1
+            || action.queue.is_some()
+        {
+            return None;
+        }
+        let service_name = action.service.as_str();
+        let service = &self.plan.services[service_name];
+        // An image that cannot be had fails the step on the usual path, with its message.
+        let image = self.image(service_name, Some(id)).await.ok()?;
+        if !can_run_warm(service, &image) {
+            return None;
+        }
+        let step_label = self.plan.step(id).label.as_str();
+        let name = object_name(&["slipway", &self.plan.run_id, &format!("s{}", id.0), service_name]);
+        let (mut spec, _) = container_spec(SpecRequest {
+            service,
+            image: &image,
+            name,
+            labels: with(&self.labels, &[(STEP, step_label), (SERVICE, service_name)]),
+            network: None,
+            command: action.command.clone(),
+            volume_prefix: String::new(),
+            named_volume: &|volume: &str| volume.to_string(),
+            volumes_from: Vec::new(),
+        });
+        spec.env.extend(action.extra_env.iter().map(|(k, v)| format!("{k}={v}")));
+        let command = command_line(&spec, &image);
+        if command.is_empty() {
+            return None;
+        }
+        let claimed = self.claim_warm(&spec, &image, id.0).await?;
+        res.containers.lock().expect("resources").push(claimed.container.clone());
+        res.claims.lock().expect("resources").push(claimed.marker.clone());
+        // Shards ordered their starts to share out the engine's time; a warm one needs none.
+        if let Some(turn) = turn {
+            turn.release(Stage::Network);
+            turn.release(Stage::Start);
+        }
+        let working_dir = working_dir(&spec, &image);
+        let existing = existing_reports(self.runtime.as_ref(), &claimed.container, &action.reports, &working_dir).await;
+        self.phase(id, "running in a warm environment");
+        let started = SystemTime::now();
+        let exec = ExecCommand {
+            cmd: command,
+            env: spec.env.clone(),
+            working_dir: spec.working_dir.clone(),
+            user: spec.user.clone(),
+        };
+        let code = self.exec_streaming(id, &claimed.container, &exec).await;
+        if code.is_ok() {
+            let fresh = Fresh { since: started, existing: &existing };
+            self.collect_reports(id, attempt, action, &claimed.container, &working_dir, fresh).await;
+        }
+        let end = match code {
+            Ok(code) => StepEnd::Exited(code),
+            Err(message) => StepEnd::failed(message),
+        };
+        Some(self.after_end(id, action, end, &spec, &claimed.network, res).await)
+    }
+}
