@@ -63,6 +63,22 @@ pub fn all(slipway: &Path, iterations: usize) -> Vec<Row> {
     }
     let (a, b) = (median(ours), median(theirs.clone()));
     rows.push(ratio_row("per-step overhead: one-step busybox pipeline vs `docker run --rm busybox true`", a, b, 0.8));
+    // The same step claiming an environment `slipway warm` started beforehand; each run
+    // waits for the pool to have refilled, as it has between the steps of a pipeline.
+    let (mut warm, mut plain) = (Vec::new(), Vec::new());
+    WarmPool::start(slipway, &one, 1).run(|pool| {
+        for _ in 0..iterations {
+            pool.wait_ready();
+            warm.push(steps(slipway, &one, &[]));
+            plain.push(docker_run());
+        }
+    });
+    rows.push(ratio_row(
+        "per-step overhead with `slipway warm` (the step claims a started environment) vs `docker run --rm busybox true`",
+        median(warm),
+        median(plain),
+        0.8,
+    ));
 
     let mut parallel = String::from("- type: parallel\n  steps:\n");
     for i in 0..25 {
@@ -83,6 +99,20 @@ pub fn all(slipway: &Path, iterations: usize) -> Vec<Row> {
         concurrent.push(concurrent_docker_runs(25, |i| vec!["busybox".into(), "echo".into(), i.to_string()]));
     }
     let c = median(concurrent);
+    let (mut warm, mut plain) = (Vec::new(), Vec::new());
+    WarmPool::start(slipway, &wide, 25).run(|pool| {
+        for _ in 0..iterations {
+            pool.wait_ready();
+            warm.push(steps(slipway, &wide, &[]));
+            plain.push(docker_run());
+        }
+    });
+    rows.push(ratio_row(
+        "makespan of 25 parallel `echo` steps with `slipway warm --size 25` vs one `docker run`",
+        median(warm),
+        median(plain),
+        1.5,
+    ));
     rows.push(Row {
         name: "makespan of 25 parallel `echo` steps vs 25 concurrent `docker run --rm`".to_string(),
         slipway: format!("{:.0} ms", a * 1000.0),
@@ -174,4 +204,53 @@ fn healthy_to_start(slipway: &Path, root: &Path, iterations: usize) -> Row {
 
 fn uptime(line: &str) -> Option<f64> {
     line.split_whitespace().next()?.parse().ok()
+}
+
+/// `slipway warm --size N` in a project dir, stopped with Ctrl-C (and waited for) after use.
+struct WarmPool {
+    child: std::process::Child,
+    dir: PathBuf,
+    size: usize,
+}
+
+impl WarmPool {
+    fn start(slipway: &Path, dir: &Path, size: usize) -> WarmPool {
+        let child = Command::new(slipway)
+            .args(["warm", "--size", &size.to_string(), "--dir"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("slipway warm");
+        WarmPool { child, dir: dir.to_path_buf(), size }
+    }
+
+    fn run(mut self, measure: impl FnOnce(&WarmPool)) {
+        measure(&self);
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+        let _ = self.child.wait();
+    }
+
+    /// Until every slot holds a started container and no claim is left.
+    fn wait_ready(&self) {
+        let project = self.dir.file_name().expect("dir name").to_string_lossy().into_owned();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let running = docker(&[
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label=io.slipway.project={project}"),
+                "--filter",
+                "label=io.slipway.warm.key",
+            ]);
+            let claims = docker(&["ps", "-aq", "--filter", "label=io.slipway.warm.claim"]);
+            if running.lines().count() >= self.size && claims.trim().is_empty() {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "slipway warm did not get {} containers ready", self.size);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
 }

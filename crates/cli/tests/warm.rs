@@ -68,19 +68,31 @@ impl Drop for Pool {
     }
 }
 
-/// Ids of the project's warm containers nobody claimed yet.
-fn free_warm_containers(p: &TestProject) -> HashSet<String> {
-    let out = Command::new("docker")
-        .args(["ps", "--no-trunc", "--format", "{{.ID}} {{.Names}}", "--filter"])
-        .arg(format!("label=io.slipway.project={}", p.name))
-        .args(["--filter", "label=io.slipway.warm.key"])
-        .output()
-        .expect("docker ps");
+fn docker_ps(filters: &[String]) -> Vec<(String, String)> {
+    let mut command = Command::new("docker");
+    command.args(["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}}"]);
+    for filter in filters {
+        command.args(["--filter", filter]);
+    }
+    let out = command.output().expect("docker ps");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once(' '))
-        .filter(|(_, name)| name.starts_with("slipway-warm-"))
-        .map(|(id, _)| id.to_string())
+        .map(|(id, name)| (id.to_string(), name.to_string()))
+        .collect()
+}
+
+/// Ids of the project's warm containers nobody claimed (no claim marker names them).
+fn free_warm_containers(p: &TestProject) -> HashSet<String> {
+    let project = format!("label=io.slipway.project={}", p.name);
+    let markers: Vec<String> = docker_ps(&[project.clone(), "label=io.slipway.warm.claim".into()])
+        .into_iter()
+        .map(|(_, name)| name.rsplit('-').next().unwrap_or_default().to_string())
+        .collect();
+    docker_ps(&[project, "label=io.slipway.warm.key".into(), "status=running".into()])
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !markers.iter().any(|m| id.starts_with(m.as_str())))
         .collect()
 }
 
@@ -223,5 +235,40 @@ fn a_service_that_cannot_be_kept_warm_is_named_with_the_reason() {
     let unknown = Command::new(BIN).args(["warm", "nope"]).current_dir(&p.path).output().expect("warm");
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no service `nope`"));
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn the_pool_takes_back_an_environment_whose_step_was_killed() {
+    let p = TestProject::with_files(
+        "warm-killed-step",
+        SERVICES,
+        "- { name: long, service: app, command: \"sh -c 'echo started; sleep 120'\" }\n",
+    );
+    let pool = Pool::start(&p, &["--size", "1"]);
+    let before = wait_for_free(&p, 1);
+    let events = p.path.parent().expect("parent").join("events-killed.jsonl");
+    let mut run = p.command(&["steps"], &events).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "started") {
+        assert!(Instant::now() < deadline, "the step did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(free_warm_containers(&p).is_disjoint(&before), "the running step's container is not free");
+    run.kill().expect("SIGKILL the run");
+    run.wait().expect("reaped");
+    // The pool sees the claimer is gone: it removes that container and starts another.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let all: HashSet<String> =
+            docker_ps(&[format!("label=io.slipway.project={}", p.name)]).into_iter().map(|(id, _)| id).collect();
+        if all.is_disjoint(&before) && free_warm_containers(&p).len() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the killed step's container was not taken back: {all:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, stderr) = pool.stop();
+    assert_eq!(code, Some(0), "{stderr}");
     p.assert_no_leftovers();
 }

@@ -15,7 +15,7 @@ use bollard::query_parameters::{
     AttachContainerOptions, BuildImageOptions, CreateContainerOptions, CreateImageOptions,
     DownloadFromContainerOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions, ListVolumesOptions,
     LogsOptions, PushImageOptions, RemoveContainerOptions, RemoveImageOptions, RemoveVolumeOptions,
-    ResizeContainerTTYOptions, TagImageOptions, WaitContainerOptions,
+    RenameContainerOptions, ResizeContainerTTYOptions, TagImageOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures::stream::BoxStream;
@@ -620,6 +620,12 @@ impl Runtime for DockerRuntime {
     async fn remove_container(&self, id: &str) -> Result<()> {
         let started = Instant::now();
         traced("remove container", id, started, self.remove_container_untraced(id).await)
+    }
+
+    async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        let started = Instant::now();
+        let options = RenameContainerOptions { name: name.to_string() };
+        traced("rename container", id, started, self.docker.rename_container(id, options).await.map_err(runtime_error))
     }
 
     async fn containers_labelled(&self, labels: &Labels) -> Result<Vec<ContainerSummary>> {

@@ -244,6 +244,8 @@ pub trait Runtime: Send + Sync + 'static {
     async fn wait_exit(&self, id: &str) -> Result<i64>;
     /// The last `lines` lines of its output.
     async fn tail_output(&self, id: &str, lines: usize) -> Result<Vec<String>>;
+    /// Give a container a new name.
+    async fn rename_container(&self, id: &str, name: &str) -> Result<()>;
     /// Containers carrying all of these labels (an empty value matches any value),
     /// running or not.
     async fn containers_labelled(&self, labels: &Labels) -> Result<Vec<ContainerSummary>>;

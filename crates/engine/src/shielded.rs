@@ -122,6 +122,9 @@ impl Runtime for Shielded {
     async fn remove_container(&self, id: &str) -> Result<()> {
         self.inner.remove_container(id).await
     }
+    async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        self.inner.rename_container(id, name).await
+    }
     async fn containers_labelled(&self, labels: &Labels) -> Result<Vec<ContainerSummary>> {
         self.inner.containers_labelled(labels).await
     }

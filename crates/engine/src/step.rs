@@ -22,6 +22,7 @@ use crate::reports::{collect, existing_reports, Fresh, Ownership};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
 use crate::start_order::{start_in_turn, Stage, Turn};
+use crate::warm::release;
 use futures::stream::BoxStream;
 
 /// How a step ended.
@@ -50,8 +51,8 @@ impl StepEnd {
 #[derive(Default)]
 pub(crate) struct Resources {
     pub containers: Mutex<Vec<String>>,
-    /// Markers claiming warm containers: removed once the containers are.
-    pub claims: Mutex<Vec<String>>,
+    /// Warm containers claimed (marker, container): handed back to the pool at the end.
+    pub claims: Mutex<Vec<(String, String)>>,
     network: Mutex<Option<String>>,
     volumes: Mutex<Vec<String>>,
 }
@@ -645,11 +646,8 @@ impl Run {
             .into_iter()
             .filter_map(|r| r.err().map(|e| e.message))
             .collect();
-        // Only now may the pool take the slot back: its container is gone.
         let claims = std::mem::take(&mut *res.claims.lock().expect("resources"));
-        if errors.is_empty() {
-            join_all(claims.iter().map(|c| self.runtime.remove_container(c))).await;
-        }
+        join_all(claims.iter().map(|(marker, container)| release(self.runtime.as_ref(), marker, container))).await;
         let network = res.network.lock().expect("resources").take();
         if let Some(network) = network {
             if errors.is_empty() {

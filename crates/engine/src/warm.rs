@@ -5,13 +5,16 @@
 //!
 //! Claiming: a step creates a marker container (never started) named after the warm
 //! container. The engine gives a name to one container only, so of everyone claiming a
-//! warm container exactly one succeeds. The marker carries the claiming run's labels, so
-//! the pool can tell a live claimer from a dead one, and `gc` finds it.
+//! warm container exactly one succeeds. When the step is done it renames its marker from
+//! "claim" to "done", and the pool removes the container in its own time: the step does
+//! not wait for the engine to kill and remove it. Markers carry the pool's run labels
+//! (`gc` treats them as the pool's) and the claimer's process, so the pool can tell a
+//! live claimer from a dead one.
 
 use sha2::{Digest, Sha256};
 use slipway_plan::{ServiceSpec, VolumeSpec};
 
-use crate::labels::{with, PROJECT, RUN};
+use crate::labels::{HOST, PID, PROJECT, RUN};
 use crate::run::Run;
 use crate::runtime::{ContainerSpec, ContainerSummary, ImageInfo, Labels, Runtime};
 
@@ -23,45 +26,76 @@ pub const WARM_SLOT: &str = "io.slipway.warm.slot";
 pub const WARM_NETWORK: &str = "io.slipway.warm.network";
 /// On a claim marker: the run id of the pool whose container it claims.
 pub const WARM_CLAIM: &str = "io.slipway.warm.claim";
+/// On a claim marker: the claiming process and its host (`io.slipway.pid`/`host` are
+/// the pool's, as on everything of the pool).
+pub const CLAIMER_PID: &str = "io.slipway.warm.claimer.pid";
+pub const CLAIMER_HOST: &str = "io.slipway.warm.claimer.host";
 /// Warm containers are named so.
 pub const WARM_PREFIX: &str = "slipway-warm-";
 
 /// What a step claimed: the running container, the network it is on, and the marker
-/// that claims it (removed after the container, never before: until then the container
-/// is not free).
+/// that claims it.
 pub(crate) struct Claimed {
     pub container: String,
     pub network: String,
     pub marker: String,
 }
 
-/// The name of the marker that claims a warm container.
-pub(crate) fn marker_name(container_id: &str) -> String {
-    format!("slipway-claim-{}", container_id.chars().take(12).collect::<String>())
+const CLAIM_PREFIX: &str = "slipway-claim-";
+const DONE_PREFIX: &str = "slipway-done-";
+
+/// The name of the marker that claims a warm container, or says its claimer is done.
+fn marker_name(container_id: &str, done: bool) -> String {
+    let short: String = container_id.chars().take(12).collect();
+    format!("{}{short}", if done { DONE_PREFIX } else { CLAIM_PREFIX })
 }
 
-/// The warm container a marker claims (its id's first 12 characters).
-pub(crate) fn claimed_by_marker(marker_name: &str) -> Option<&str> {
-    marker_name.strip_prefix("slipway-claim-")
+/// The warm container a marker is about (its id's first 12 characters), and whether
+/// its claimer is done with it.
+pub(crate) fn read_marker(marker_name: &str) -> Option<(&str, bool)> {
+    if let Some(short) = marker_name.strip_prefix(CLAIM_PREFIX) {
+        return Some((short, false));
+    }
+    marker_name.strip_prefix(DONE_PREFIX).map(|short| (short, true))
 }
 
-/// Claim `container` for whoever carries `labels`; the marker's id, or `None` if another
-/// claimed it first.
+/// Claim `container` for the process whose `pid`/`host` labels are in `claimer`; the
+/// marker's id, or `None` if another claimed it first.
 pub(crate) async fn claim(
     runtime: &dyn Runtime,
     container: &ContainerSummary,
     image: &str,
-    labels: &Labels,
+    claimer: &Labels,
 ) -> Option<String> {
-    let pool = container.labels.get(RUN).cloned().unwrap_or_default();
+    let mut labels: Labels = container
+        .labels
+        .iter()
+        .filter(|(k, _)| [RUN, PROJECT, PID, HOST].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert(WARM_CLAIM.into(), container.labels.get(RUN).cloned().unwrap_or_default());
+    for (from, to) in [(PID, CLAIMER_PID), (HOST, CLAIMER_HOST)] {
+        if let Some(value) = claimer.get(from) {
+            labels.insert(to.into(), value.clone());
+        }
+    }
     let marker = ContainerSpec {
-        name: marker_name(&container.id),
+        name: marker_name(&container.id, false),
         image: image.to_string(),
         cmd: Some(vec!["slipway-claim-marker".to_string()]),
-        labels: with(labels, &[(WARM_CLAIM, &pool)]),
+        labels,
         ..ContainerSpec::default()
     };
     runtime.create_container(&marker).await.ok()
+}
+
+/// The claimer is done with `container`: the pool removes it. If the marker cannot say
+/// so, the claimer removes both itself.
+pub(crate) async fn release(runtime: &dyn Runtime, marker: &str, container: &str) {
+    if runtime.rename_container(marker, &marker_name(container, true)).await.is_err() {
+        let _ = runtime.remove_container(container).await;
+        let _ = runtime.remove_container(marker).await;
+    }
 }
 
 /// Whether a service can run warm: nothing of its environment may belong to one run
@@ -131,7 +165,9 @@ impl Run {
         let start = turn % free.len();
         free.rotate_left(start);
         for candidate in free {
-            if let Some(marker) = claim(self.runtime.as_ref(), &candidate, &spec.image, &self.labels).await {
+            if let Some(marker) =
+                claim(self.runtime.as_ref(), &candidate, &spec.image, &self.options.extra_labels).await
+            {
                 let network = candidate.labels.get(WARM_NETWORK).cloned().unwrap_or_default();
                 return Some(Claimed { container: candidate.id, network, marker });
             }
@@ -198,9 +234,10 @@ mod tests {
     }
 
     #[test]
-    fn a_marker_names_the_container_it_claims() {
+    fn a_marker_names_the_container_it_claims_and_whether_its_claimer_is_done() {
         let id = "0123456789abcdef0123";
-        assert_eq!(claimed_by_marker(&marker_name(id)), Some("0123456789ab"));
-        assert_eq!(claimed_by_marker("slipway-warm-r1-3"), None);
+        assert_eq!(read_marker(&marker_name(id, false)), Some(("0123456789ab", false)));
+        assert_eq!(read_marker(&marker_name(id, true)), Some(("0123456789ab", true)));
+        assert_eq!(read_marker("slipway-warm-r1-3"), None);
     }
 }

@@ -9,22 +9,24 @@
 //! claimer killed, then `gc`): the pool remembers it and removes it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use slipway_plan::Plan;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::container_spec::{container_spec, SpecRequest};
 use crate::events::EventSink;
-use crate::labels::{object_name, with, HOST, PID, RUN, SERVICE};
+use crate::labels::{object_name, with, HOST, RUN, SERVICE};
 use crate::options::EngineOptions;
 use crate::queue::KEEPALIVE;
 use crate::run::Run;
 use crate::runtime::{ContainerSpec, ContainerSummary, Healthcheck, ImageInfo, Labels, Runtime};
 use crate::sweep::sweep_run;
 use crate::warm::{
-    can_run_warm, claim, claimed_by_marker, warm_key, WARM_CLAIM, WARM_KEY, WARM_NETWORK, WARM_PREFIX, WARM_SLOT,
+    can_run_warm, claim, read_marker, warm_key, CLAIMER_HOST, CLAIMER_PID, WARM_CLAIM, WARM_KEY, WARM_NETWORK,
+    WARM_PREFIX, WARM_SLOT,
 };
 
 /// How often the pool looks for claimed slots to refill.
@@ -42,6 +44,10 @@ struct Pool {
     /// Why it stopped being kept warm.
     failed: Option<String>,
 }
+
+/// Claim markers by the short id of the container they claim, and whether the claimer is
+/// done with it.
+type Claims = HashMap<String, (ContainerSummary, bool)>;
 
 /// Where the pool says what it does (not a warning).
 pub type Status<'a> = &'a (dyn Fn(String) + Send + Sync);
@@ -98,6 +104,20 @@ impl Run {
         let mut images_checked = Instant::now();
         let mut announced = false;
         let mut once_claimed: HashSet<String> = HashSet::new();
+        // Claimed containers are removed in the background, so their slots refill at once.
+        let removing: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let removals = TaskTracker::new();
+        let remove_later = |ids: Vec<String>| {
+            removing.lock().expect("removing").extend(ids.iter().cloned());
+            let (runtime, removing) = (self.runtime.clone(), removing.clone());
+            removals.spawn(async move {
+                // The container before its marker: until it is gone, its slot is not free.
+                for id in ids {
+                    let _ = runtime.remove_container(&id).await;
+                    removing.lock().expect("removing").remove(&id);
+                }
+            });
+        };
         while !cancel.is_cancelled() {
             if images_checked.elapsed() >= IMAGE_POLL {
                 images_checked = Instant::now();
@@ -110,29 +130,30 @@ impl Run {
                     Default::default()
                 }
             };
+            let in_removal = |id: &str| removing.lock().expect("removing").contains(id);
+            let mut to_start = Vec::new();
             for (index, slot) in slots.iter().enumerate() {
                 let pool = &mut pools[slot.pool];
                 if pool.failed.is_some() {
                     continue;
                 }
-                let occupant = containers.iter().find(|c| c.labels.get(WARM_SLOT) == Some(&index.to_string()));
+                let occupant = containers
+                    .iter()
+                    .find(|c| c.labels.get(WARM_SLOT) == Some(&index.to_string()) && !in_removal(&c.id));
                 let Some(c) = occupant else {
-                    generation += 1;
-                    if let Err(e) = self.start_warm(pool, slot, index, generation).await {
-                        self.notice(format!("`{}` cannot be kept warm: {e}", pool.service));
-                        pool.failed = Some(e);
-                    }
+                    to_start.push(index);
                     continue;
                 };
-                if let Some(marker) = claims.get(short(&c.id)) {
+                if let Some((marker, done)) = claims.get(short(&c.id)) {
                     once_claimed.insert(c.id.clone());
-                    if !self.claimer_alive(&marker.labels) {
-                        // The step that claimed it was killed before removing it.
-                        let _ = self.runtime.remove_container(&c.id).await;
-                        let _ = self.runtime.remove_container(&marker.id).await;
+                    // Done, or claimed by a step that was killed before it could say so.
+                    if *done || !self.claimer_alive(&marker.labels) {
+                        remove_later(vec![c.id.clone(), marker.id.clone()]);
+                        to_start.push(index);
                     }
                 } else if once_claimed.contains(&c.id) {
-                    let _ = self.runtime.remove_container(&c.id).await;
+                    remove_later(vec![c.id.clone()]);
+                    to_start.push(index);
                 } else if !c.running {
                     let last = self.runtime.tail_output(&c.id, 20).await.unwrap_or_default();
                     let e = format!(
@@ -147,7 +168,29 @@ impl Run {
                     self.remove_free(c).await;
                 }
             }
+            // Markers left without their container (its claimer removed both and one failed).
+            for (short_id, (marker, done)) in &claims {
+                let orphan = !containers.iter().any(|c| short(&c.id) == short_id);
+                if orphan && !in_removal(&marker.id) && (*done || !self.claimer_alive(&marker.labels)) {
+                    remove_later(vec![marker.id.clone()]);
+                }
+            }
+            let started = futures::future::join_all(to_start.iter().map(|&index| {
+                generation += 1;
+                let slot = &slots[index];
+                self.start_warm(&pools[slot.pool], slot, index, generation)
+            }))
+            .await;
+            for (index, result) in to_start.iter().zip(started) {
+                let pool = &mut pools[slots[*index].pool];
+                if let (Err(e), None) = (result, &pool.failed) {
+                    self.notice(format!("`{}` cannot be kept warm: {e}", pool.service));
+                    pool.failed = Some(e);
+                }
+            }
             if pools.iter().all(|p| p.failed.is_some()) {
+                removals.close();
+                removals.wait().await;
                 self.drain_pool(status).await;
                 return Err("no service could be kept warm".to_string());
             }
@@ -166,6 +209,8 @@ impl Run {
                 _ = cancel.cancelled() => {}
             }
         }
+        removals.close();
+        removals.wait().await;
         self.drain_pool(status).await;
         Ok(())
     }
@@ -217,7 +262,7 @@ impl Run {
 
     /// The pool's containers, and the markers claiming them by the claimed container's
     /// short id.
-    async fn pool_state(&self) -> Result<(Vec<ContainerSummary>, HashMap<String, ContainerSummary>), String> {
+    async fn pool_state(&self) -> Result<(Vec<ContainerSummary>, Claims), String> {
         let run_id = self.plan.run_id.clone();
         let containers = Labels::from([(RUN.to_string(), run_id.clone()), (WARM_SLOT.to_string(), String::new())]);
         let markers = Labels::from([(WARM_CLAIM.to_string(), run_id)]);
@@ -226,14 +271,18 @@ impl Run {
         let claims = markers
             .map_err(|e| e.message)?
             .into_iter()
-            .filter_map(|m| Some((claimed_by_marker(&m.name)?.to_string(), m)))
+            .filter_map(|m| {
+                let (short, done) = read_marker(&m.name)?;
+                Some((short.to_string(), (m.clone(), done)))
+            })
             .collect();
         Ok((containers.map_err(|e| e.message)?, claims))
     }
 
     /// Remove a container no step claimed, claiming it first so none claims it meanwhile.
     async fn remove_free(&self, container: &ContainerSummary) {
-        if let Some(marker) = claim(self.runtime.as_ref(), container, &self.pool_image(container), &self.labels).await {
+        let image = self.pool_image(container);
+        if let Some(marker) = claim(self.runtime.as_ref(), container, &image, &self.options.extra_labels).await {
             let _ = self.runtime.remove_container(&container.id).await;
             let _ = self.runtime.remove_container(&marker).await;
         }
@@ -285,7 +334,8 @@ impl Run {
     /// Whether the step whose marker carries `labels` still runs (claimers on other
     /// hosts are taken to be alive).
     fn claimer_alive(&self, labels: &Labels) -> bool {
-        let (Some(host), Some(pid)) = (labels.get(HOST), labels.get(PID).and_then(|p| p.parse().ok())) else {
+        let (Some(host), Some(pid)) = (labels.get(CLAIMER_HOST), labels.get(CLAIMER_PID).and_then(|p| p.parse().ok()))
+        else {
             return true;
         };
         self.options.extra_labels.get(HOST).is_none_or(|h| h != host) || crate::liveness::slipway_runs(pid)
@@ -299,8 +349,17 @@ impl Run {
             let (containers, claims) = self.pool_state().await.unwrap_or_default();
             let (claimed, free): (Vec<_>, Vec<_>) = containers.iter().partition(|c| claims.contains_key(short(&c.id)));
             futures::future::join_all(free.iter().map(|c| self.remove_free(c))).await;
-            let busy: Vec<&ContainerSummary> =
-                claimed.into_iter().filter(|c| self.claimer_alive(&claims[short(&c.id)].labels)).collect();
+            // Those whose step is done go now; those whose step still runs are waited for.
+            let (done, claimed): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|c| {
+                let (marker, done) = &claims[short(&c.id)];
+                *done || !self.claimer_alive(&marker.labels)
+            });
+            futures::future::join_all(done.iter().map(|c| async {
+                let _ = self.runtime.remove_container(&c.id).await;
+                let _ = self.runtime.remove_container(&claims[short(&c.id)].0.id).await;
+            }))
+            .await;
+            let busy = claimed;
             if busy.is_empty() {
                 return;
             }

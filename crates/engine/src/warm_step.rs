@@ -1,5 +1,5 @@
 //! A step run in a warm environment: claimed from `slipway warm`'s pool, its command run
-//! with `docker exec`, the container removed afterwards (the pool starts a new one on
+//! with `docker exec`, then handed back for the pool to remove (it starts a new one on
 //! the same network).
 
 use std::time::SystemTime;
@@ -60,8 +60,8 @@ impl Run {
             return None;
         }
         let claimed = self.claim_warm(&spec, &image, id.0).await?;
-        res.containers.lock().expect("resources").push(claimed.container.clone());
-        res.claims.lock().expect("resources").push(claimed.marker.clone());
+        // The pool removes it once the marker says the step is done with it.
+        res.claims.lock().expect("resources").push((claimed.marker.clone(), claimed.container.clone()));
         // Shards ordered their starts to share out the engine's time; a warm one needs none.
         if let Some(turn) = turn {
             turn.release(Stage::Network);

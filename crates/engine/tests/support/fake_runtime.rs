@@ -543,6 +543,20 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
+    async fn rename_container(&self, id: &str, name: &str) -> Result<()> {
+        let mut state = self.lock();
+        if state.containers.iter().any(|(other, c)| other != id && c.name == name) {
+            return Err(RuntimeError::other(format!("Conflict. The container name \"/{name}\" is already in use")));
+        }
+        match state.containers.get_mut(id) {
+            Some(container) => {
+                container.name = name.to_string();
+                Ok(())
+            }
+            None => Err(not_found(format!("No such container: {id}"))),
+        }
+    }
+
     async fn containers_labelled(&self, filter: &Labels) -> Result<Vec<ContainerSummary>> {
         let state = self.lock();
         let matches =
