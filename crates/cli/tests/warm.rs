@@ -116,10 +116,11 @@ fn ran_warm(result: &RunResult, label: &str) -> bool {
         .find(|s| s["label"] == label)
         .expect("step")["id"]
         .clone();
-    result
-        .events
-        .iter()
-        .any(|e| e["event"] == "step_phase" && e["step"] == id && e["message"] == "running in a warm environment")
+    result.events.iter().any(|e| {
+        e["event"] == "step_phase"
+            && e["step"] == id
+            && e["message"].as_str().is_some_and(|m| m.contains("in a warm environment"))
+    })
 }
 
 /// The container id a step printed with `hostname` (the engine's short id).
@@ -271,4 +272,39 @@ fn the_pool_takes_back_an_environment_whose_step_was_killed() {
     let (code, stderr) = pool.stop();
     assert_eq!(code, Some(0), "{stderr}");
     p.assert_no_leftovers();
+}
+
+#[test]
+fn shards_and_queue_workers_of_a_split_step_run_warm_with_their_own_variables() {
+    for mode in ["static", "queue"] {
+        let p = TestProject::with_files(
+            &format!("warm-split-{mode}"),
+            SERVICES,
+            &format!(
+                "- name: tests\n  service: app\n  parallelism: 2\n  split:\n    files: 'tests/*.t'\n    by: name\n    mode: {mode}\n  command: sh -c 'echo shard $SLIPWAY_SHARD_INDEX of $SLIPWAY_SHARD_COUNT ran $SLIPWAY_TEST_FILES'\n"
+            ),
+        );
+        for name in ["a", "b", "c", "d"] {
+            p.write(&format!("tests/{name}.t"), "");
+        }
+        let pool = Pool::start(&p, &[]);
+        wait_for_free(&p, 2);
+        let result = p.slipway(&["steps"]);
+        result.assert_code(0);
+        let mut ran = Vec::new();
+        for shard in ["tests [1/2]", "tests [2/2]"] {
+            assert!(ran_warm(&result, shard), "{mode}: {shard} did not run warm\n{}", result.dump());
+            for line in result.output(shard) {
+                let index = &shard[7..8];
+                assert!(line.starts_with(&format!("shard {index} of 2 ran ")), "{mode}: {line}");
+                ran.extend(line.split(" ran ").nth(1).unwrap_or_default().split_whitespace().map(str::to_string));
+            }
+        }
+        ran.sort();
+        assert_eq!(ran, ["tests/a.t", "tests/b.t", "tests/c.t", "tests/d.t"], "{mode}: every file once");
+        let (code, stderr) = pool.stop();
+        assert_eq!(code, Some(0), "{stderr}");
+        assert!(stderr.contains("warm: app ×2"), "one environment per shard by default: {stderr}");
+        p.assert_no_leftovers();
+    }
 }

@@ -172,6 +172,8 @@ pub(crate) struct WorkerSetup<'a> {
     /// The entrypoint the command runs behind (exec does not apply it).
     pub entrypoint: Vec<String>,
     pub working_dir: String,
+    /// The step's environment, when the container was not made with it (a warm one).
+    pub env: Vec<String>,
 }
 
 impl Run {
@@ -206,7 +208,12 @@ impl Run {
             let started = SystemTime::now();
             let command = ExecCommand {
                 cmd: setup.entrypoint.iter().cloned().chain(expand_files(&work.command, &files)).collect(),
-                env: vec![format!("SLIPWAY_TEST_FILES={}", files.join(" ")), format!("SLIPWAY_BATCH={batch_number}")],
+                env: setup
+                    .env
+                    .iter()
+                    .cloned()
+                    .chain([format!("SLIPWAY_TEST_FILES={}", files.join(" ")), format!("SLIPWAY_BATCH={batch_number}")])
+                    .collect(),
                 working_dir: None,
                 user: None,
             };

@@ -298,16 +298,9 @@ impl Run {
                         container: &main_id,
                         entrypoint: service.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default(),
                         working_dir: service_working_dir.clone(),
+                        env: Vec::new(),
                     };
-                    match self.run_queue_worker(id, action, setup).await {
-                        Ok(WorkerEnd::Passed) => StepEnd::Exited(0),
-                        Ok(WorkerEnd::FilesFailed(files)) => StepEnd::ExitedWith {
-                            code: 1,
-                            message: format!("{} test file(s) failed: {}", files.len(), files.join(", ")),
-                        },
-                        Ok(WorkerEnd::Stopped { code, message }) => StepEnd::ExitedWith { code, message },
-                        Err(message) => StepEnd::failed(message),
-                    }
+                    worker_end(self.run_queue_worker(id, action, setup).await)
                 }
                 Err(e) => StepEnd::failed(format!(
                     "cannot start the queue worker: {} (queue mode runs batches in a running container and needs /bin/sh in the image)",
@@ -666,6 +659,19 @@ impl Run {
         for error in errors {
             self.notice(format!("clean-up: {error}"));
         }
+    }
+}
+
+/// How a step ends whose queue worker ended so.
+pub(crate) fn worker_end(end: Result<WorkerEnd, String>) -> StepEnd {
+    match end {
+        Ok(WorkerEnd::Passed) => StepEnd::Exited(0),
+        Ok(WorkerEnd::FilesFailed(files)) => StepEnd::ExitedWith {
+            code: 1,
+            message: format!("{} test file(s) failed: {}", files.len(), files.join(", ")),
+        },
+        Ok(WorkerEnd::Stopped { code, message }) => StepEnd::ExitedWith { code, message },
+        Err(message) => StepEnd::failed(message),
     }
 }
 

@@ -145,16 +145,14 @@ pub(crate) fn command_line(spec: &ContainerSpec, image: &ImageInfo) -> Vec<Strin
 }
 
 impl Run {
-    /// A warm container for a step whose container would be `spec`; `None` when there is
-    /// none to be had (then the step makes its own environment).
-    pub(crate) async fn claim_warm(&self, spec: &ContainerSpec, image: &ImageInfo, turn: usize) -> Option<Claimed> {
+    /// A warm container made for `key`; `None` when there is none to be had (then the
+    /// step makes its own environment). `image` is the step's image, for the marker.
+    pub(crate) async fn claim_warm(&self, key: &str, image: &str, turn: usize) -> Option<Claimed> {
         if !self.options.warm || !self.warm_pool_exists().await {
             return None;
         }
-        let filter = Labels::from([
-            (PROJECT.to_string(), self.plan.project.clone()),
-            (WARM_KEY.to_string(), warm_key(spec, image)),
-        ]);
+        let filter =
+            Labels::from([(PROJECT.to_string(), self.plan.project.clone()), (WARM_KEY.to_string(), key.to_string())]);
         let mut free: Vec<ContainerSummary> =
             self.runtime.containers_labelled(&filter).await.ok()?.into_iter().filter(|c| c.running).collect();
         if free.is_empty() {
@@ -166,7 +164,7 @@ impl Run {
         free.rotate_left(start);
         for candidate in free {
             if let Some(marker) =
-                claim(self.runtime.as_ref(), &candidate, &spec.image, &self.options.extra_labels).await
+                claim(self.runtime.as_ref(), &candidate, image, &self.options.extra_labels).await
             {
                 let network = candidate.labels.get(WARM_NETWORK).cloned().unwrap_or_default();
                 return Some(Claimed { container: candidate.id, network, marker });

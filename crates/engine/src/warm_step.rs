@@ -8,12 +8,13 @@ use slipway_plan::{RunAction, StepId};
 
 use crate::container_spec::{container_spec, SpecRequest};
 use crate::labels::{object_name, with, SERVICE, STEP};
+use crate::queue::WorkerSetup;
 use crate::reports::{existing_reports, Fresh};
 use crate::run::Run;
 use crate::runtime::ExecCommand;
 use crate::start_order::{Stage, Turn};
-use crate::step::{working_dir, Resources, StepEnd};
-use crate::warm::{can_run_warm, command_line};
+use crate::step::{worker_end, working_dir, Resources, StepEnd};
+use crate::warm::{can_run_warm, command_line, warm_key};
 
 impl Run {
     /// Run the step in a warm environment if it can have one; `None`: it makes its own.
@@ -30,7 +31,6 @@ impl Run {
             || self.options.keep
             || self.options.interactive.is_some()
             || action.environment.len() != 1
-            || action.queue.is_some()
         {
             return None;
         }
@@ -54,12 +54,15 @@ impl Run {
             named_volume: &|volume: &str| volume.to_string(),
             volumes_from: Vec::new(),
         });
+        // The key before the step's own variables (a shard's): the exec adds them.
+        let key = warm_key(&spec, &image);
         spec.env.extend(action.extra_env.iter().map(|(k, v)| format!("{k}={v}")));
         let command = command_line(&spec, &image);
-        if command.is_empty() {
+        // A queue worker's commands are its batches.
+        if command.is_empty() && action.queue.is_none() {
             return None;
         }
-        let claimed = self.claim_warm(&spec, &image, id.0).await?;
+        let claimed = self.claim_warm(&key, &spec.image, id.0).await?;
         // The pool removes it once the marker says the step is done with it.
         res.claims.lock().expect("resources").push((claimed.marker.clone(), claimed.container.clone()));
         // Shards ordered their starts to share out the engine's time; a warm one needs none.
@@ -68,6 +71,17 @@ impl Run {
             turn.release(Stage::Start);
         }
         let working_dir = working_dir(&spec, &image);
+        if action.queue.is_some() {
+            self.phase(id, "queue worker in a warm environment");
+            let setup = WorkerSetup {
+                container: &claimed.container,
+                entrypoint: spec.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default(),
+                working_dir,
+                env: spec.env.clone(),
+            };
+            let end = worker_end(self.run_queue_worker(id, action, setup).await);
+            return Some(self.after_end(id, action, end, &spec, &claimed.network, res).await);
+        }
         let existing = existing_reports(self.runtime.as_ref(), &claimed.container, &action.reports, &working_dir).await;
         self.phase(id, "running in a warm environment");
         let started = SystemTime::now();

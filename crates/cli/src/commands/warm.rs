@@ -80,7 +80,7 @@ fn chosen_services(plan: &Plan, args: &WarmArgs) -> Result<Vec<(String, usize)>,
     let mut steps_per_service: BTreeMap<&str, usize> = BTreeMap::new();
     for step in &plan.steps {
         if let Action::Run(run) = &step.action {
-            if run.environment.len() == 1 && run.queue.is_none() {
+            if run.environment.len() == 1 {
                 *steps_per_service.entry(run.service.as_str()).or_default() += 1;
             }
         }
