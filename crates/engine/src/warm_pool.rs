@@ -111,7 +111,8 @@ impl Run {
             removing.lock().expect("removing").extend(ids.iter().cloned());
             let (runtime, removing) = (self.runtime.clone(), removing.clone());
             removals.spawn(async move {
-                // The container before its marker: until it is gone, its slot is not free.
+                // The container before its marker: while the container exists, its marker
+                // is what keeps steps from claiming it.
                 for id in ids {
                     let _ = runtime.remove_container(&id).await;
                     removing.lock().expect("removing").remove(&id);
@@ -126,10 +127,13 @@ impl Run {
             let (containers, claims) = match self.pool_state().await {
                 Ok(state) => state,
                 Err(e) => {
+                    // Not knowing what is there, start nothing: look again shortly.
                     self.notice(format!("cannot list the pool's containers: {e}"));
-                    Default::default()
+                    tokio::time::sleep(IMAGE_POLL).await;
+                    continue;
                 }
             };
+            once_claimed.retain(|id| containers.iter().any(|c| &c.id == id));
             let in_removal = |id: &str| removing.lock().expect("removing").contains(id);
             let mut to_start = Vec::new();
             for (index, slot) in slots.iter().enumerate() {
