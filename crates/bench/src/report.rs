@@ -51,7 +51,10 @@ pub fn document(engine: &str, iterations: usize, table: &str, breakdown: &str) -
          i.e. what the packing alone achieved. The remaining gap is start-up: the engine creates the 8 networks \
          and starts the 8 containers largely one after another, and 8 Python interpreters start on 2 cores; \
          shards therefore start in index order and a timings split gives the later ones less work by the lag \
-         learned from earlier runs. The start-up row measures the same start-up without slipway: 8 `docker run \
+         learned from earlier runs. The rows with `slipway warm` run the same split while the pool keeps 8 \
+         started containers of the service: it saves the engine's part of the start-up, but on 2 cores the 8 \
+         Python interpreters starting at once are most of it, and the start lags learned from the runs without \
+         a pool still hold the later shards' share down. The start-up row measures the same start-up without slipway: 8 `docker run \
          --rm` of the image started at once, each only collecting one test file. The PyPI row runs the networkx test suite from its sdist unsplit and \
          over 4 shards by timings (after a learning run); on 2 cores 4 shards can be at most about 2× faster. \
          The 25-parallel-steps row is also compared with 25 `docker run --rm` started at once, which shows how \
@@ -67,9 +70,12 @@ pub fn document(engine: &str, iterations: usize, table: &str, breakdown: &str) -
          also gets its own network, and on this engine creating and removing a bridge network costs about as \
          much as starting a container; a run reuses one step's empty network for the next, so a pipeline pays \
          for one network per step running at the same time, not per step. Parallel steps are bounded by the \
-         engine, which starts containers largely one after another. What would cut it further: starting steps \
-         in pre-started containers (exec instead of create+start, the warm pools on the roadmap), and letting \
-         steps without dependencies share one network per run.\n",
+         engine, which starts containers largely one after another. The rows \"with `slipway warm`\" run the same \
+         steps while `slipway warm` keeps started environments (each run waits until the pool has refilled, as \
+         between the steps of a pipeline): a step claims one with a marker container and runs its command with \
+         `docker exec`, and the pool removes the container afterwards, so the step pays for neither network nor \
+         container. What remains for many parallel steps is the engine itself: it creates the claim markers and \
+         runs the execs largely one after another on 2 cores.\n",
         date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
     )
 }

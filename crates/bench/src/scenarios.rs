@@ -65,18 +65,11 @@ pub fn all(slipway: &Path, iterations: usize) -> Vec<Row> {
     rows.push(ratio_row("per-step overhead: one-step busybox pipeline vs `docker run --rm busybox true`", a, b, 0.8));
     // The same step claiming an environment `slipway warm` started beforehand; each run
     // waits for the pool to have refilled, as it has between the steps of a pipeline.
-    let (mut warm, mut plain) = (Vec::new(), Vec::new());
-    WarmPool::start(slipway, &one, 1).run(|pool| {
-        for _ in 0..iterations {
-            pool.wait_ready();
-            warm.push(steps(slipway, &one, &[]));
-            plain.push(docker_run());
-        }
-    });
+    let (warm, plain) = warm_steps_vs(slipway, &one, 1, iterations, docker_run);
     rows.push(ratio_row(
         "per-step overhead with `slipway warm` (the step claims a started environment) vs `docker run --rm busybox true`",
-        median(warm),
-        median(plain),
+        warm,
+        plain,
         0.8,
     ));
 
@@ -99,18 +92,11 @@ pub fn all(slipway: &Path, iterations: usize) -> Vec<Row> {
         concurrent.push(concurrent_docker_runs(25, |i| vec!["busybox".into(), "echo".into(), i.to_string()]));
     }
     let c = median(concurrent);
-    let (mut warm, mut plain) = (Vec::new(), Vec::new());
-    WarmPool::start(slipway, &wide, 25).run(|pool| {
-        for _ in 0..iterations {
-            pool.wait_ready();
-            warm.push(steps(slipway, &wide, &[]));
-            plain.push(docker_run());
-        }
-    });
+    let (warm, plain) = warm_steps_vs(slipway, &wide, 25, iterations, docker_run);
     rows.push(ratio_row(
         "makespan of 25 parallel `echo` steps with `slipway warm --size 25` vs one `docker run`",
-        median(warm),
-        median(plain),
+        warm,
+        plain,
         1.5,
     ));
     rows.push(Row {
@@ -124,6 +110,22 @@ pub fn all(slipway: &Path, iterations: usize) -> Vec<Row> {
 
     rows.push(healthy_to_start(slipway, work.path(), iterations));
     rows
+}
+
+/// Medians of `slipway steps` in `dir` while `slipway warm --size N` keeps its
+/// environments, and of `baseline`, interleaved.
+fn warm_steps_vs(slipway: &Path, dir: &Path, size: usize, iterations: usize, baseline: impl Fn() -> f64) -> (f64, f64) {
+    let (mut warm, mut plain) = (Vec::new(), Vec::new());
+    WarmPool::start(slipway, dir, size, &[]).run(|pool| {
+        for _ in 0..iterations {
+            pool.wait_ready();
+            warm.push(steps(slipway, dir, &[]));
+            // Not while the pool replaces what the steps used: the engine is busy then.
+            pool.wait_ready();
+            plain.push(baseline());
+        }
+    });
+    (median(warm), median(plain))
 }
 
 fn project(root: &Path, name: &str, services: &str, steps: &str) -> PathBuf {
@@ -207,17 +209,18 @@ fn uptime(line: &str) -> Option<f64> {
 }
 
 /// `slipway warm --size N` in a project dir, stopped with Ctrl-C (and waited for) after use.
-struct WarmPool {
+pub(crate) struct WarmPool {
     child: std::process::Child,
     dir: PathBuf,
     size: usize,
 }
 
 impl WarmPool {
-    fn start(slipway: &Path, dir: &Path, size: usize) -> WarmPool {
+    pub fn start(slipway: &Path, dir: &Path, size: usize, extra: &[&str]) -> WarmPool {
         let child = Command::new(slipway)
             .args(["warm", "--size", &size.to_string(), "--dir"])
             .arg(dir)
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -225,7 +228,7 @@ impl WarmPool {
         WarmPool { child, dir: dir.to_path_buf(), size }
     }
 
-    fn run(mut self, measure: impl FnOnce(&WarmPool)) {
+    pub fn run(mut self, measure: impl FnOnce(&WarmPool)) {
         measure(&self);
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
@@ -233,7 +236,7 @@ impl WarmPool {
     }
 
     /// Until every slot holds a started container and no claim is left.
-    fn wait_ready(&self) {
+    pub fn wait_ready(&self) {
         let project = self.dir.file_name().expect("dir name").to_string_lossy().into_owned();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::measure::{concurrent_docker_runs, median};
 use crate::report::Row;
+use crate::scenarios::WarmPool;
 
 const SHARDS: f64 = 8.0;
 
@@ -128,6 +129,16 @@ pub fn rows(slipway: &Path, root: &Path, iterations: usize) -> Vec<Row> {
         timings.push(run(slipway, &s, "timings", "static"));
         queue.push(run(slipway, &s, "timings", "queue"));
     }
+    // The same, with `slipway warm` keeping 8 started environments of the service.
+    let (mut warm_timings, mut warm_queue) = (Vec::new(), Vec::new());
+    WarmPool::start(slipway, &s.dir, SHARDS as usize, &["--ci-branch", "bench"]).run(|pool| {
+        for _ in 0..iterations.clamp(1, 3) {
+            pool.wait_ready();
+            warm_timings.push(run(slipway, &s, "timings", "static"));
+            pool.wait_ready();
+            warm_queue.push(run(slipway, &s, "timings", "queue"));
+        }
+    });
     let summary = |runs: &[Measured]| {
         (median(runs.iter().map(|m| m.makespan).collect()), median(runs.iter().map(Measured::efficiency).collect()))
     };
@@ -152,6 +163,8 @@ pub fn rows(slipway: &Path, root: &Path, iterations: usize) -> Vec<Row> {
         row("split-suite over 8 shards: split by count", &count, None),
         row("split-suite over 8 shards: static by timings, after one learning run", &timings, Some(0.85)),
         row("split-suite over 8 shards: queue mode", &queue, Some(0.9)),
+        row("split-suite over 8 shards: static by timings, with `slipway warm`", &warm_timings, Some(0.85)),
+        row("split-suite over 8 shards: queue mode, with `slipway warm`", &warm_queue, Some(0.9)),
         Row {
             name:
                 "split-suite: start-up alone — 8 containers of its image started at once, each collecting one test file"
