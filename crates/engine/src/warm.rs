@@ -163,9 +163,7 @@ impl Run {
         let start = turn % free.len();
         free.rotate_left(start);
         for candidate in free {
-            if let Some(marker) =
-                claim(self.runtime.as_ref(), &candidate, image, &self.options.extra_labels).await
-            {
+            if let Some(marker) = claim(self.runtime.as_ref(), &candidate, image, &self.options.extra_labels).await {
                 let network = candidate.labels.get(WARM_NETWORK).cloned().unwrap_or_default();
                 return Some(Claimed { container: candidate.id, network, marker });
             }
