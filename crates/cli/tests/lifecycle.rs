@@ -194,7 +194,9 @@ fn an_image_that_cannot_be_pulled_shows_the_engines_message() {
     r.assert_code(1);
     let message = r.finished("s")["message"].as_str().unwrap().to_string();
     assert!(
-        message.starts_with("cannot pull image `slipway-test/does-not-exist:0.0.1` for service `app`: "),
+        message.starts_with(
+            "cannot pull image `slipway-test/does-not-exist:0.0.1` for service `app` (./codeship-services.yml:2:10): "
+        ),
         "{message}"
     );
     assert!(message.len() > 80, "the engine's own message is included: {message}");

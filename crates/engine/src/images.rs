@@ -107,10 +107,16 @@ impl Run {
     }
 
     async fn pull(&self, service: &str, image: &str, step: Option<StepId>) -> Result<(), String> {
-        let config = self.docker_config(&self.plan.services[service].registry_auth).await?;
+        let spec = &self.plan.services[service];
+        let config = self.docker_config(&spec.registry_auth).await?;
         let credentials = config.as_ref().and_then(|c| c.for_image(image));
         self.runtime.pull_image(image, credentials, &self.image_output(image, step)).await.map_err(|e| {
-            format!("cannot pull image `{image}` for service `{service}`: {} ({})", e.message, pull_advice(&e.message))
+            format!(
+                "cannot pull image `{image}` for service `{service}` ({}): {} ({})",
+                spec.image_at,
+                e.message,
+                pull_advice(&e.message)
+            )
         })
     }
 

@@ -149,6 +149,9 @@ pub struct Member {
 #[derive(Clone, Debug)]
 pub struct ServiceSpec {
     pub name: String,
+    /// Where the services file names its image (`file:line:column` of `image:`, or of the
+    /// service when it only builds), for errors about that image.
+    pub image_at: String,
     /// Image to run (for built services: the tag given to the build).
     pub image: String,
     /// Final environment, later entries already applied (no duplicates).

@@ -54,6 +54,7 @@ pub(crate) fn resolve_service(project: &Project, service: &Service, ctx: &RunCon
         // What its containers run: its own build's tag if it builds (which may differ from
         // the name it gives, see `build_tag_of`).
         image: project.build_tag_of(&name).or_else(|| project.image_of(&name)).expect("service exists"),
+        image_at: service.image.as_ref().map_or(&service.name.span, |i| &i.span).to_string(),
         name,
         env: env.into_iter().collect(),
         command: service.command.as_ref().map(|c| c.words.clone()),

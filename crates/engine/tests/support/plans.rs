@@ -18,6 +18,7 @@ pub const RUN_ID: &str = "run1";
 pub fn service(name: &str, image: &str) -> ServiceSpec {
     ServiceSpec {
         name: name.to_string(),
+        image_at: format!("codeship-services.yml ({name})"),
         image: image.to_string(),
         env: Vec::new(),
         command: None,
