@@ -226,13 +226,19 @@ fn a_killed_pool_is_removed_by_gc() {
 fn a_service_that_cannot_be_kept_warm_is_named_with_the_reason() {
     let p = TestProject::with_files(
         "warm-volumes",
-        "app:\n  image: busybox\n  volumes: [/data]\n",
+        "app:\n  image: busybox\n  volumes: [/data]\nplain:\n  image: busybox\n  links: [cache]\ncache:\n  image: busybox\n",
         "- { service: app, command: 'true' }\n",
     );
     let out = Command::new(BIN).args(["warm", "app"]).current_dir(&p.path).env("NO_COLOR", "1").output().expect("warm");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("`app` cannot be kept warm") && stderr.contains("volumes"), "{stderr}");
+    // Its steps start `cache` too: none of them could claim a warm `plain`.
+    let linked =
+        Command::new(BIN).args(["warm", "plain"]).current_dir(&p.path).env("NO_COLOR", "1").output().expect("warm");
+    let stderr = String::from_utf8_lossy(&linked.stderr);
+    assert_eq!(linked.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`plain` cannot be kept warm: its steps also start `cache`"), "{stderr}");
     let unknown = Command::new(BIN).args(["warm", "nope"]).current_dir(&p.path).output().expect("warm");
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no service `nope`"));

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use slipway_config::Project;
 use slipway_engine::{keep_warm, EngineOptions, EventSink};
-use slipway_plan::{build_plan, Action, Plan};
+use slipway_plan::{build_plan, environment, Action, Plan};
 use tokio_util::sync::CancellationToken;
 
 use super::{connect, fail, or_exit, prepare, process_labels, use_color, EXIT_FAILURE};
@@ -32,7 +33,7 @@ async fn warm(args: WarmArgs) -> Result<ExitCode, ExitCode> {
     }))?;
     let plan =
         or_exit(build_plan(&prepared.project, &slipway_plan::RunContext { split_inputs: inputs, ..prepared.ctx }))?;
-    let services = chosen_services(&plan, &args).map_err(fail)?;
+    let services = chosen_services(&plan, &prepared.project, &args).map_err(fail)?;
     if services.is_empty() {
         return Err(fail(format!(
             "no step of {} runs in its service alone, so there is nothing to keep warm; name the services to warm",
@@ -76,7 +77,7 @@ async fn warm(args: WarmArgs) -> Result<ExitCode, ExitCode> {
 
 /// The services to warm and how many environments each: those named, or the services
 /// of the steps that run in their service alone.
-fn chosen_services(plan: &Plan, args: &WarmArgs) -> Result<Vec<(String, usize)>, String> {
+fn chosen_services(plan: &Plan, project: &Project, args: &WarmArgs) -> Result<Vec<(String, usize)>, String> {
     let mut steps_per_service: BTreeMap<&str, usize> = BTreeMap::new();
     for step in &plan.steps {
         if let Action::Run(run) = &step.action {
@@ -95,7 +96,20 @@ fn chosen_services(plan: &Plan, args: &WarmArgs) -> Result<Vec<(String, usize)>,
         .iter()
         .map(|service| {
             if plan.services.contains_key(service) {
-                Ok((service.clone(), size(service)))
+                // Its steps start its dependencies too: none of them could claim it.
+                let others: Vec<String> = environment(project, service)
+                    .into_iter()
+                    .map(|m| format!("`{}`", m.service))
+                    .filter(|s| s != &format!("`{service}`"))
+                    .collect();
+                if others.is_empty() {
+                    Ok((service.clone(), size(service)))
+                } else {
+                    Err(format!(
+                        "`{service}` cannot be kept warm: its steps also start {} (its links and depends_on), and a warm environment holds a service alone; warm a service whose steps need nothing else",
+                        others.join(", ")
+                    ))
+                }
             } else {
                 let known: Vec<&str> = plan.services.keys().map(String::as_str).collect();
                 Err(format!("no service `{service}` in the services file (services: {})", known.join(", ")))
