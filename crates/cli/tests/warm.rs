@@ -166,6 +166,16 @@ fn steps_run_in_warm_environments_with_their_own_settings_and_the_pool_refills()
     assert!(!ran_warm(&cold, "greet"));
     assert!(!after.iter().any(|id| id.starts_with(&host_of(&cold, "greet"))), "--no-warm still used the pool");
 
+    // A variable the pool was not started with: the run says why it cannot use the pool.
+    let misfit = p.slipway(&["steps", "-e", "EXTRA=1"]);
+    assert_eq!(misfit.status("greet"), "passed", "{}", misfit.dump());
+    assert!(!ran_warm(&misfit, "greet"));
+    assert!(
+        misfit.stderr.matches("keeps environments of `app`, but none fits how this run configures it").count() == 1,
+        "said once, for both steps of `app`: {}",
+        misfit.stderr
+    );
+
     let (code, stderr) = pool.stop();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("warm: app ×2"), "{stderr}");

@@ -83,6 +83,8 @@ pub(crate) struct Run {
     pub reports_seen: Mutex<HashSet<(String, u64)>>,
     /// Whether `slipway warm` keeps environments of this project (asked once).
     pub warm_pool: tokio::sync::OnceCell<bool>,
+    /// Services whose warm environments fit none of this run's steps (said once each).
+    pub warm_misfits: Mutex<HashSet<String>>,
     statuses: Mutex<Vec<Option<(StepStatus, Option<i64>)>>>,
 }
 
@@ -173,6 +175,7 @@ impl Run {
             network_count: std::sync::atomic::AtomicUsize::new(0),
             reports_seen: Mutex::new(HashSet::new()),
             warm_pool: tokio::sync::OnceCell::new(),
+            warm_misfits: Mutex::default(),
             statuses: Mutex::new(vec![None; plan.steps.len()]),
             plan,
             runtime,

@@ -14,7 +14,7 @@
 use sha2::{Digest, Sha256};
 use slipway_plan::{ServiceSpec, VolumeSpec};
 
-use crate::labels::{HOST, PID, PROJECT, RUN};
+use crate::labels::{HOST, PID, PROJECT, RUN, SERVICE};
 use crate::run::Run;
 use crate::runtime::{ContainerSpec, ContainerSummary, ImageInfo, Labels, Runtime};
 
@@ -147,7 +147,7 @@ pub(crate) fn command_line(spec: &ContainerSpec, image: &ImageInfo) -> Vec<Strin
 impl Run {
     /// A warm container made for `key`; `None` when there is none to be had (then the
     /// step makes its own environment). `image` is the step's image, for the marker.
-    pub(crate) async fn claim_warm(&self, key: &str, image: &str, turn: usize) -> Option<Claimed> {
+    pub(crate) async fn claim_warm(&self, service: &str, key: &str, image: &str, turn: usize) -> Option<Claimed> {
         if !self.options.warm || !self.warm_pool_exists().await {
             return None;
         }
@@ -156,6 +156,7 @@ impl Run {
         let mut free: Vec<ContainerSummary> =
             self.runtime.containers_labelled(&filter).await.ok()?.into_iter().filter(|c| c.running).collect();
         if free.is_empty() {
+            self.tell_misfit(service, key).await;
             return None;
         }
         // Parallel steps try the free containers from different places, so few of them
@@ -169,6 +170,30 @@ impl Run {
             }
         }
         None
+    }
+
+    /// The pool keeps `service` warm, but as another run would configure it (a user who
+    /// passed `-e` to `steps` and not to `warm`): say so once, or it silently does nothing.
+    async fn tell_misfit(&self, service: &str, key: &str) {
+        if self.warm_misfits.lock().expect("warm misfits").contains(service) {
+            return;
+        }
+        let filter = Labels::from([
+            (PROJECT.to_string(), self.plan.project.clone()),
+            (SERVICE.to_string(), service.to_string()),
+            (WARM_KEY.to_string(), String::new()),
+        ]);
+        // Only others: one of this key may be starting while the pool refills its slot.
+        let kept = self
+            .runtime
+            .containers_labelled(&filter)
+            .await
+            .is_ok_and(|found| found.iter().any(|c| c.labels.get(WARM_KEY).is_some_and(|k| k != key)));
+        if kept && self.warm_misfits.lock().expect("warm misfits").insert(service.to_string()) {
+            self.notice(format!(
+                "`slipway warm` keeps environments of `{service}`, but none fits how this run configures it (image, entrypoint, the names of its variables, working dir, user, hostname or mounts differ — for instance `-e` given to this run and not to the pool); its steps make their own. Start `slipway warm` with this run's flags to use them"
+            ));
+        }
     }
 
     /// Whether `slipway warm` keeps any environment of this project: asked once per run,

@@ -62,7 +62,7 @@ impl Run {
         if command.is_empty() && action.queue.is_none() {
             return None;
         }
-        let claimed = self.claim_warm(&key, &spec.image, id.0).await?;
+        let claimed = self.claim_warm(service_name, &key, &spec.image, id.0).await?;
         // The pool removes it once the marker says the step is done with it.
         res.claims.lock().expect("resources").push((claimed.marker.clone(), claimed.container.clone()));
         // Shards ordered their starts to share out the engine's time; a warm one needs none.
