@@ -348,6 +348,10 @@ pub struct SplitArgs {
     /// shards: the plan a run of that step would use.
     #[arg(long, value_name = "NAME")]
     pub step: Option<String>,
+    /// With --step: the start lags its shards had in environments `slipway warm` started
+    /// (they get going nearly together there), not those of shards that made their own.
+    #[arg(long, requires = "step")]
+    pub warm: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -318,6 +318,17 @@ fn shards_and_queue_workers_of_a_split_step_run_warm_with_their_own_variables() 
         }
         ran.sort();
         assert_eq!(ran, ["tests/a.t", "tests/b.t", "tests/c.t", "tests/d.t"], "{mode}: every file once");
+        // The history keeps that they ran warm: their start lags are learned apart.
+        let run_id = result.events[0]["run_id"].as_str().expect("run id").to_string();
+        let show = p.slipway(&["show", &run_id]);
+        show.assert_code(0);
+        let shards: Vec<&str> = show.stdout.lines().filter(|l| l.starts_with("tests [")).collect();
+        assert!(shards.len() == 2 && shards.iter().all(|l| l.ends_with("(warm)")), "{mode}: {}", show.stdout);
+        let cold = p.slipway(&["steps", "--no-warm"]);
+        cold.assert_code(0);
+        let cold_id = cold.events[0]["run_id"].as_str().expect("run id").to_string();
+        let show = p.slipway(&["show", &cold_id]);
+        assert!(!show.stdout.contains("(warm)"), "{mode}: {}", show.stdout);
         let (code, stderr) = pool.stop();
         assert_eq!(code, Some(0), "{stderr}");
         assert!(stderr.contains("warm: app ×2"), "one environment per shard by default: {stderr}");

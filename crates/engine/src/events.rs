@@ -93,6 +93,11 @@ pub enum Event {
         step: StepId,
         message: String,
     },
+    /// The step runs in an environment `slipway warm` started (the store keeps apart how
+    /// late shards get going warm and cold).
+    StepWarm {
+        step: StepId,
+    },
     /// A complete line the step's command wrote.
     StepOutput {
         step: StepId,
@@ -213,6 +218,7 @@ fn mask_event(masker: &Masker, event: &mut Event) {
         | Event::ImageStarted { .. }
         | Event::ImageFinished { error: None, .. }
         | Event::StepStarted { .. }
+        | Event::StepWarm { .. }
         | Event::RunFinished { .. } => {}
     }
 }

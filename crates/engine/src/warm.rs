@@ -89,6 +89,12 @@ pub(crate) async fn claim(
     runtime.create_container(&marker).await.ok()
 }
 
+/// Whether `slipway warm` keeps any environment of `project` on the engine.
+pub async fn warm_pool_running(runtime: &dyn Runtime, project: &str) -> bool {
+    let filter = Labels::from([(PROJECT.to_string(), project.to_string()), (WARM_KEY.to_string(), String::new())]);
+    runtime.containers_labelled(&filter).await.is_ok_and(|found| !found.is_empty())
+}
+
 /// The claimer is done with `container`: the pool removes it. If the marker cannot say
 /// so, the claimer removes both itself.
 pub(crate) async fn release(runtime: &dyn Runtime, marker: &str, container: &str) {
@@ -199,16 +205,7 @@ impl Run {
     /// Whether `slipway warm` keeps any environment of this project: asked once per run,
     /// so a run without a pool pays one engine call for it.
     async fn warm_pool_exists(&self) -> bool {
-        *self
-            .warm_pool
-            .get_or_init(|| async {
-                let filter = Labels::from([
-                    (PROJECT.to_string(), self.plan.project.clone()),
-                    (WARM_KEY.to_string(), String::new()),
-                ]);
-                self.runtime.containers_labelled(&filter).await.is_ok_and(|found| !found.is_empty())
-            })
-            .await
+        *self.warm_pool.get_or_init(|| warm_pool_running(self.runtime.as_ref(), &self.plan.project)).await
     }
 }
 

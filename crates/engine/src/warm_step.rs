@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use slipway_plan::{RunAction, StepId};
 
 use crate::container_spec::{container_spec, SpecRequest};
+use crate::events::Event;
 use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::queue::WorkerSetup;
 use crate::reports::{existing_reports, Fresh};
@@ -70,6 +71,7 @@ impl Run {
             turn.release(Stage::Network);
             turn.release(Stage::Start);
         }
+        self.events.send(Event::StepWarm { step: id });
         let working_dir = working_dir(&spec, &image);
         if action.queue.is_some() {
             self.phase(id, "queue worker in a warm environment");

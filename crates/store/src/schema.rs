@@ -7,8 +7,9 @@
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
-const MIGRATIONS_SLICE: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS_SLICE: &[M<'static>] = &[
+    M::up(
+        r#"
 -- One row per `slipway steps` invocation. result is NULL while the run is going.
 CREATE TABLE runs (
     id             TEXT PRIMARY KEY NOT NULL,
@@ -66,7 +67,11 @@ CREATE INDEX test_cases_by_file ON test_cases (file, run_id) WHERE file IS NOT N
 -- A test's outcomes across runs: the history and flakiness of one test.
 CREATE INDEX test_cases_by_test ON test_cases (suite, name, run_id, status);
 "#,
-)];
+    ),
+    // Whether the attempt ran in an environment `slipway warm` started: shards start
+    // together there, so their start lags are learned apart from cold runs'.
+    M::up("ALTER TABLE steps ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;"),
+];
 
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);
 

@@ -24,7 +24,7 @@ SELECT s.run_id, s.shard, s.status, s.finished_at_ms - s.started_at_ms,
          WHERE t.run_id = s.run_id AND t.step = s.step AND t.attempt = s.attempt)
 FROM runs r
 JOIN steps s ON s.run_id = r.id
-WHERE r.project = ?1 AND s.name = ?2 AND s.attempt = 1 AND s.shard IS NOT NULL
+WHERE r.project = ?1 AND s.name = ?2 AND s.attempt = 1 AND s.shard IS NOT NULL AND s.warm = ?4
   AND s.started_at_ms IS NOT NULL AND s.finished_at_ms IS NOT NULL
 ORDER BY r.started_at_ms DESC, r.rowid DESC
 LIMIT ?3";
@@ -36,15 +36,23 @@ impl Store {
     /// such run is recorded.
     ///
     /// Shards start in index order, so a shard's time beyond its tests is mostly its
-    /// wait for the engine to start the shards before it.
-    pub fn shard_start_lags(&self, project: &str, step_name: &str, shards: usize) -> Result<Vec<Duration>, StoreError> {
+    /// wait for the engine to start the shards before it. In environments `slipway warm`
+    /// started they get going nearly together, so `warm` runs are learned apart: those
+    /// lags come only from runs whose shards all ran `warm` (or all did not).
+    pub fn shard_start_lags(
+        &self,
+        project: &str,
+        step_name: &str,
+        shards: usize,
+        warm: bool,
+    ) -> Result<Vec<Duration>, StoreError> {
         let connection = self.connection();
         // run id → (shard index → overhead in ms), in newest-first order of appearance.
         let mut runs: Vec<(String, BTreeMap<u32, i64>, bool)> = Vec::new();
         connection
             .prepare_cached(SHARD_OVERHEADS)
             .and_then(|mut statement| {
-                let mut rows = statement.query(params![project, step_name, LAG_ROWS])?;
+                let mut rows = statement.query(params![project, step_name, LAG_ROWS, warm])?;
                 while let Some(row) = rows.next()? {
                     let run: String = row.get(0)?;
                     let shard: u32 = row.get(1)?;

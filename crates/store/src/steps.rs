@@ -27,6 +27,8 @@ pub struct StepRecord {
     /// 1 for the first try, 2 for the first retry, ...
     pub attempt: u32,
     pub message: Option<String>,
+    /// It ran in an environment `slipway warm` started.
+    pub warm: bool,
 }
 
 impl Store {
@@ -37,13 +39,13 @@ impl Store {
         // first, which would fire ON DELETE actions.
         let recorded = self.connection().execute(
             "INSERT INTO steps (run_id, step, attempt, label, name, service, status, exit_code,
-                                started_at_ms, finished_at_ms, shard, message)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                                started_at_ms, finished_at_ms, shard, message, warm)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (run_id, step, attempt) DO UPDATE SET
                 label = excluded.label, name = excluded.name, service = excluded.service,
                 status = excluded.status, exit_code = excluded.exit_code,
                 started_at_ms = excluded.started_at_ms, finished_at_ms = excluded.finished_at_ms,
-                shard = excluded.shard, message = excluded.message",
+                shard = excluded.shard, message = excluded.message, warm = excluded.warm",
             params![
                 step.run_id,
                 step.step,
@@ -57,6 +59,7 @@ impl Store {
                 step.finished_at.map(millis::from_system_time),
                 step.shard,
                 step.message,
+                step.warm,
             ],
         );
         match recorded {
@@ -71,7 +74,7 @@ impl Store {
 pub(crate) fn steps_of_run(connection: &Connection, run_id: &str) -> rusqlite::Result<Vec<StepRecord>> {
     let mut statement = connection.prepare_cached(
         "SELECT run_id, step, label, name, service, status, exit_code,
-                started_at_ms, finished_at_ms, shard, attempt, message
+                started_at_ms, finished_at_ms, shard, attempt, message, warm
          FROM steps WHERE run_id = ?1 ORDER BY step, attempt",
     )?;
     let rows = statement.query_map([run_id], step_from_row)?;
@@ -92,5 +95,6 @@ fn step_from_row(row: &Row<'_>) -> rusqlite::Result<StepRecord> {
         shard: row.get(9)?,
         attempt: row.get(10)?,
         message: row.get(11)?,
+        warm: row.get(12)?,
     })
 }

@@ -92,6 +92,9 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         let time = step.started_at.map_or_else(|| "—".to_string(), |s| took(s, step.finished_at));
         let mut line =
             format!("{:<40} {:<14} {:<10} {:>8} {:>4}", step.label, step.service, step.status, time, step.attempt);
+        if step.warm {
+            line.push_str("  (warm)");
+        }
         if let Some(message) = step.message.as_ref().filter(|_| step.status != "passed") {
             line.push_str(&format!("  {message}"));
         }
@@ -149,7 +152,7 @@ pub fn split(args: &SplitArgs) -> ExitCode {
     let history = |store: &Store| -> Result<_, slipway_store::StoreError> {
         let timings = store.file_timings(&project, args.step.as_deref())?;
         let lags = match &args.step {
-            Some(step) => store.shard_start_lags(&project, step, args.shards)?,
+            Some(step) => store.shard_start_lags(&project, step, args.shards, args.warm)?,
             None => Vec::new(),
         };
         Ok((timings, lags))

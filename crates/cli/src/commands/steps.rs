@@ -7,7 +7,7 @@ use slipway_engine::{CacheSettings, EngineOptions};
 use slipway_plan::build_plan;
 
 use super::history::state_dir;
-use super::{connect, execute, fail, or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
+use super::{execute, fail, or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
 use crate::cli::StepsArgs;
 use crate::report::{HistoryReporter, JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 use crate::split_inputs::split_inputs;
@@ -30,12 +30,20 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         Store::open(&state).map_err(|e| fail(format!("{e} (set --state-dir to keep the history elsewhere)")))?,
     );
     let project_name = prepared.project.name.clone();
+    // An engine that does not answer is reported after any mistake in the files.
+    let runtime = slipway_docker::DockerRuntime::connect().await;
+    // Shards in warm environments get going together: their lags are learned apart.
+    let warm = match &runtime {
+        Ok(runtime) if !args.no_warm => slipway_engine::warm::warm_pool_running(runtime, &project_name).await,
+        _ => false,
+    };
     let timings = |step: &str| store.file_timings(&project_name, Some(step)).unwrap_or_default();
-    let lags = |step: &str, shards: usize| store.shard_start_lags(&project_name, step, shards).unwrap_or_default();
+    let lags =
+        |step: &str, shards: usize| store.shard_start_lags(&project_name, step, shards, warm).unwrap_or_default();
     prepared.ctx.split_inputs = or_exit(split_inputs(&prepared.project, &timings, &lags))?;
     let mut plan = or_exit(build_plan(&prepared.project, &prepared.ctx))?;
     default_push_credentials(&mut plan, &args, &prepared.project, &mut prepared.registry)?;
-    let runtime = connect().await?;
+    let runtime = runtime.map_err(|e| fail(e.message))?;
 
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(TerminalReporter::new(TerminalOptions {
         live: !exec.no_tty && std::io::stderr().is_terminal() && std::io::stdout().is_terminal(),

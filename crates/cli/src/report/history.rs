@@ -1,7 +1,7 @@
 //! The history store as a reporter: the run, every step attempt (with its log) and every
 //! test case go into the project's SQLite history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -27,6 +27,8 @@ pub struct HistoryReporter {
     attempts: HashMap<StepId, u32>,
     /// Test cases recorded so far per step attempt (queue batches add up).
     tests: HashMap<(StepId, u32), Vec<TestCaseRecord>>,
+    /// Step attempts that ran in an environment `slipway warm` started.
+    warm: HashSet<(StepId, u32)>,
     errors: Vec<String>,
 }
 
@@ -42,6 +44,7 @@ impl HistoryReporter {
             logs: HashMap::new(),
             attempts: HashMap::new(),
             tests: HashMap::new(),
+            warm: HashSet::new(),
             errors: Vec::new(),
         }
     }
@@ -101,6 +104,10 @@ impl Reporter for HistoryReporter {
                 let result = self.store.start_run(&run);
                 self.note(result);
             }
+            Event::StepWarm { step } => {
+                let attempt = self.attempts.get(step).copied().unwrap_or(1);
+                self.warm.insert((*step, attempt));
+            }
             Event::StepStarted { step, attempt } => {
                 self.attempts.insert(*step, *attempt);
                 self.started.insert((*step, *attempt), SystemTime::now());
@@ -139,6 +146,7 @@ impl Reporter for HistoryReporter {
                     shard: info.shard.map(|(index, _)| index),
                     attempt,
                     message: message.clone(),
+                    warm: self.warm.contains(&(*step, attempt)),
                 };
                 let result = self.store.record_step(&record);
                 self.note(result);

@@ -418,6 +418,8 @@ impl Reporter for TerminalReporter {
             Event::TestResults { step, attempt, cases } => {
                 crate::report::tests::add_attempt(self.tests.entry(*step).or_default(), *attempt, cases);
             }
+            // Its phase ("running in a warm environment") already says so.
+            Event::StepWarm { .. } => {}
             Event::StepPhase { step, message } => {
                 if self.options.raw {
                     if message != "running" {

@@ -34,6 +34,7 @@ pub fn step(run_id: &str, step: u32, attempt: u32, name: &str, status: &str) -> 
         shard: None,
         attempt,
         message: None,
+        warm: false,
     }
 }
 
