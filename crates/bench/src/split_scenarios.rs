@@ -75,10 +75,16 @@ fn run(slipway: &Path, s: &Suite, by: &str, mode: &str) -> Measured {
     let steps = format!(
         "- name: tests\n  service: app\n  parallelism: 8\n  split:\n    files: \"tests/**/test_*.py\"\n    by: {by}\n    mode: {mode}\n  reports: [\"reports/*.xml\"]\n  command: pytest -q --junitxml=reports/junit-{{shard}}.xml {{files}}\n"
     );
-    std::fs::write(s.dir.join("codeship-steps.yml"), steps).expect("steps");
+    // Outside the project folder, which is the image's build context (`COPY . .`): a steps
+    // file written there would make each mode's run build a new image, which no warm
+    // environment (made for the previous image) fits.
+    let steps_path = s.dir.with_file_name(format!("steps-{by}-{mode}.yml"));
+    std::fs::write(&steps_path, steps).expect("steps");
     let out = Command::new(slipway)
         .args(["steps", "-T", "--ci-branch", "bench", "--dir"])
         .arg(&s.dir)
+        .arg("--steps-path")
+        .arg(&steps_path)
         .arg("--state-dir")
         .arg(&s.state)
         .arg("--events")
