@@ -70,7 +70,9 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         registry: prepared.registry,
         cache: CacheSettings { registry: args.cache_registry.clone(), ..prepared.cache },
         secrets: prepared.secrets,
-        warm: !args.no_warm,
+        // Asked once, before planning: the split's lags and the claims agree on it, and a
+        // run without a pool does not ask the engine again.
+        warm,
         ..EngineOptions::default()
     };
     let (outcome, report_errors) = execute(plan, runtime, options, reporters, false).await;

@@ -99,8 +99,8 @@ fn chosen_services(plan: &Plan, project: &Project, args: &WarmArgs) -> Result<Ve
                 // Its steps start its dependencies too: none of them could claim it.
                 let others: Vec<String> = environment(project, service)
                     .into_iter()
+                    .filter(|m| &m.service != service)
                     .map(|m| format!("`{}`", m.service))
-                    .filter(|s| s != &format!("`{service}`"))
                     .collect();
                 if others.is_empty() {
                     Ok((service.clone(), size(service)))
