@@ -235,21 +235,22 @@ impl WarmPool {
         let _ = self.child.wait();
     }
 
-    /// Until every slot holds a started container and no claim is left.
+    /// Until every slot holds a started container and those the last run used are gone.
     pub fn wait_ready(&self) {
         let project = self.dir.file_name().expect("dir name").to_string_lossy().into_owned();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
-            let running = docker(&[
+            let all = docker(&[
                 "ps",
-                "-q",
+                "-a",
+                "--format",
+                "{{.State}}",
                 "--filter",
                 &format!("label=io.slipway.project={project}"),
                 "--filter",
                 "label=io.slipway.warm.key",
             ]);
-            let claims = docker(&["ps", "-aq", "--filter", "label=io.slipway.warm.claim"]);
-            if running.lines().count() >= self.size && claims.trim().is_empty() {
+            if all.lines().count() == self.size && all.lines().all(|state| state == "running") {
                 return;
             }
             assert!(std::time::Instant::now() < deadline, "slipway warm did not get {} containers ready", self.size);

@@ -1,4 +1,4 @@
-//! `slipway warm` on the real engine: steps claim the pool's environments (never two the
+//! `slipway warm` on the real engine: steps lease the pool's environments (never two the
 //! same one), run with their own environment and exit status, the pool refills, and
 //! nothing is left after Ctrl-C — or after `gc`, when the pool was killed.
 
@@ -82,28 +82,25 @@ fn docker_ps(filters: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Ids of the project's warm containers nobody claimed (no claim marker names them).
-fn free_warm_containers(p: &TestProject) -> HashSet<String> {
+/// Ids of the project's running warm containers.
+fn warm_containers(p: &TestProject) -> HashSet<String> {
     let project = format!("label=io.slipway.project={}", p.name);
-    let markers: Vec<String> = docker_ps(&[project.clone(), "label=io.slipway.warm.claim".into()])
-        .into_iter()
-        .map(|(_, name)| name.rsplit('-').next().unwrap_or_default().to_string())
-        .collect();
     docker_ps(&[project, "label=io.slipway.warm.key".into(), "status=running".into()])
         .into_iter()
         .map(|(id, _)| id)
-        .filter(|id| !markers.iter().any(|m| id.starts_with(m.as_str())))
         .collect()
 }
 
+/// The pool's containers once it holds exactly `count`: all free, since those a run used
+/// are removed (leases are the pool's own business, not visible on the engine).
 fn wait_for_free(p: &TestProject, count: usize) -> HashSet<String> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let free = free_warm_containers(p);
-        if free.len() >= count {
+        let free = warm_containers(p);
+        if free.len() == count {
             return free;
         }
-        assert!(Instant::now() < deadline, "the pool did not reach {count} warm containers: {free:?}");
+        assert!(Instant::now() < deadline, "the pool did not settle at {count} warm containers: {free:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -139,10 +136,11 @@ fn steps_run_in_warm_environments_with_their_own_settings_and_the_pool_refills()
     - { name: greet, service: app, command: "sh -c 'echo host $(hostname); echo $GREETING; echo build $CI_BUILD_ID'" }
     - { name: fails, service: app, command: "sh -c 'exit 3'" }
     - { name: linked, service: web, command: "sh -c 'echo host $(hostname)'" }
+    - { name: chatty, service: app, command: "sh -c 'seq 1 20000; seq 1 5000 >&2; printf last'" }
 "#,
     );
-    let pool = Pool::start(&p, &["--size", "2"]);
-    let before = wait_for_free(&p, 2);
+    let pool = Pool::start(&p, &["--size", "3"]);
+    let before = wait_for_free(&p, 3);
 
     let first = p.slipway(&["steps"]);
     first.assert_code(1);
@@ -156,9 +154,15 @@ fn steps_run_in_warm_environments_with_their_own_settings_and_the_pool_refills()
     assert!(output.contains(&"hello from the services file".to_string()), "{output:?}");
     let run_id = first.events[0]["run_id"].as_str().expect("run id");
     assert!(output.contains(&format!("build {run_id}")), "the run's own CI_BUILD_ID, not the pool's: {output:?}");
+    // Every line of both streams comes through the pool, up to the last without a newline.
+    let chatty = first.output("chatty");
+    assert!(ran_warm(&first, "chatty"));
+    assert_eq!(chatty.len(), 25_001, "{:?}", &chatty[chatty.len().saturating_sub(3)..]);
+    assert_eq!(chatty.iter().filter(|l| l.as_str() == "20000").count(), 1);
+    assert_eq!(chatty.last().map(String::as_str), Some("last"));
 
-    // Claimed containers are gone; new ones take their slots.
-    let after = wait_for_free(&p, 2);
+    // Used containers are gone; new ones take their slots.
+    let after = wait_for_free(&p, 3);
     assert!(after.is_disjoint(&before), "claimed containers were reused: {before:?} then {after:?}");
 
     let cold = p.slipway(&["steps", "--no-warm"]);
@@ -172,13 +176,13 @@ fn steps_run_in_warm_environments_with_their_own_settings_and_the_pool_refills()
     assert!(!ran_warm(&misfit, "greet"));
     assert!(
         misfit.stderr.matches("keeps environments of `app`, but none fits how this run configures it").count() == 1,
-        "said once, for both steps of `app`: {}",
+        "said once, for all steps of `app`: {}",
         misfit.stderr
     );
 
     let (code, stderr) = pool.stop();
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("warm: app ×2"), "{stderr}");
+    assert!(stderr.contains("warm: app ×3"), "{stderr}");
     p.assert_no_leftovers();
 }
 
@@ -224,11 +228,19 @@ fn a_killed_pool_is_removed_by_gc() {
     let p = TestProject::with_files("warm-killed", SERVICES, "- { service: app, command: 'true' }\n");
     let mut pool = Pool::start(&p, &[]);
     wait_for_free(&p, 1);
+    let socket = Command::new("docker")
+        .args(["ps", "--filter", &format!("label=io.slipway.project={}", p.name)])
+        .args(["--format", "{{.Label \"io.slipway.warm.socket\"}}"])
+        .output()
+        .expect("docker ps");
+    let socket = String::from_utf8_lossy(&socket.stdout).lines().next().expect("a warm container").to_string();
     pool.signal(nix::sys::signal::Signal::SIGKILL);
     let _ = pool.child.take().expect("running").wait();
     assert!(!p.leftovers().is_empty(), "a killed pool leaves its containers and networks");
+    assert!(std::path::Path::new(&socket).exists(), "a killed pool leaves its socket {socket}");
     let gc = Command::new(BIN).arg("gc").output().expect("gc");
     assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    assert!(!std::path::Path::new(&socket).exists(), "gc left the killed pool's socket {socket}");
     p.assert_no_leftovers();
 }
 
@@ -271,15 +283,15 @@ fn the_pool_takes_back_an_environment_whose_step_was_killed() {
         assert!(Instant::now() < deadline, "the step did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(free_warm_containers(&p).is_disjoint(&before), "the running step's container is not free");
     run.kill().expect("SIGKILL the run");
     run.wait().expect("reaped");
-    // The pool sees the claimer is gone: it removes that container and starts another.
+    // The run's lease ended with its process: the pool removes that container and starts
+    // another.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let all: HashSet<String> =
             docker_ps(&[format!("label=io.slipway.project={}", p.name)]).into_iter().map(|(id, _)| id).collect();
-        if all.is_disjoint(&before) && free_warm_containers(&p).len() == 1 {
+        if all.is_disjoint(&before) && warm_containers(&p).len() == 1 {
             break;
         }
         assert!(Instant::now() < deadline, "the killed step's container was not taken back: {all:?}");

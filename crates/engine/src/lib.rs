@@ -28,7 +28,11 @@ mod start_order;
 mod step;
 mod sweep;
 pub mod warm;
+mod warm_agent;
+mod warm_lease;
 mod warm_pool;
+mod warm_protocol;
+mod warm_server;
 mod warm_step;
 
 pub use cache::{cache_reference, CACHE_REPOSITORY};

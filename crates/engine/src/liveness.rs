@@ -1,5 +1,5 @@
 //! Whether a slipway process still runs on this host: how `gc` tells a live run from a
-//! dead one, and how `slipway warm` tells a live claimer of a container from a dead one.
+//! dead one.
 
 /// True if `pid` runs and is slipway (a pid may have been reused by another program).
 /// A process that exited but was not reaped yet has an empty command line: not running.

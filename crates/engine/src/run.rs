@@ -81,8 +81,8 @@ pub(crate) struct Run {
     pub network_count: std::sync::atomic::AtomicUsize,
     /// Reports already read, by path and content: see [`crate::reports::collect`].
     pub reports_seen: Mutex<HashSet<(String, u64)>>,
-    /// Whether `slipway warm` keeps environments of this project (asked once).
-    pub warm_pool: tokio::sync::OnceCell<bool>,
+    /// The sockets of the `slipway warm` pools of this project on this host (asked once).
+    pub warm_pools: tokio::sync::OnceCell<Vec<std::path::PathBuf>>,
     /// Services whose warm environments fit none of this run's steps (said once each).
     pub warm_misfits: Mutex<HashSet<String>>,
     statuses: Mutex<Vec<Option<(StepStatus, Option<i64>)>>>,
@@ -174,7 +174,7 @@ impl Run {
             idle_networks: Mutex::new(Vec::new()),
             network_count: std::sync::atomic::AtomicUsize::new(0),
             reports_seen: Mutex::new(HashSet::new()),
-            warm_pool: tokio::sync::OnceCell::new(),
+            warm_pools: tokio::sync::OnceCell::new(),
             warm_misfits: Mutex::default(),
             statuses: Mutex::new(vec![None; plan.steps.len()]),
             plan,

@@ -22,7 +22,6 @@ use crate::reports::{collect, existing_reports, Fresh, Ownership};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
 use crate::start_order::{start_in_turn, Stage, Turn};
-use crate::warm::release;
 use futures::stream::BoxStream;
 
 /// How a step ended.
@@ -51,8 +50,6 @@ impl StepEnd {
 #[derive(Default)]
 pub(crate) struct Resources {
     pub containers: Mutex<Vec<String>>,
-    /// Warm containers claimed (marker, container): handed back to the pool at the end.
-    pub claims: Mutex<Vec<(String, String)>>,
     network: Mutex<Option<String>>,
     volumes: Mutex<Vec<String>>,
 }
@@ -639,8 +636,6 @@ impl Run {
             .into_iter()
             .filter_map(|r| r.err().map(|e| e.message))
             .collect();
-        let claims = std::mem::take(&mut *res.claims.lock().expect("resources"));
-        join_all(claims.iter().map(|(marker, container)| release(self.runtime.as_ref(), marker, container))).await;
         let network = res.network.lock().expect("resources").take();
         if let Some(network) = network {
             if errors.is_empty() {

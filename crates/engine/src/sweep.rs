@@ -39,9 +39,10 @@ pub(crate) async fn sweep_run(run: &Run) {
     // After the containers: an image still used by a container cannot go. While
     // `slipway warm` keeps environments of the project, its containers run the images
     // this run built too (one build, one image): they stay until the pool stops.
-    let warm_pool = run.warm_pool.get().copied().unwrap_or(false);
-    if !run.options.keep_images && !warm_pool {
-        for image in run.images.built() {
+    let built = if run.options.keep_images { Vec::new() } else { run.images.built() };
+    let warm_pool = !built.is_empty() && run.options.warm && !run.warm_sockets().await.is_empty();
+    if !warm_pool {
+        for image in built {
             match run.runtime.remove_image(&image).await {
                 Ok(()) => removed += 1,
                 Err(e) => errors.push(format!("image {image}: {}", e.message)),

@@ -1,22 +1,23 @@
 //! Warm environments: containers that `slipway warm` started ahead of time, each on a
-//! network of its own, for steps that need nothing but their own service. A step claims
-//! one and runs its command in it with `docker exec`. That skips what makes a step cost
-//! more than a command: creating a network, creating and starting a container.
+//! network of its own, for steps that need nothing but their own service. A step leases
+//! one from the pool over the pool's Unix socket and runs its command there. That skips
+//! what makes a step cost more than a command: creating a network, creating and starting
+//! a container — and, since the pool passes the command to a shell waiting in the
+//! container, even `docker exec`.
 //!
-//! Claiming: a step creates a marker container (never started) named after the warm
-//! container. The engine gives a name to one container only, so of everyone claiming a
-//! warm container exactly one succeeds. When the step is done it renames its marker from
-//! "claim" to "done", and the pool removes the container in its own time: the step does
-//! not wait for the engine to kill and remove it. Markers carry the pool's run labels
-//! (`gc` treats them as the pool's) and the claimer's process, so the pool can tell a
-//! live claimer from a dead one.
+//! Only the pool hands its containers out, one run at a time, so no two steps ever share
+//! one. Runs on another host than the pool's do not reach its socket: they make their
+//! own environments.
 
 use sha2::{Digest, Sha256};
 use slipway_plan::{ServiceSpec, VolumeSpec};
 
-use crate::labels::{HOST, PID, PROJECT, RUN, SERVICE};
+use std::path::PathBuf;
+
+use crate::labels::{HOST, PROJECT, SERVICE};
 use crate::run::Run;
-use crate::runtime::{ContainerSpec, ContainerSummary, ImageInfo, Labels, Runtime};
+use crate::runtime::{ContainerSpec, ImageInfo, Labels, Runtime};
+use crate::warm_lease::WarmLease;
 
 /// On a warm container: what it was made for, as [`warm_key`] of its spec.
 pub const WARM_KEY: &str = "io.slipway.warm.key";
@@ -24,84 +25,15 @@ pub const WARM_KEY: &str = "io.slipway.warm.key";
 pub const WARM_SLOT: &str = "io.slipway.warm.slot";
 /// On a warm container: the network it is on (the pool's), for `on_fail` containers.
 pub const WARM_NETWORK: &str = "io.slipway.warm.network";
-/// On a claim marker: the run id of the pool whose container it claims.
-pub const WARM_CLAIM: &str = "io.slipway.warm.claim";
-/// On a claim marker: the claiming process and its host (`io.slipway.pid`/`host` are
-/// the pool's, as on everything of the pool).
-pub const CLAIMER_PID: &str = "io.slipway.warm.claimer.pid";
-pub const CLAIMER_HOST: &str = "io.slipway.warm.claimer.host";
+/// On a warm container: the pool's socket, where runs lease it.
+pub const WARM_SOCKET: &str = "io.slipway.warm.socket";
 /// Warm containers are named so.
 pub const WARM_PREFIX: &str = "slipway-warm-";
-
-/// What a step claimed: the running container, the network it is on, and the marker
-/// that claims it.
-pub(crate) struct Claimed {
-    pub container: String,
-    pub network: String,
-    pub marker: String,
-}
-
-const CLAIM_PREFIX: &str = "slipway-claim-";
-const DONE_PREFIX: &str = "slipway-done-";
-
-/// The name of the marker that claims a warm container, or says its claimer is done.
-fn marker_name(container_id: &str, done: bool) -> String {
-    let short: String = container_id.chars().take(12).collect();
-    format!("{}{short}", if done { DONE_PREFIX } else { CLAIM_PREFIX })
-}
-
-/// The warm container a marker is about (its id's first 12 characters), and whether
-/// its claimer is done with it.
-pub(crate) fn read_marker(marker_name: &str) -> Option<(&str, bool)> {
-    if let Some(short) = marker_name.strip_prefix(CLAIM_PREFIX) {
-        return Some((short, false));
-    }
-    marker_name.strip_prefix(DONE_PREFIX).map(|short| (short, true))
-}
-
-/// Claim `container` for the process whose `pid`/`host` labels are in `claimer`; the
-/// marker's id, or `None` if another claimed it first.
-pub(crate) async fn claim(
-    runtime: &dyn Runtime,
-    container: &ContainerSummary,
-    image: &str,
-    claimer: &Labels,
-) -> Option<String> {
-    let mut labels: Labels = container
-        .labels
-        .iter()
-        .filter(|(k, _)| [RUN, PROJECT, PID, HOST].contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    labels.insert(WARM_CLAIM.into(), container.labels.get(RUN).cloned().unwrap_or_default());
-    for (from, to) in [(PID, CLAIMER_PID), (HOST, CLAIMER_HOST)] {
-        if let Some(value) = claimer.get(from) {
-            labels.insert(to.into(), value.clone());
-        }
-    }
-    let marker = ContainerSpec {
-        name: marker_name(&container.id, false),
-        image: image.to_string(),
-        cmd: Some(vec!["slipway-claim-marker".to_string()]),
-        labels,
-        ..ContainerSpec::default()
-    };
-    runtime.create_container(&marker).await.ok()
-}
 
 /// Whether `slipway warm` keeps any environment of `project` on the engine.
 pub async fn warm_pool_running(runtime: &dyn Runtime, project: &str) -> bool {
     let filter = Labels::from([(PROJECT.to_string(), project.to_string()), (WARM_KEY.to_string(), String::new())]);
     runtime.containers_labelled(&filter).await.is_ok_and(|found| !found.is_empty())
-}
-
-/// The claimer is done with `container`: the pool removes it. If the marker cannot say
-/// so, the claimer removes both itself.
-pub(crate) async fn release(runtime: &dyn Runtime, marker: &str, container: &str) {
-    if runtime.rename_container(marker, &marker_name(container, true)).await.is_err() {
-        let _ = runtime.remove_container(container).await;
-        let _ = runtime.remove_container(marker).await;
-    }
 }
 
 /// Whether a service can run warm: nothing of its environment may belong to one run
@@ -151,30 +83,18 @@ pub(crate) fn command_line(spec: &ContainerSpec, image: &ImageInfo) -> Vec<Strin
 }
 
 impl Run {
-    /// A warm container made for `key`; `None` when there is none to be had (then the
-    /// step makes its own environment). `image` is the step's image, for the marker.
-    pub(crate) async fn claim_warm(&self, service: &str, key: &str, image: &str, turn: usize) -> Option<Claimed> {
-        if !self.options.warm || !self.warm_pool_exists().await {
+    /// A warm container made for `key`, leased until the lease is dropped; `None` when
+    /// there is none to be had (then the step makes its own environment).
+    pub(crate) async fn claim_warm(&self, service: &str, key: &str) -> Option<WarmLease> {
+        if !self.options.warm {
             return None;
         }
-        let filter =
-            Labels::from([(PROJECT.to_string(), self.plan.project.clone()), (WARM_KEY.to_string(), key.to_string())]);
-        let mut free: Vec<ContainerSummary> =
-            self.runtime.containers_labelled(&filter).await.ok()?.into_iter().filter(|c| c.running).collect();
-        if free.is_empty() {
-            self.tell_misfit(service, key).await;
-            return None;
-        }
-        // Parallel steps try the free containers from different places, so few of them
-        // race for the same one.
-        let start = turn % free.len();
-        free.rotate_left(start);
-        for candidate in free {
-            if let Some(marker) = claim(self.runtime.as_ref(), &candidate, image, &self.options.extra_labels).await {
-                let network = candidate.labels.get(WARM_NETWORK).cloned().unwrap_or_default();
-                return Some(Claimed { container: candidate.id, network, marker });
+        for socket in self.warm_sockets().await {
+            if let Some(lease) = WarmLease::claim(socket, key).await {
+                return Some(lease);
             }
         }
+        self.tell_misfit(service, key).await;
         None
     }
 
@@ -202,10 +122,30 @@ impl Run {
         }
     }
 
-    /// Whether `slipway warm` keeps any environment of this project: asked once per run,
-    /// so a run without a pool pays one engine call for it.
-    async fn warm_pool_exists(&self) -> bool {
-        *self.warm_pool.get_or_init(|| warm_pool_running(self.runtime.as_ref(), &self.plan.project)).await
+    /// The sockets of the pools that keep environments of this project on this host:
+    /// looked up once per run.
+    pub(crate) async fn warm_sockets(&self) -> &[PathBuf] {
+        self.warm_pools
+            .get_or_init(|| async {
+                let filter = Labels::from([
+                    (PROJECT.to_string(), self.plan.project.clone()),
+                    (WARM_KEY.to_string(), String::new()),
+                ]);
+                let here = self.options.extra_labels.get(HOST);
+                let mut sockets: Vec<PathBuf> = self
+                    .runtime
+                    .containers_labelled(&filter)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| c.labels.get(HOST) == here)
+                    .filter_map(|c| c.labels.get(WARM_SOCKET).map(PathBuf::from))
+                    .collect();
+                sockets.sort();
+                sockets.dedup();
+                sockets
+            })
+            .await
     }
 }
 
@@ -249,13 +189,5 @@ mod tests {
         assert_eq!(command_line(&spec(&[], None, None), &image()), ["/entry", "serve"]);
         // A replaced entrypoint drops the image's command, as `docker run --entrypoint` does.
         assert_eq!(command_line(&spec(&[], None, Some(&["sh"])), &image()), ["sh"]);
-    }
-
-    #[test]
-    fn a_marker_names_the_container_it_claims_and_whether_its_claimer_is_done() {
-        let id = "0123456789abcdef0123";
-        assert_eq!(read_marker(&marker_name(id, false)), Some(("0123456789ab", false)));
-        assert_eq!(read_marker(&marker_name(id, true)), Some(("0123456789ab", true)));
-        assert_eq!(read_marker("slipway-warm-r1-3"), None);
     }
 }

@@ -5,10 +5,10 @@
 //! one on the same network. Everything carries the pool's own run labels, so `gc`
 //! removes what a killed pool leaves.
 //!
-//! A container once claimed is never free again, even if its marker goes first (a
-//! claimer killed, then `gc`): the pool remembers it and removes it.
+//! Runs lease containers over the pool's Unix socket (see [`crate::warm_server`]); a
+//! container once leased is never free again.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,16 +18,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::container_spec::{container_spec, SpecRequest};
 use crate::events::EventSink;
-use crate::labels::{object_name, with, HOST, RUN, SERVICE};
+use crate::labels::{object_name, with, RUN, SERVICE};
 use crate::options::EngineOptions;
-use crate::queue::KEEPALIVE;
 use crate::run::Run;
 use crate::runtime::{ContainerSpec, ContainerSummary, Healthcheck, ImageInfo, Labels, Runtime};
 use crate::sweep::sweep_run;
-use crate::warm::{
-    can_run_warm, claim, read_marker, warm_key, CLAIMER_HOST, CLAIMER_PID, WARM_CLAIM, WARM_KEY, WARM_NETWORK,
-    WARM_PREFIX, WARM_SLOT,
-};
+use crate::warm::{can_run_warm, warm_key, WARM_KEY, WARM_NETWORK, WARM_PREFIX, WARM_SLOT, WARM_SOCKET};
+use crate::warm_agent::AGENT;
+use crate::warm_server::{listen, serve, socket_path, Ready, SharedShelf};
 
 /// How often the pool looks for claimed slots to refill.
 const REFILL_POLL: Duration = Duration::from_millis(100);
@@ -44,10 +42,6 @@ struct Pool {
     /// Why it stopped being kept warm.
     failed: Option<String>,
 }
-
-/// Claim markers by the short id of the container they claim, and whether the claimer is
-/// done with it.
-type Claims = HashMap<String, (ContainerSummary, bool)>;
 
 /// Where the pool says what it does (not a warning).
 pub type Status<'a> = &'a (dyn Fn(String) + Send + Sync);
@@ -69,15 +63,32 @@ pub async fn keep_warm(
     cancel: CancellationToken,
     status: Status<'_>,
 ) -> Result<(), String> {
-    let run = Run::new(plan, runtime, options, events);
-    let result = run.keep_warm(services, &cancel, status).await;
+    let run = Run::new(plan, runtime.clone(), options, events);
+    let socket = socket_path(&run.plan.run_id);
+    let listener = listen(&socket)?;
+    let shelf = SharedShelf::default();
+    let returned = Arc::new(tokio::sync::Notify::new());
+    let server = tokio::spawn(serve(listener, shelf.clone(), runtime, returned.clone()));
+    let pool = PoolRun { shelf, returned, socket: socket.display().to_string() };
+    let result = run.keep_warm(&pool, services, &cancel, status).await;
+    server.abort();
+    let _ = std::fs::remove_file(&socket);
     sweep_run(&run).await;
     result
+}
+
+/// What the pool's loop shares with its socket.
+struct PoolRun {
+    shelf: SharedShelf,
+    /// Told when a run hands a container back, so its slot refills at once.
+    returned: Arc<tokio::sync::Notify>,
+    socket: String,
 }
 
 impl Run {
     async fn keep_warm(
         &self,
+        pool_run: &PoolRun,
         services: &[(String, usize)],
         cancel: &CancellationToken,
         status: Status<'_>,
@@ -103,20 +114,16 @@ impl Run {
         let mut generation = 0usize;
         let mut images_checked = Instant::now();
         let mut announced = false;
-        let mut once_claimed: HashSet<String> = HashSet::new();
-        // Claimed containers are removed in the background, so their slots refill at once.
+        let shelf = &pool_run.shelf;
+        // Returned containers are removed in the background, so their slots refill at once.
         let removing: Arc<Mutex<HashSet<String>>> = Arc::default();
         let removals = TaskTracker::new();
-        let remove_later = |ids: Vec<String>| {
-            removing.lock().expect("removing").extend(ids.iter().cloned());
+        let remove_later = |id: String| {
+            removing.lock().expect("removing").insert(id.clone());
             let (runtime, removing) = (self.runtime.clone(), removing.clone());
             removals.spawn(async move {
-                // The container before its marker: while the container exists, its marker
-                // is what keeps steps from claiming it.
-                for id in ids {
-                    let _ = runtime.remove_container(&id).await;
-                    removing.lock().expect("removing").remove(&id);
-                }
+                let _ = runtime.remove_container(&id).await;
+                removing.lock().expect("removing").remove(&id);
             });
         };
         while !cancel.is_cancelled() {
@@ -124,8 +131,8 @@ impl Run {
                 images_checked = Instant::now();
                 self.follow_rebuilt_images(&mut pools, status).await;
             }
-            let (containers, claims) = match self.pool_state().await {
-                Ok(state) => state,
+            let containers = match self.pool_containers().await {
+                Ok(containers) => containers,
                 Err(e) => {
                     // Not knowing what is there, start nothing: look again shortly.
                     self.notice(format!("cannot list the pool's containers: {e}"));
@@ -133,7 +140,6 @@ impl Run {
                     continue;
                 }
             };
-            once_claimed.retain(|id| containers.iter().any(|c| &c.id == id));
             let in_removal = |id: &str| removing.lock().expect("removing").contains(id);
             let mut to_start = Vec::new();
             for (index, slot) in slots.iter().enumerate() {
@@ -148,17 +154,17 @@ impl Run {
                     to_start.push(index);
                     continue;
                 };
-                if let Some((marker, done)) = claims.get(short(&c.id)) {
-                    once_claimed.insert(c.id.clone());
-                    // Done, or claimed by a step that was killed before it could say so.
-                    if *done || !self.claimer_alive(&marker.labels) {
-                        remove_later(vec![c.id.clone(), marker.id.clone()]);
-                        to_start.push(index);
-                    }
-                } else if once_claimed.contains(&c.id) {
-                    remove_later(vec![c.id.clone()]);
+                let (leased, returned) = {
+                    let mut shelf = shelf.lock().expect("shelf");
+                    (shelf.leased.contains(&c.id), shelf.returned.remove(&c.id))
+                };
+                if returned {
+                    remove_later(c.id.clone());
                     to_start.push(index);
+                } else if leased {
+                    // A run's step is in it; the run hands it back when done.
                 } else if !c.running {
+                    shelf.lock().expect("shelf").free.remove(&c.id);
                     let last = self.runtime.tail_output(&c.id, 20).await.unwrap_or_default();
                     let e = format!(
                         "its container stopped on its own (it waits with /bin/sh, which the image must have){}",
@@ -169,20 +175,15 @@ impl Run {
                     let _ = self.runtime.remove_container(&c.id).await;
                 } else if c.labels.get(WARM_KEY) != Some(&pool.key) {
                     // Made for an image since rebuilt: no step would claim it.
-                    self.remove_free(c).await;
-                }
-            }
-            // Markers left without their container (its claimer removed both and one failed).
-            for (short_id, (marker, done)) in &claims {
-                let orphan = !containers.iter().any(|c| short(&c.id) == short_id);
-                if orphan && !in_removal(&marker.id) && (*done || !self.claimer_alive(&marker.labels)) {
-                    remove_later(vec![marker.id.clone()]);
+                    if shelf.lock().expect("shelf").free.remove(&c.id).is_some() {
+                        remove_later(c.id.clone());
+                    }
                 }
             }
             let started = futures::future::join_all(to_start.iter().map(|&index| {
                 generation += 1;
                 let slot = &slots[index];
-                self.start_warm(&pools[slot.pool], slot, index, generation)
+                self.start_warm(pool_run, &pools[slot.pool], slot, index, generation)
             }))
             .await;
             for (index, result) in to_start.iter().zip(started) {
@@ -195,7 +196,7 @@ impl Run {
             if pools.iter().all(|p| p.failed.is_some()) {
                 removals.close();
                 removals.wait().await;
-                self.drain_pool(status).await;
+                self.drain_pool(shelf, status).await;
                 return Err("no service could be kept warm".to_string());
             }
             if !announced {
@@ -210,12 +211,13 @@ impl Run {
             }
             tokio::select! {
                 _ = tokio::time::sleep(REFILL_POLL) => {}
+                _ = pool_run.returned.notified() => {}
                 _ = cancel.cancelled() => {}
             }
         }
         removals.close();
         removals.wait().await;
-        self.drain_pool(status).await;
+        self.drain_pool(shelf, status).await;
         Ok(())
     }
 
@@ -264,42 +266,22 @@ impl Run {
         }
     }
 
-    /// The pool's containers, and the markers claiming them by the claimed container's
-    /// short id.
-    async fn pool_state(&self) -> Result<(Vec<ContainerSummary>, Claims), String> {
-        let run_id = self.plan.run_id.clone();
-        let containers = Labels::from([(RUN.to_string(), run_id.clone()), (WARM_SLOT.to_string(), String::new())]);
-        let markers = Labels::from([(WARM_CLAIM.to_string(), run_id)]);
-        let (containers, markers) =
-            tokio::join!(self.runtime.containers_labelled(&containers), self.runtime.containers_labelled(&markers));
-        let claims = markers
-            .map_err(|e| e.message)?
-            .into_iter()
-            .filter_map(|m| {
-                let (short, done) = read_marker(&m.name)?;
-                Some((short.to_string(), (m.clone(), done)))
-            })
-            .collect();
-        Ok((containers.map_err(|e| e.message)?, claims))
+    /// The pool's containers.
+    async fn pool_containers(&self) -> Result<Vec<ContainerSummary>, String> {
+        let filter =
+            Labels::from([(RUN.to_string(), self.plan.run_id.clone()), (WARM_SLOT.to_string(), String::new())]);
+        self.runtime.containers_labelled(&filter).await.map_err(|e| e.message)
     }
 
-    /// Remove a container no step claimed, claiming it first so none claims it meanwhile.
-    async fn remove_free(&self, container: &ContainerSummary) {
-        let image = self.pool_image(container);
-        if let Some(marker) = claim(self.runtime.as_ref(), container, &image, &self.options.extra_labels).await {
-            let _ = self.runtime.remove_container(&container.id).await;
-            let _ = self.runtime.remove_container(&marker).await;
-        }
-    }
-
-    /// The image a pool container runs (a marker is created from it).
-    fn pool_image(&self, container: &ContainerSummary) -> String {
-        let service = container.labels.get(SERVICE).map_or("", String::as_str);
-        self.plan.services.get(service).map(|s| s.image.clone()).unwrap_or_default()
-    }
-
-    /// A new waiting container in `slot`.
-    async fn start_warm(&self, pool: &Pool, slot: &Slot, index: usize, generation: usize) -> Result<(), String> {
+    /// A new waiting container in `slot`, attached so runs' commands reach its agent.
+    async fn start_warm(
+        &self,
+        pool_run: &PoolRun,
+        pool: &Pool,
+        slot: &Slot,
+        index: usize,
+        generation: usize,
+    ) -> Result<(), String> {
         let slot_label = index.to_string();
         let spec = ContainerSpec {
             name: object_name(&[
@@ -310,10 +292,15 @@ impl Run {
             ]),
             labels: with(
                 &pool.spec.labels,
-                &[(WARM_KEY, &pool.key), (WARM_SLOT, &slot_label), (WARM_NETWORK, &slot.network)],
+                &[
+                    (WARM_KEY, &pool.key),
+                    (WARM_SLOT, &slot_label),
+                    (WARM_NETWORK, &slot.network),
+                    (WARM_SOCKET, &pool_run.socket),
+                ],
             ),
             network: Some((slot.network.clone(), vec![pool.service.clone()])),
-            entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), KEEPALIVE.into()]),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), AGENT.into()]),
             cmd: None,
             stdin: true,
             // Nothing waits on a step's own container being healthy; probes would only
@@ -328,64 +315,55 @@ impl Run {
             ..pool.spec.clone()
         };
         let id = self.runtime.create_container(&spec).await.map_err(|e| e.message)?;
+        let attached = match self.runtime.attach(&id, true).await {
+            Ok(attached) => attached,
+            Err(e) => {
+                let _ = self.runtime.remove_container(&id).await;
+                return Err(format!("cannot attach to its container: {}", e.message));
+            }
+        };
         if let Err(e) = self.runtime.start_container(&id).await {
             let _ = self.runtime.remove_container(&id).await;
             return Err(format!("{} (a warm container waits with /bin/sh, which the image must have)", e.message));
         }
+        let ready = Ready { key: pool.key.clone(), network: slot.network.clone(), attached };
+        pool_run.shelf.lock().expect("shelf").free.insert(id, ready);
         Ok(())
     }
 
-    /// Whether the step whose marker carries `labels` still runs (claimers on other
-    /// hosts are taken to be alive).
-    fn claimer_alive(&self, labels: &Labels) -> bool {
-        let (Some(host), Some(pid)) = (labels.get(CLAIMER_HOST), labels.get(CLAIMER_PID).and_then(|p| p.parse().ok()))
-        else {
-            return true;
-        };
-        self.options.extra_labels.get(HOST).is_none_or(|h| h != host) || crate::liveness::slipway_runs(pid)
-    }
-
-    /// Remove the containers nobody claimed; wait for the claimed ones to be removed by
-    /// the steps running in them.
-    async fn drain_pool(&self, status: Status<'_>) {
+    /// Remove the containers nobody leased; wait for the runs that lease the others to
+    /// hand them back.
+    async fn drain_pool(&self, shelf: &SharedShelf, status: Status<'_>) {
         let mut told = false;
         loop {
-            let (containers, claims) = self.pool_state().await.unwrap_or_default();
-            let (claimed, free): (Vec<_>, Vec<_>) = containers.iter().partition(|c| claims.contains_key(short(&c.id)));
-            futures::future::join_all(free.iter().map(|c| self.remove_free(c))).await;
-            // Those whose step is done go now; those whose step still runs are waited for.
-            let (done, claimed): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|c| {
-                let (marker, done) = &claims[short(&c.id)];
-                *done || !self.claimer_alive(&marker.labels)
-            });
-            futures::future::join_all(done.iter().map(|c| async {
-                let _ = self.runtime.remove_container(&c.id).await;
-                let _ = self.runtime.remove_container(&claims[short(&c.id)].0.id).await;
-            }))
-            .await;
-            let busy = claimed;
-            if busy.is_empty() {
+            let (free, returned, leased) = {
+                let mut shelf = shelf.lock().expect("shelf");
+                let free: Vec<String> = shelf.free.drain().map(|(id, _)| id).collect();
+                let returned: Vec<String> = shelf.returned.drain().collect();
+                (free, returned, shelf.leased.clone())
+            };
+            futures::future::join_all(free.iter().chain(&returned).map(|id| self.runtime.remove_container(id))).await;
+            if leased.is_empty() {
+                // Anything else of the pool (a container whose start failed half-way) goes
+                // with the run's sweep.
                 return;
             }
             if !told {
                 told = true;
-                let by_service: BTreeMap<&str, usize> = busy.iter().fold(BTreeMap::new(), |mut m, c| {
-                    *m.entry(c.labels.get(SERVICE).map_or("?", String::as_str)).or_default() += 1;
-                    m
-                });
+                let containers = self.pool_containers().await.unwrap_or_default();
+                let by_service: BTreeMap<&str, usize> =
+                    containers.iter().filter(|c| leased.contains(&c.id)).fold(BTreeMap::new(), |mut m, c| {
+                        *m.entry(c.labels.get(SERVICE).map_or("?", String::as_str)).or_default() += 1;
+                        m
+                    });
                 let list: Vec<String> = by_service.iter().map(|(s, n)| format!("{s} ×{n}")).collect();
                 status(format!(
                     "waiting for {} step(s) running in warm environments to finish ({}); Ctrl-C again to stop at once",
-                    busy.len(),
+                    leased.len(),
                     list.join(", ")
                 ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-}
-
-/// A container id as a marker names it.
-fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
 }

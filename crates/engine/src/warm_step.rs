@@ -1,6 +1,7 @@
-//! A step run in a warm environment: claimed from `slipway warm`'s pool, its command run
-//! with `docker exec`, then handed back for the pool to remove (it starts a new one on
-//! the same network).
+//! A step run in a warm environment: leased from `slipway warm`'s pool, its command
+//! passed to the shell waiting in the container (or, for what that cannot carry, run with
+//! `docker exec`), then handed back for the pool to remove (it starts a new one on the
+//! same network).
 
 use std::time::SystemTime;
 
@@ -9,6 +10,7 @@ use slipway_plan::{RunAction, StepId};
 use crate::container_spec::{container_spec, SpecRequest};
 use crate::events::Event;
 use crate::labels::{object_name, with, SERVICE, STEP};
+use crate::lines::LineSplitter;
 use crate::queue::WorkerSetup;
 use crate::reports::{existing_reports, Fresh};
 use crate::run::Run;
@@ -16,6 +18,8 @@ use crate::runtime::ExecCommand;
 use crate::start_order::{Stage, Turn};
 use crate::step::{worker_end, working_dir, Resources, StepEnd};
 use crate::warm::{can_run_warm, command_line, warm_key};
+use crate::warm_agent::command_script;
+use crate::warm_lease::WarmLease;
 
 impl Run {
     /// Run the step in a warm environment if it can have one; `None`: it makes its own.
@@ -63,9 +67,7 @@ impl Run {
         if command.is_empty() && action.queue.is_none() {
             return None;
         }
-        let claimed = self.claim_warm(service_name, &key, &spec.image, id.0).await?;
-        // The pool removes it once the marker says the step is done with it.
-        res.claims.lock().expect("resources").push((claimed.marker.clone(), claimed.container.clone()));
+        let mut lease = self.claim_warm(service_name, &key).await?;
         // Shards ordered their starts to share out the engine's time; a warm one needs none.
         if let Some(turn) = turn {
             turn.release(Stage::Network);
@@ -76,32 +78,62 @@ impl Run {
         if action.queue.is_some() {
             self.phase(id, "queue worker in a warm environment");
             let setup = WorkerSetup {
-                container: &claimed.container,
+                container: &lease.container,
                 entrypoint: spec.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default(),
                 working_dir,
                 env: spec.env.clone(),
             };
             let end = worker_end(self.run_queue_worker(id, action, setup).await);
-            return Some(self.after_end(id, action, end, &spec, &claimed.network, res).await);
+            return Some(self.after_end(id, action, end, &spec, &lease.network, res).await);
         }
-        let existing = existing_reports(self.runtime.as_ref(), &claimed.container, &action.reports, &working_dir).await;
+        let existing = existing_reports(self.runtime.as_ref(), &lease.container, &action.reports, &working_dir).await;
         self.phase(id, "running in a warm environment");
         let started = SystemTime::now();
-        let exec = ExecCommand {
-            cmd: command,
-            env: spec.env.clone(),
-            working_dir: spec.working_dir.clone(),
-            user: spec.user.clone(),
+        let code = if command_script(&command, &spec.env, "").is_some() {
+            self.run_leased(id, &mut lease, &command, &spec.env).await
+        } else {
+            let exec = ExecCommand {
+                cmd: command,
+                env: spec.env.clone(),
+                working_dir: spec.working_dir.clone(),
+                user: spec.user.clone(),
+            };
+            self.exec_streaming(id, &lease.container, &exec).await.map_err(|e| (e, None))
         };
-        let code = self.exec_streaming(id, &claimed.container, &exec).await;
         if code.is_ok() {
             let fresh = Fresh { since: started, existing: &existing };
-            self.collect_reports(id, attempt, action, &claimed.container, &working_dir, fresh).await;
+            self.collect_reports(id, attempt, action, &lease.container, &working_dir, fresh).await;
         }
         let end = match code {
             Ok(code) => StepEnd::Exited(code),
-            Err(message) => StepEnd::failed(message),
+            Err((message, Some(code))) => {
+                StepEnd::ExitedWith { code, message: format!("{} ({message})", crate::step::exit_message(code)) }
+            }
+            Err((message, None)) => StepEnd::failed(message),
         };
-        Some(self.after_end(id, action, end, &spec, &claimed.network, res).await)
+        // Dropping the lease hands the container back.
+        Some(self.after_end(id, action, end, &spec, &lease.network, res).await)
+    }
+
+    /// Run the step's command through the pool, its output as the step's.
+    async fn run_leased(
+        &self,
+        id: StepId,
+        lease: &mut WarmLease,
+        command: &[String],
+        env: &[String],
+    ) -> Result<i64, (String, Option<i64>)> {
+        let mut lines = LineSplitter::default();
+        let code = lease
+            .run(command, env, |stream, bytes| {
+                for line in lines.push(stream, bytes) {
+                    self.events.send(Event::StepOutput { step: id, stream, line });
+                }
+            })
+            .await;
+        for (stream, line) in lines.finish() {
+            self.events.send(Event::StepOutput { step: id, stream, line });
+        }
+        code
     }
 }

@@ -9,6 +9,7 @@ use slipway_engine::labels::{HOST, IMAGE, PID, PROJECT, RUN};
 use slipway_engine::liveness::slipway_runs;
 use slipway_engine::remove_all;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
+use slipway_engine::warm::WARM_SOCKET;
 
 use super::{connect, error, this_host, EXIT_FAILURE};
 use crate::cli::GcArgs;
@@ -103,6 +104,14 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             continue;
         }
         let (mut removed, mut errors) = remove_all(&runtime, found).await;
+        // A killed `slipway warm` leaves its socket file too.
+        for socket in found.containers.iter().filter_map(|(_, _, labels)| labels.get(WARM_SOCKET)) {
+            let path = std::path::Path::new(socket);
+            let ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("slipway-warm-"));
+            if ours && std::fs::remove_file(path).is_ok() {
+                removed += 1;
+            }
+        }
         for image in images {
             match runtime.remove_image(image).await {
                 Ok(()) => removed += 1,

@@ -1,0 +1,172 @@
+//! The pool's side of its socket: it hands each free container to one run at a time (so
+//! two steps never share one, whichever run they belong to) and passes the run's
+//! commands to the container's agent (see [`crate::warm_agent`]) over the attachment it
+//! has held since it started the container.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Notify;
+
+use crate::runtime::{Attached, Runtime, Stream};
+use crate::warm_agent::{command_script, new_marker, MarkerScanner};
+use crate::warm_protocol::{read_frame, write_control, write_output, Frame, Reply, Request};
+
+/// A started container nobody has leased, with the attachment to its agent.
+pub(crate) struct Ready {
+    pub key: String,
+    pub network: String,
+    pub attached: Attached,
+}
+
+/// The pool's containers as its socket sees them.
+#[derive(Default)]
+pub(crate) struct Shelf {
+    pub free: HashMap<String, Ready>,
+    /// Leased to a run now.
+    pub leased: HashSet<String>,
+    /// Their runs are done with them: to be removed (never leased again, their file
+    /// systems have changed).
+    pub returned: HashSet<String>,
+}
+
+pub(crate) type SharedShelf = Arc<Mutex<Shelf>>;
+
+/// Serve leases on `listener` until the task is aborted; `returned` is told whenever a
+/// run hands a container back.
+pub(crate) async fn serve(
+    listener: UnixListener,
+    shelf: SharedShelf,
+    runtime: Arc<dyn Runtime>,
+    returned: Arc<Notify>,
+) {
+    loop {
+        let Ok((connection, _)) = listener.accept().await else { continue };
+        let (shelf, runtime, returned) = (shelf.clone(), runtime.clone(), returned.clone());
+        tokio::spawn(async move {
+            if let Some(container) = lease(connection, &shelf, runtime.as_ref()).await {
+                let mut shelf = shelf.lock().expect("shelf");
+                shelf.leased.remove(&container);
+                shelf.returned.insert(container);
+                drop(shelf);
+                returned.notify_one();
+            }
+        });
+    }
+}
+
+/// One connection: a claim, then commands until the run hangs up. The container it
+/// leased, if any.
+async fn lease(mut connection: UnixStream, shelf: &SharedShelf, runtime: &dyn Runtime) -> Option<String> {
+    let Ok(Some(Frame::Control(Request::Claim { key }))) = read_frame::<Request>(&mut connection).await else {
+        return None;
+    };
+    let taken = {
+        let mut shelf = shelf.lock().expect("shelf");
+        let id = shelf.free.iter().find(|(_, r)| r.key == key).map(|(id, _)| id.clone());
+        id.and_then(|id| {
+            let ready = shelf.free.remove(&id)?;
+            shelf.leased.insert(id.clone());
+            Some((id, ready))
+        })
+    };
+    let Some((container, mut ready)) = taken else {
+        let _ = write_control(&mut connection, &Reply::NoneFree).await;
+        return None;
+    };
+    let claimed = Reply::Claimed { container: container.clone(), network: ready.network.clone() };
+    if write_control(&mut connection, &claimed).await.is_err() {
+        return Some(container);
+    }
+    loop {
+        let Ok(Some(Frame::Control(Request::Run { cmd, env }))) = read_frame::<Request>(&mut connection).await else {
+            // Hung up (done, or its process died) or spoke out of turn: the lease ends.
+            return Some(container);
+        };
+        let ended = {
+            let (mut reader, mut writer) = connection.split();
+            let mut probe = [0u8; 1];
+            tokio::select! {
+                ended = run(&mut writer, &mut ready.attached, runtime, &container, &cmd, &env) => ended,
+                // The run sends nothing while a command runs: if it hangs up meanwhile, it
+                // gave up on the command (cancelled or killed).
+                _ = reader.read(&mut probe) => return Some(container),
+            }
+        };
+        let reply = match ended {
+            Ok(code) => Reply::Exited { code },
+            Err((message, code)) => Reply::Failed { message, code },
+        };
+        let stopped = matches!(reply, Reply::Failed { .. });
+        if write_control(&mut connection, &reply).await.is_err() || stopped {
+            return Some(container);
+        }
+    }
+}
+
+/// Run one command through the agent, passing its output on; its exit status, or why
+/// there is none.
+async fn run(
+    connection: &mut (impl AsyncWrite + Unpin),
+    attached: &mut Attached,
+    runtime: &dyn Runtime,
+    container: &str,
+    cmd: &[String],
+    env: &[String],
+) -> Result<i64, (String, Option<i64>)> {
+    let marker = new_marker();
+    let Some(script) = command_script(cmd, env, &marker) else {
+        return Err(("the command cannot be passed to a warm container's shell (a newline in it, or a variable name the shell cannot export)".to_string(), None));
+    };
+    if attached.input.write_all(script.as_bytes()).await.is_err() || attached.input.flush().await.is_err() {
+        return Err(stopped(runtime, container).await);
+    }
+    let mut scanner = MarkerScanner::new(&marker);
+    while let Some(chunk) = attached.output.next().await {
+        let Ok(chunk) = chunk else { break };
+        let out = scanner.push(chunk.stream, &chunk.bytes);
+        if !out.is_empty() && write_output(connection, chunk.stream, &out).await.is_err() {
+            return Err(("the run hung up".to_string(), None));
+        }
+        if let Some(code) = scanner.status() {
+            return Ok(code);
+        }
+    }
+    for stream in [Stream::Stdout, Stream::Stderr] {
+        let rest = scanner.rest(stream);
+        if !rest.is_empty() {
+            let _ = write_output(connection, stream, &rest).await;
+        }
+    }
+    Err(stopped(runtime, container).await)
+}
+
+/// The container's output ended before the command did: it stopped (killed, out of
+/// memory). Its exit code once the engine has it.
+async fn stopped(runtime: &dyn Runtime, container: &str) -> (String, Option<i64>) {
+    for _ in 0..40 {
+        if let Ok(state) = runtime.container_state(container).await {
+            if !state.running {
+                let why = state.error.map(|e| format!(": {e}")).unwrap_or_default();
+                return (format!("the warm container stopped while the command ran{why}"), state.exit_code);
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ("the warm container's output ended while the command ran".to_string(), None)
+}
+
+/// The socket's path for the pool of run `run_id`: short, as Unix socket paths must be.
+pub(crate) fn socket_path(run_id: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("slipway-warm-{run_id}.sock"))
+}
+
+/// Listen on `path`, replacing a file a killed pool of the same id left.
+pub(crate) fn listen(path: &Path) -> Result<UnixListener, String> {
+    let _ = std::fs::remove_file(path);
+    UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
+}
