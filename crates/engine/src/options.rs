@@ -31,8 +31,20 @@ pub struct EngineOptions {
     pub keep_images: bool,
     /// Values masked as `***` in all output (decrypted values, `--secret-env`).
     pub secrets: Vec<String>,
-    /// Run steps in environments `slipway warm` keeps, when it keeps one that fits.
-    pub warm: bool,
+    /// Whether steps run in environments `slipway warm` keeps, when one fits.
+    pub warm: WarmPools,
+}
+
+/// The `slipway warm` pools a run may lease environments from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum WarmPools {
+    /// None: every step makes its own environment (`--no-warm`).
+    Off,
+    /// Those of the project on this host, looked up at the first step that could use one.
+    #[default]
+    Find,
+    /// These sockets, found before the run (empty: there is no pool).
+    Known(Vec<std::path::PathBuf>),
 }
 
 /// Where registry credentials come from, resolved before the run by the caller.
@@ -76,7 +88,7 @@ impl Default for EngineOptions {
             cache: CacheSettings::default(),
             keep_images: false,
             secrets: Vec::new(),
-            warm: true,
+            warm: WarmPools::Find,
         }
     }
 }

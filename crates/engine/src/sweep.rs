@@ -40,7 +40,7 @@ pub(crate) async fn sweep_run(run: &Run) {
     // `slipway warm` keeps environments of the project, its containers run the images
     // this run built too (one build, one image): they stay until the pool stops.
     let built = if run.options.keep_images { Vec::new() } else { run.images.built() };
-    let warm_pool = !built.is_empty() && run.options.warm && !run.warm_sockets().await.is_empty();
+    let warm_pool = !built.is_empty() && !run.warm_sockets().await.is_empty();
     if !warm_pool {
         for image in built {
             match run.runtime.remove_image(&image).await {

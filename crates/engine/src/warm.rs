@@ -15,6 +15,7 @@ use slipway_plan::{ServiceSpec, VolumeSpec};
 use std::path::PathBuf;
 
 use crate::labels::{HOST, PROJECT, SERVICE};
+use crate::options::WarmPools;
 use crate::run::Run;
 use crate::runtime::{ContainerSpec, ImageInfo, Labels, Runtime};
 use crate::warm_lease::WarmLease;
@@ -30,10 +31,21 @@ pub const WARM_SOCKET: &str = "io.slipway.warm.socket";
 /// Warm containers are named so.
 pub const WARM_PREFIX: &str = "slipway-warm-";
 
-/// Whether `slipway warm` keeps any environment of `project` on the engine.
-pub async fn warm_pool_running(runtime: &dyn Runtime, project: &str) -> bool {
+/// The sockets of the `slipway warm` pools that keep environments of `project` on the
+/// host named `host` (pools elsewhere cannot be reached).
+pub async fn warm_pool_sockets(runtime: &dyn Runtime, project: &str, host: Option<&String>) -> Vec<PathBuf> {
     let filter = Labels::from([(PROJECT.to_string(), project.to_string()), (WARM_KEY.to_string(), String::new())]);
-    runtime.containers_labelled(&filter).await.is_ok_and(|found| !found.is_empty())
+    let mut sockets: Vec<PathBuf> = runtime
+        .containers_labelled(&filter)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.labels.get(HOST) == host)
+        .filter_map(|c| c.labels.get(WARM_SOCKET).map(PathBuf::from))
+        .collect();
+    sockets.sort();
+    sockets.dedup();
+    sockets
 }
 
 /// Whether a service can run warm: nothing of its environment may belong to one run
@@ -86,9 +98,6 @@ impl Run {
     /// A warm container made for `key`, leased until the lease is dropped; `None` when
     /// there is none to be had (then the step makes its own environment).
     pub(crate) async fn claim_warm(&self, service: &str, key: &str) -> Option<WarmLease> {
-        if !self.options.warm {
-            return None;
-        }
         for socket in self.warm_sockets().await {
             if let Some(lease) = WarmLease::claim(socket, key).await {
                 return Some(lease);
@@ -122,30 +131,23 @@ impl Run {
         }
     }
 
-    /// The sockets of the pools that keep environments of this project on this host:
-    /// looked up once per run.
+    /// The sockets of the pools this run may lease from: looked up once, if not given.
     pub(crate) async fn warm_sockets(&self) -> &[PathBuf] {
-        self.warm_pools
-            .get_or_init(|| async {
-                let filter = Labels::from([
-                    (PROJECT.to_string(), self.plan.project.clone()),
-                    (WARM_KEY.to_string(), String::new()),
-                ]);
-                let here = self.options.extra_labels.get(HOST);
-                let mut sockets: Vec<PathBuf> = self
-                    .runtime
-                    .containers_labelled(&filter)
+        match &self.options.warm {
+            WarmPools::Off => &[],
+            WarmPools::Known(sockets) => sockets,
+            WarmPools::Find => {
+                self.warm_pools
+                    .get_or_init(|| {
+                        warm_pool_sockets(
+                            self.runtime.as_ref(),
+                            &self.plan.project,
+                            self.options.extra_labels.get(HOST),
+                        )
+                    })
                     .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|c| c.labels.get(HOST) == here)
-                    .filter_map(|c| c.labels.get(WARM_SOCKET).map(PathBuf::from))
-                    .collect();
-                sockets.sort();
-                sockets.dedup();
-                sockets
-            })
-            .await
+            }
+        }
     }
 }
 

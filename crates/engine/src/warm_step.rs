@@ -11,6 +11,7 @@ use crate::container_spec::{container_spec, SpecRequest};
 use crate::events::Event;
 use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::lines::LineSplitter;
+use crate::options::WarmPools;
 use crate::queue::WorkerSetup;
 use crate::reports::{existing_reports, Fresh};
 use crate::run::Run;
@@ -32,7 +33,7 @@ impl Run {
         res: &Resources,
     ) -> Option<StepEnd> {
         // Only a step that needs nothing but its service, run as configured.
-        if !self.options.warm
+        if self.options.warm == WarmPools::Off
             || self.options.keep
             || self.options.interactive.is_some()
             || action.environment.len() != 1

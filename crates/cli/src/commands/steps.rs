@@ -3,11 +3,11 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use slipway_engine::{CacheSettings, EngineOptions};
+use slipway_engine::{CacheSettings, EngineOptions, WarmPools};
 use slipway_plan::build_plan;
 
 use super::history::state_dir;
-use super::{execute, fail, or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
+use super::{execute, fail, or_exit, prepare, this_host, use_color, EXIT_CANCELLED, EXIT_FAILURE};
 use crate::cli::StepsArgs;
 use crate::report::{HistoryReporter, JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 use crate::split_inputs::split_inputs;
@@ -33,10 +33,13 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     // An engine that does not answer is reported after any mistake in the files.
     let runtime = slipway_docker::DockerRuntime::connect().await;
     // Shards in warm environments get going together: their lags are learned apart.
-    let warm = match &runtime {
-        Ok(runtime) if !args.no_warm => slipway_engine::warm::warm_pool_running(runtime, &project_name).await,
-        _ => false,
+    let warm_pools = match &runtime {
+        Ok(runtime) if !args.no_warm => {
+            slipway_engine::warm::warm_pool_sockets(runtime, &project_name, Some(&this_host())).await
+        }
+        _ => Vec::new(),
     };
+    let warm = !warm_pools.is_empty();
     let timings = |step: &str| store.file_timings(&project_name, Some(step)).unwrap_or_default();
     let lags =
         |step: &str, shards: usize| store.shard_start_lags(&project_name, step, shards, warm).unwrap_or_default();
@@ -70,9 +73,9 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         registry: prepared.registry,
         cache: CacheSettings { registry: args.cache_registry.clone(), ..prepared.cache },
         secrets: prepared.secrets,
-        // Asked once, before planning: the split's lags and the claims agree on it, and a
-        // run without a pool does not ask the engine again.
-        warm,
+        // Asked once, before planning: the split's lags and the leases agree on it, and a
+        // run does not ask the engine again.
+        warm: if args.no_warm { WarmPools::Off } else { WarmPools::Known(warm_pools) },
         ..EngineOptions::default()
     };
     let (outcome, report_errors) = execute(plan, runtime, options, reporters, false).await;
