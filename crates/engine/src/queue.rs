@@ -20,6 +20,7 @@ use crate::lines::LineSplitter;
 use crate::reports::{collect, existing_reports, Fresh, Ownership, TestStatus};
 use crate::run::Run;
 use crate::runtime::ExecCommand;
+use crate::warm_lease::WarmLease;
 
 /// Keeps a worker's container running between batches: stdin stays open and nothing
 /// writes to it.
@@ -168,12 +169,14 @@ pub(crate) enum WorkerEnd {
 
 /// What a worker needs to run a batch like the step would run its command.
 pub(crate) struct WorkerSetup<'a> {
-    pub container: &'a str,
+    pub container: String,
     /// The entrypoint the command runs behind (exec does not apply it).
     pub entrypoint: Vec<String>,
     pub working_dir: String,
     /// The step's environment, when the container was not made with it (a warm one).
     pub env: Vec<String>,
+    /// The pool's lease, when the container is a warm one: batches go through it.
+    pub lease: Option<&'a mut WarmLease>,
 }
 
 impl Run {
@@ -183,7 +186,7 @@ impl Run {
         &self,
         id: StepId,
         action: &RunAction,
-        setup: WorkerSetup<'_>,
+        mut setup: WorkerSetup<'_>,
     ) -> Result<WorkerEnd, String> {
         let work = action.queue.as_ref().expect("a queue worker");
         let queue: &Mutex<QueueState> = &self.queues[work.queue];
@@ -191,7 +194,7 @@ impl Run {
         let mut failed_files: Vec<String> = Vec::new();
         let mut batch_number = 0;
         let existing =
-            existing_reports(self.runtime.as_ref(), setup.container, &action.reports, &setup.working_dir).await;
+            existing_reports(self.runtime.as_ref(), &setup.container, &action.reports, &setup.working_dir).await;
         loop {
             let Some(batch) = queue.lock().expect("queue").take(worker) else { break };
             batch_number += 1;
@@ -217,9 +220,15 @@ impl Run {
                 working_dir: None,
                 user: None,
             };
-            let code = self.exec_streaming(id, setup.container, &command).await?;
+            let code = match self.run_command_in(id, &setup.container, setup.lease.as_deref_mut(), &command).await {
+                Ok(code) => code,
+                // The pool saw the container stop under the batch.
+                Err((_, Some(code))) => code,
+                Err((message, None)) => return Err(message),
+            };
+            tracing::debug!("{}: batch {batch_number} ran {:?}", setup.container, started.elapsed());
             // A batch that failed because its container died is not the files' fault.
-            let stopped = if code > 128 { self.stopped_container(setup.container).await } else { None };
+            let stopped = if code > 128 { self.stopped_container(&setup.container).await } else { None };
             if let Some(state) = stopped {
                 queue.lock().expect("queue").leave(worker);
                 let code = state.exit_code.unwrap_or(code);
@@ -238,7 +247,7 @@ impl Run {
             if !action.reports.is_empty() {
                 let (cases, problems) = collect(
                     self.runtime.as_ref(),
-                    setup.container,
+                    &setup.container,
                     &action.reports,
                     &setup.working_dir,
                     Fresh { since: started, existing: &existing },
@@ -250,6 +259,7 @@ impl Run {
                     self.phase(id, problem);
                 }
                 reported = !cases.is_empty();
+                tracing::debug!("{}: batch {batch_number} reported {:?}", setup.container, started.elapsed());
                 failing.extend(
                     cases
                         .iter()

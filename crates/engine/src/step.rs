@@ -292,10 +292,11 @@ impl Run {
                     let image = &images[action.service.as_str()];
                     let service = &self.plan.services[&action.service];
                     let setup = WorkerSetup {
-                        container: &main_id,
+                        container: main_id.clone(),
                         entrypoint: service.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default(),
                         working_dir: service_working_dir.clone(),
                         env: Vec::new(),
+                        lease: None,
                     };
                     worker_end(self.run_queue_worker(id, action, setup).await)
                 }

@@ -79,10 +79,11 @@ impl Run {
         if action.queue.is_some() {
             self.phase(id, "queue worker in a warm environment");
             let setup = WorkerSetup {
-                container: &lease.container,
+                container: lease.container.clone(),
                 entrypoint: spec.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default(),
                 working_dir,
                 env: spec.env.clone(),
+                lease: Some(&mut lease),
             };
             let end = worker_end(self.run_queue_worker(id, action, setup).await);
             return Some(self.after_end(id, action, end, &spec, &lease.network, res).await);
@@ -90,17 +91,14 @@ impl Run {
         let existing = existing_reports(self.runtime.as_ref(), &lease.container, &action.reports, &working_dir).await;
         self.phase(id, "running in a warm environment");
         let started = SystemTime::now();
-        let code = if command_script(&command, &spec.env, "").is_some() {
-            self.run_leased(id, &mut lease, &command, &spec.env).await
-        } else {
-            let exec = ExecCommand {
-                cmd: command,
-                env: spec.env.clone(),
-                working_dir: spec.working_dir.clone(),
-                user: spec.user.clone(),
-            };
-            self.exec_streaming(id, &lease.container, &exec).await.map_err(|e| (e, None))
+        let exec = ExecCommand {
+            cmd: command,
+            env: spec.env.clone(),
+            working_dir: spec.working_dir.clone(),
+            user: spec.user.clone(),
         };
+        let container = lease.container.clone();
+        let code = self.run_command_in(id, &container, Some(&mut lease), &exec).await;
         if code.is_ok() {
             let fresh = Fresh { since: started, existing: &existing };
             self.collect_reports(id, attempt, action, &lease.container, &working_dir, fresh).await;
@@ -116,17 +114,23 @@ impl Run {
         Some(self.after_end(id, action, end, &spec, &lease.network, res).await)
     }
 
-    /// Run the step's command through the pool, its output as the step's.
-    async fn run_leased(
+    /// Run a command in a running container, its output as the step's, until it ends:
+    /// through the pool when the container is leased and the pool's shell can carry the
+    /// command (no `docker exec`), else with `docker exec`. The error says why it has no
+    /// exit status, with the container's if it stopped.
+    pub(crate) async fn run_command_in(
         &self,
         id: StepId,
-        lease: &mut WarmLease,
-        command: &[String],
-        env: &[String],
+        container: &str,
+        lease: Option<&mut WarmLease>,
+        command: &ExecCommand,
     ) -> Result<i64, (String, Option<i64>)> {
+        let Some(lease) = lease.filter(|_| command_script(&command.cmd, &command.env, "").is_some()) else {
+            return self.exec_streaming(id, container, command).await.map_err(|e| (e, None));
+        };
         let mut lines = LineSplitter::default();
         let code = lease
-            .run(command, env, |stream, bytes| {
+            .run(&command.cmd, &command.env, |stream, bytes| {
                 for line in lines.push(stream, bytes) {
                     self.events.send(Event::StepOutput { step: id, stream, line });
                 }
