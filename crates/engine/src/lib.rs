@@ -42,3 +42,4 @@ pub use run::{load_image, run, RunOutcome};
 pub use runtime::Runtime;
 pub use sweep::remove_all;
 pub use warm_pool::keep_warm;
+pub use warm_server::stale_pool_sockets;

@@ -160,9 +160,29 @@ async fn stopped(runtime: &dyn Runtime, container: &str) -> (String, Option<i64>
     ("the warm container's output ended while the command ran".to_string(), None)
 }
 
+const SOCKET_PREFIX: &str = "slipway-warm-";
+const SOCKET_SUFFIX: &str = ".sock";
+
 /// The socket's path for the pool of run `run_id`: short, as Unix socket paths must be.
 pub(crate) fn socket_path(run_id: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("slipway-warm-{run_id}.sock"))
+    std::env::temp_dir().join(format!("{SOCKET_PREFIX}{run_id}{SOCKET_SUFFIX}"))
+}
+
+/// Pools' sockets that nothing listens on any more (their pool was killed): `gc`
+/// removes them.
+pub fn stale_pool_sockets() -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(SOCKET_PREFIX) && n.ends_with(SOCKET_SUFFIX)))
+        .map(|e| e.path())
+        .filter(|path| {
+            matches!(
+                std::os::unix::net::UnixStream::connect(path),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            )
+        })
+        .collect()
 }
 
 /// Listen on `path`, replacing a file a killed pool of the same id left.

@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use slipway_engine::labels::{HOST, IMAGE, PID, PROJECT, RUN};
 use slipway_engine::liveness::slipway_runs;
-use slipway_engine::remove_all;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
-use slipway_engine::warm::WARM_SOCKET;
+use slipway_engine::{remove_all, stale_pool_sockets};
 
 use super::{connect, error, this_host, EXIT_FAILURE};
 use crate::cli::GcArgs;
@@ -71,8 +70,19 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     // whose name went to a newer build): no use to anyone. A live run's build may hold
     // one for a moment, so its project's are left alone.
     let dangling = runtime.list_dangling_images(Some(PROJECT)).await.unwrap_or_default();
+    // A killed `slipway warm` leaves its socket file in the temporary folder too.
+    let sockets = stale_pool_sockets();
+    for socket in &sockets {
+        if args.dry_run {
+            println!("would remove the socket of a stopped `slipway warm`: {}", socket.display());
+        } else if std::fs::remove_file(socket).is_ok() {
+            println!("removed the socket of a stopped `slipway warm`: {}", socket.display());
+        }
+    }
     if runs.is_empty() && dangling.is_empty() {
-        println!("nothing to clean up: no containers, networks, volumes or untagged images of slipway runs");
+        if sockets.is_empty() {
+            println!("nothing to clean up: no containers, networks, volumes or untagged images of slipway runs");
+        }
         return ExitCode::SUCCESS;
     }
     let host = this_host();
@@ -104,14 +114,6 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             continue;
         }
         let (mut removed, mut errors) = remove_all(&runtime, found).await;
-        // A killed `slipway warm` leaves its socket file too.
-        for socket in found.containers.iter().filter_map(|(_, _, labels)| labels.get(WARM_SOCKET)) {
-            let path = std::path::Path::new(socket);
-            let ours = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("slipway-warm-"));
-            if ours && std::fs::remove_file(path).is_ok() {
-                removed += 1;
-            }
-        }
         for image in images {
             match runtime.remove_image(image).await {
                 Ok(()) => removed += 1,
