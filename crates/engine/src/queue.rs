@@ -19,7 +19,7 @@ use crate::events::Event;
 use crate::lines::LineSplitter;
 use crate::reports::{collect, existing_reports, Fresh, Ownership, TestStatus};
 use crate::run::Run;
-use crate::runtime::ExecCommand;
+use crate::runtime::{ContainerState, ExecCommand, Runtime};
 use crate::warm_lease::WarmLease;
 
 /// Keeps a worker's container running between batches: stdin stays open and nothing
@@ -179,6 +179,22 @@ pub(crate) struct WorkerSetup<'a> {
     pub lease: Option<&'a mut WarmLease>,
 }
 
+/// The state of a container whose command died of a signal or whose output ended, if the
+/// container itself stopped: the engine may take a moment to notice, so look for up to 2 s.
+pub(crate) async fn stopped_container(runtime: &dyn Runtime, container: &str) -> Option<ContainerState> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let state = runtime.container_state(container).await.ok()?;
+        if !state.running {
+            return Some(state);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 impl Run {
     /// Take batches until the queue is empty. The worker fails if a file it ran failed
     /// for the last time, or if its container stops.
@@ -228,7 +244,8 @@ impl Run {
             };
             tracing::debug!("{}: batch {batch_number} ran {:?}", setup.container, started.elapsed());
             // A batch that failed because its container died is not the files' fault.
-            let stopped = if code > 128 { self.stopped_container(&setup.container).await } else { None };
+            let stopped =
+                if code > 128 { stopped_container(self.runtime.as_ref(), &setup.container).await } else { None };
             if let Some(state) = stopped {
                 queue.lock().expect("queue").leave(worker);
                 let code = state.exit_code.unwrap_or(code);
@@ -286,22 +303,6 @@ impl Run {
             self.phase(id, "the queue was empty");
         }
         Ok(if failed_files.is_empty() { WorkerEnd::Passed } else { WorkerEnd::FilesFailed(failed_files) })
-    }
-
-    /// The state of a worker's container whose batch died of a signal, if the container
-    /// itself stopped: the engine may take a moment to notice, so look for up to 2 s.
-    async fn stopped_container(&self, container: &str) -> Option<crate::runtime::ContainerState> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        loop {
-            let state = self.runtime.container_state(container).await.ok()?;
-            if !state.running {
-                return Some(state);
-            }
-            if std::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     /// Run a command in a running container, its output as the step's, until it ends.

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Notify;
 
+use crate::queue::stopped_container;
 use crate::runtime::{Attached, Runtime, Stream};
 use crate::warm_agent::{command_script, new_marker, MarkerScanner};
 use crate::warm_protocol::{read_frame, write_control, write_output, Frame, Reply, Request};
@@ -148,16 +149,13 @@ async fn run(
 /// The container's output ended before the command did: it stopped (killed, out of
 /// memory). Its exit code once the engine has it.
 async fn stopped(runtime: &dyn Runtime, container: &str) -> (String, Option<i64>) {
-    for _ in 0..40 {
-        if let Ok(state) = runtime.container_state(container).await {
-            if !state.running {
-                let why = state.error.map(|e| format!(": {e}")).unwrap_or_default();
-                return (format!("the warm container stopped while the command ran{why}"), state.exit_code);
-            }
+    match stopped_container(runtime, container).await {
+        Some(state) => {
+            let why = state.error.map(|e| format!(": {e}")).unwrap_or_default();
+            (format!("the warm container stopped while the command ran{why}"), state.exit_code)
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        None => ("the warm container's output ended while the command ran".to_string(), None),
     }
-    ("the warm container's output ended while the command ran".to_string(), None)
 }
 
 const SOCKET_PREFIX: &str = "slipway-warm-";
