@@ -1,6 +1,7 @@
-//! Everything encrypted a pipeline names, decrypted before the run with the project's
-//! key: env files, inline encrypted environments and build args, docker configs. Every
-//! decrypted value becomes a secret that output masks.
+//! What is encrypted in the services and steps a run uses, decrypted before the run with
+//! the project's key: env files, inline encrypted environments and build args, docker
+//! configs. Every decrypted value becomes a secret that output masks. What only skipped
+//! steps use is left alone, so they need no key.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use slipway_config::env_file::parse_env_file;
 use slipway_config::{Diagnostics, Project, SourceFile, Span, Spanned, StepKind};
 use slipway_engine::registry::DockerConfig;
+use slipway_plan::InUse;
 use slipway_secrets::{decrypt, Key, KEY_ENV_VAR};
 
 #[derive(Default)]
@@ -39,10 +41,16 @@ pub fn find_key(key_path: &Path, project_dir: &Path) -> Result<Option<Key>, Stri
     }
 }
 
-/// Decrypt what the project names. Errors name the file or key and say what to do.
-pub fn decrypt_project(project: &Project, key_path: &Path) -> Result<Decrypted, Vec<String>> {
+/// Decrypt what the run uses. Errors name the file or key and say what to do.
+pub fn decrypt_project(project: &Project, key_path: &Path, in_use: &InUse) -> Result<Decrypted, Vec<String>> {
+    let services: Vec<_> = project.services.values().filter(|s| in_use.services.contains(&s.name.value)).collect();
+    let dockercfgs: Vec<&Spanned<String>> = services
+        .iter()
+        .filter_map(|s| s.encrypted_dockercfg_path.as_ref())
+        .chain(step_dockercfg_paths(project).into_iter().filter(|p| in_use.dockercfg_paths.contains(&p.value)))
+        .collect();
     let mut needed: Vec<(String, &Span)> = Vec::new();
-    for service in project.services.values() {
+    for service in &services {
         for file in &service.encrypted_env_file {
             needed.push((file.value.clone(), &file.span));
         }
@@ -51,16 +59,10 @@ pub fn decrypt_project(project: &Project, key_path: &Path) -> Result<Decrypted, 
                 needed.push((file.value.clone(), &file.span));
             }
         }
-        if let Some(file) = &service.encrypted_dockercfg_path {
-            needed.push((file.value.clone(), &file.span));
-        }
     }
-    for path in step_dockercfg_paths(project) {
-        needed.push((path.value.clone(), &path.span));
-    }
-    let inline_needed = project
-        .services
-        .values()
+    needed.extend(dockercfgs.iter().map(|p| (p.value.clone(), &p.span)));
+    let inline_needed = services
+        .iter()
         .any(|s| s.encrypted_environment.is_some() || s.build.as_ref().is_some_and(|b| b.encrypted_args.is_some()));
     if needed.is_empty() && !inline_needed {
         return Ok(Decrypted::default());
@@ -92,7 +94,7 @@ pub fn decrypt_project(project: &Project, key_path: &Path) -> Result<Decrypted, 
         let plain = decrypt(&key, value.value.as_bytes()).map_err(|e| format!("{}: {what}: {e}", value.span))?;
         String::from_utf8(plain).map_err(|_| format!("{}: {what} does not decrypt to text", value.span))
     };
-    for service in project.services.values() {
+    for service in &services {
         let name = &service.name.value;
         let mut env = Vec::new();
         for file in &service.encrypted_env_file {
@@ -131,11 +133,6 @@ pub fn decrypt_project(project: &Project, key_path: &Path) -> Result<Decrypted, 
             out.build_args.insert(name.clone(), args);
         }
     }
-    let dockercfgs = project
-        .services
-        .values()
-        .filter_map(|s| s.encrypted_dockercfg_path.as_ref())
-        .chain(step_dockercfg_paths(project));
     for path in dockercfgs {
         if out.docker_configs.contains_key(&path.value) {
             continue;

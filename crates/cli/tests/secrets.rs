@@ -110,6 +110,40 @@ fn encrypted_yaml_env_files_are_read_too() {
 }
 
 #[test]
+fn steps_that_do_not_run_need_no_key() {
+    let p = TestProject::new("skipped-no-key");
+    p.write("codeship.aes", &format!("{KEY}\n"));
+    p.write("deploy.env", "TOKEN=t0ps3cret\n");
+    p.slipway(&["encrypt", "deploy.env", "deploy.env.encrypted"]).assert_code(0);
+    p.slipway(&["encrypt", "deploy.env", "dockercfg.encrypted"]).assert_code(0);
+    std::fs::remove_file(p.file("codeship.aes")).unwrap();
+    p.write(
+        "codeship-services.yml",
+        "app:\n  image: busybox\ndeploy:\n  image: busybox\n  encrypted_env_file: deploy.env.encrypted\n",
+    );
+    p.write(
+        "codeship-steps.yml",
+        r#"
+- { name: test, service: app, command: "true" }
+- { name: deploy, service: deploy, command: "true", tag: master }
+- type: push
+  service: app
+  image_name: busybox
+  encrypted_dockercfg_path: dockercfg.encrypted
+"#,
+    );
+    // Locally the deploy and push steps are skipped: the tests run without the key.
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    // On master the deploy step runs, and its secrets need the key.
+    let r = p.slipway(&["steps", "--tag", "master"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("`deploy.env.encrypted` is encrypted, and there is no key"), "{}", r.dump());
+    assert!(!r.stderr.contains("dockercfg.encrypted"), "the push step is skipped: {}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn an_encrypted_file_without_a_key_or_with_the_wrong_key_stops_the_run() {
     let p = TestProject::new("no-key");
     p.write("codeship.aes", &format!("{KEY}\n"));

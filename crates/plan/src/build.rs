@@ -114,22 +114,17 @@ struct Inherited<'a> {
 impl<'a> Inherited<'a> {
     fn under(&self, step: &'a Step, skip: Option<String>) -> Self {
         let own = &step.registry_auth;
-        Inherited {
-            skip,
-            auth: RegistryAuthSpec {
-                encrypted_dockercfg_path: own
-                    .encrypted_dockercfg_path
-                    .as_ref()
-                    .map(|p| p.value.clone())
-                    .or_else(|| self.auth.encrypted_dockercfg_path.clone()),
-                dockercfg_service: own
-                    .dockercfg_service
-                    .as_ref()
-                    .map(|s| s.value.clone())
-                    .or_else(|| self.auth.dockercfg_service.clone()),
-            },
-            ..self.clone()
-        }
+        // The nearest level that names credentials names all of them: a step's own
+        // `dockercfg_service` is not overruled by its group's `encrypted_dockercfg_path`.
+        let auth = if own.encrypted_dockercfg_path.is_some() || own.dockercfg_service.is_some() {
+            RegistryAuthSpec {
+                encrypted_dockercfg_path: own.encrypted_dockercfg_path.as_ref().map(|p| p.value.clone()),
+                dockercfg_service: own.dockercfg_service.as_ref().map(|s| s.value.clone()),
+            }
+        } else {
+            self.auth.clone()
+        };
+        Inherited { skip, auth, ..self.clone() }
     }
 }
 

@@ -5,6 +5,7 @@
 mod build;
 mod context;
 mod image_builders;
+mod in_use;
 mod model;
 mod resolve;
 pub mod split;
@@ -12,4 +13,5 @@ pub mod template;
 
 pub use build::{build_plan, build_run_plan, environment, split_key, split_requests, SplitRequest};
 pub use context::{RunContext, SplitInput};
+pub use in_use::InUse;
 pub use model::*;

@@ -8,7 +8,15 @@ use slipway_config::{load, LoadOptions, Project};
 use slipway_plan::{build_plan, Action, Condition, Mode, Node, Plan, RunContext, StepId};
 
 fn project(services: &str, steps: &str) -> (tempfile::TempDir, Project) {
+    project_with(&[], services, steps)
+}
+
+/// A project with extra files beside the two pipeline files.
+fn project_with(files: &[&str], services: &str, steps: &str) -> (tempfile::TempDir, Project) {
     let dir = tempfile::tempdir().unwrap();
+    for file in files {
+        std::fs::write(dir.path().join(file), "").unwrap();
+    }
     std::fs::write(dir.path().join("codeship-services.yml"), services).unwrap();
     std::fs::write(dir.path().join("codeship-steps.yml"), steps).unwrap();
     // Services with `build: .` need a Dockerfile to be valid.
@@ -290,4 +298,50 @@ fn a_shard_left_without_files_by_its_start_lag_says_so() {
     assert_eq!(skips[..2], [None, None]);
     let last = skips[2].expect("the third shard starts too late to get a file");
     assert!(last.contains("about 10.0 s after the first"), "{last}");
+}
+
+#[test]
+fn only_what_running_steps_use_is_in_use() {
+    let (_d, p) = project_with(
+        &["app.env.encrypted", "deploy.env.encrypted", "pull.encrypted", "push.encrypted", "creds.env.encrypted"],
+        r#"
+app:
+  image: busybox
+  links: [db]
+  encrypted_env_file: app.env.encrypted
+db:
+  image: busybox
+  encrypted_dockercfg_path: pull.encrypted
+spare:
+  image: busybox
+  encrypted_env_file: app.env.encrypted
+creds:
+  image: busybox
+  encrypted_env_file: creds.env.encrypted
+deploy:
+  build: .
+  encrypted_env_file: deploy.env.encrypted
+"#,
+        r#"
+- { name: test, service: app, command: "true" }
+- name: release
+  tag: master
+  type: serial
+  encrypted_dockercfg_path: push.encrypted
+  steps:
+    - { name: ship, service: deploy, command: "true" }
+    - { type: push, service: deploy, image_name: codeship_deploy, dockercfg_service: creds }
+"#,
+    );
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<std::collections::BTreeSet<_>>();
+    let local = build_plan(&p, &ctx(None)).unwrap().in_use();
+    assert_eq!(local.services, set(&["app", "db"]));
+    assert_eq!(local.dockercfg_paths, set(&["pull.encrypted"]));
+
+    let master = build_plan(&p, &ctx(Some("master"))).unwrap().in_use();
+    assert_eq!(master.services, set(&["app", "db", "deploy"]), "the push step is skipped without --push");
+
+    let pushing = build_plan(&p, &RunContext { push: true, ..ctx(Some("master")) }).unwrap().in_use();
+    assert_eq!(pushing.services, set(&["app", "creds", "db", "deploy"]));
+    assert_eq!(pushing.dockercfg_paths, set(&["pull.encrypted"]), "the step's own dockercfg_service wins");
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use slipway_engine::{load_image, CacheSettings, EngineOptions, EventSink};
 use slipway_plan::build_run_plan;
 
-use super::{connect, fail, or_exit, prepare, use_color, EXIT_FAILURE};
+use super::{connect, fail, prepare, use_color, EXIT_FAILURE};
 use crate::cli::LoadArgs;
 use crate::report::{spawn_reporters, TerminalOptions, TerminalReporter};
 
@@ -18,11 +18,11 @@ pub async fn load_command(args: LoadArgs) -> ExitCode {
 }
 
 async fn load(args: LoadArgs) -> Result<ExitCode, ExitCode> {
-    let prepared = prepare(&args.exec, false, None)?;
+    let mut prepared = prepare(&args.exec, false, None)?;
     if !prepared.project.services.contains_key(&args.service) {
         return Err(fail(format!("no service `{}` in {}", args.service, prepared.project.files.services.display())));
     }
-    let plan = or_exit(build_run_plan(&prepared.project, &prepared.ctx, &args.service, None))?;
+    let plan = prepared.plan_with_secrets(|project, ctx| build_run_plan(project, ctx, &args.service, None))?;
     let image =
         plan.builds.get(&args.service).map_or_else(|| plan.services[&args.service].image.clone(), |b| b.image.clone());
     let runtime = connect().await?;

@@ -15,6 +15,7 @@ pub mod warm;
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use std::process::ExitCode;
@@ -73,32 +74,46 @@ pub struct Prepared {
     pub cache: CacheSettings,
     /// Values masked in all output.
     pub secrets: Vec<String>,
+    key_path: PathBuf,
 }
 
 pub fn prepare(exec: &ExecArgs, with_steps: bool, tag: Option<String>) -> Result<Prepared, ExitCode> {
     let project = load_project(&exec.project, with_steps).ok_or(ExitCode::from(EXIT_FAILURE))?;
     let health_timeout = parse_health_timeout(&exec.health_timeout).map_err(fail)?;
-    let decrypted = decrypt_project(&project, &exec.key_path).map_err(|errors| {
-        for e in &errors {
-            error(e);
-        }
-        ExitCode::from(EXIT_FAILURE)
-    })?;
     let mut ctx = run_context(&project, exec, &new_run_id(), tag).map_err(fail)?;
     let secret_env = parse_env_flags(&exec.secret_env).map_err(fail)?;
-    let mut secrets = decrypted.secrets;
-    secrets.extend(secret_env.iter().map(|(_, v)| v.clone()));
+    let mut secrets: Vec<String> = secret_env.iter().map(|(_, v)| v.clone()).collect();
     ctx.overrides.extend(secret_env);
-    ctx.decrypted_env = decrypted.env;
-    ctx.decrypted_build_args = decrypted.build_args;
     let default_config = read_user_docker_config();
     if let Some(config) = &default_config {
         secrets.extend(config.secrets());
     }
-    let registry = RegistrySettings { docker_configs: decrypted.docker_configs, default_config };
+    let registry = RegistrySettings { docker_configs: HashMap::new(), default_config };
     let branch = ctx.ci_vars.iter().find(|(k, _)| k == "CI_BRANCH").map(|(_, v)| v.clone()).unwrap_or_default();
     let cache = CacheSettings { branch, registry: None };
-    Ok(Prepared { project, ctx, health_timeout, registry, cache, secrets })
+    Ok(Prepared { project, ctx, health_timeout, registry, cache, secrets, key_path: exec.key_path.clone() })
+}
+
+impl Prepared {
+    /// The plan `build` makes, with the secrets of what its running steps use decrypted
+    /// into it. The first plan only tells what runs; the second carries the secrets.
+    pub fn plan_with_secrets(
+        &mut self,
+        build: impl Fn(&Project, &RunContext) -> Result<Plan, Diagnostics>,
+    ) -> Result<Plan, ExitCode> {
+        let in_use = or_exit(build(&self.project, &self.ctx))?.in_use();
+        let decrypted = decrypt_project(&self.project, &self.key_path, &in_use).map_err(|errors| {
+            for e in &errors {
+                error(e);
+            }
+            ExitCode::from(EXIT_FAILURE)
+        })?;
+        self.secrets.extend(decrypted.secrets);
+        self.ctx.decrypted_env = decrypted.env;
+        self.ctx.decrypted_build_args = decrypted.build_args;
+        self.registry.docker_configs.extend(decrypted.docker_configs);
+        or_exit(build(&self.project, &self.ctx))
+    }
 }
 
 /// `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, for registries the pipeline

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use slipway_engine::{EngineOptions, Interactive};
 use slipway_plan::build_run_plan;
 
-use super::{connect, execute, fail, or_exit, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
+use super::{connect, execute, fail, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
 use crate::cli::RunArgs;
 use crate::report::{Reporter, TerminalOptions, TerminalReporter};
 
@@ -45,7 +45,7 @@ pub async fn run_command(args: RunArgs) -> ExitCode {
 
 async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let exec = &args.exec;
-    let prepared = prepare(exec, false, None)?;
+    let mut prepared = prepare(exec, false, None)?;
     let services = &prepared.project.services;
     if !services.contains_key(&args.service) {
         let known: Vec<&str> = services.keys().map(String::as_str).collect();
@@ -57,7 +57,8 @@ async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
         )));
     }
     let command = (!args.command.is_empty()).then(|| args.command.clone());
-    let plan = or_exit(build_run_plan(&prepared.project, &prepared.ctx, &args.service, command))?;
+    let plan =
+        prepared.plan_with_secrets(|project, ctx| build_run_plan(project, ctx, &args.service, command.clone()))?;
     let runtime = connect().await?;
 
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !exec.no_tty;

@@ -44,7 +44,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     let lags =
         |step: &str, shards: usize| store.shard_start_lags(&project_name, step, shards, warm).unwrap_or_default();
     prepared.ctx.split_inputs = or_exit(split_inputs(&prepared.project, &timings, &lags))?;
-    let mut plan = or_exit(build_plan(&prepared.project, &prepared.ctx))?;
+    let mut plan = prepared.plan_with_secrets(build_plan)?;
     default_push_credentials(&mut plan, &args, &prepared.project, &mut prepared.registry)?;
     let runtime = runtime.map_err(|e| fail(e.message))?;
 

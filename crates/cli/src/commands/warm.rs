@@ -26,13 +26,13 @@ pub async fn warm_command(args: WarmArgs) -> ExitCode {
 }
 
 async fn warm(args: WarmArgs) -> Result<ExitCode, ExitCode> {
-    let prepared = prepare(&args.exec, true, None)?;
+    let mut prepared = prepare(&args.exec, true, None)?;
     // Split steps only need their shards counted here: no timings.
     let inputs = or_exit(split_inputs(&prepared.project, &|_| Default::default(), &|_, shards| {
         vec![Default::default(); shards]
     }))?;
-    let plan =
-        or_exit(build_plan(&prepared.project, &slipway_plan::RunContext { split_inputs: inputs, ..prepared.ctx }))?;
+    prepared.ctx.split_inputs = inputs;
+    let plan = prepared.plan_with_secrets(build_plan)?;
     let services = chosen_services(&plan, &prepared.project, &args).map_err(fail)?;
     if services.is_empty() {
         return Err(fail(format!(
