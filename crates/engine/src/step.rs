@@ -414,7 +414,11 @@ impl Run {
             .collect();
         self.phase(id, format!("starting {service}"));
         if let Err(e) = self.runtime.start_container(container).await {
-            return Err(StepEnd::failed(format!("cannot start dependency `{service}`: {}", e.message)));
+            let why = match missing_program(&e.message) {
+                Some((program, why)) => format!("its command `{program}` {why}"),
+                None => e.message,
+            };
+            return Err(StepEnd::failed(format!("cannot start dependency `{service}`: {why}")));
         }
         let test = readiness_test(spec, &images[service]);
         let waited = if conditions.iter().any(|(c, _)| *c == Condition::CompletedSuccessfully) {
@@ -707,16 +711,55 @@ pub(crate) fn exit_message(code: i64) -> String {
 
 /// The engine's start error, with what to do for the common "no such command" case.
 fn start_error(message: &str) -> String {
-    if message.contains("executable file not found") || message.contains("no such file or directory") {
-        format!("the command could not be started: {message}. Check the command exists in the image (the steps' commands run without a shell; use `sh -c '…'` for shell syntax)")
+    const HINT: &str = "Check the command exists in the image (the steps' commands run without a shell; use `sh -c '…'` for shell syntax)";
+    if let Some((program, why)) = missing_program(message) {
+        format!("the command could not be started: `{program}` {why}. {HINT}")
+    } else if message.contains("executable file not found") || message.contains("no such file or directory") {
+        format!("the command could not be started: {message}. {HINT}")
     } else {
         format!("the container could not be started: {message}")
     }
 }
 
+/// From runc's `… exec: "npm": executable file not found in $PATH: unknown`, the program
+/// and what is wrong with it: the rest of the message is runc's plumbing.
+fn missing_program(message: &str) -> Option<(&str, &'static str)> {
+    let rest = &message[message.find("exec: \"")? + "exec: \"".len()..];
+    let (program, after) = rest.split_once('"')?;
+    let why = if after.contains("executable file not found") {
+        "is not in the image's $PATH"
+    } else if after.contains("no such file or directory") {
+        "does not exist in the container"
+    } else if after.contains("permission denied") {
+        "is not executable"
+    } else {
+        return None;
+    };
+    Some((program, why))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::levels;
+    use super::{levels, start_error};
+
+    #[test]
+    fn start_errors_name_the_missing_program() {
+        let runc = |tail: &str| {
+            format!("failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: {tail}: unknown")
+        };
+        let message = start_error(&runc("exec: \"npm\": executable file not found in $PATH"));
+        assert!(
+            message.starts_with("the command could not be started: `npm` is not in the image's $PATH. Check"),
+            "{message}"
+        );
+        let message = start_error(&runc("exec: \"./gradlew\": stat ./gradlew: no such file or directory"));
+        assert!(
+            message.starts_with("the command could not be started: `./gradlew` does not exist in the container."),
+            "{message}"
+        );
+        let message = start_error("cgroup refuses to start");
+        assert_eq!(message, "the container could not be started: cgroup refuses to start");
+    }
 
     #[test]
     fn levels_follow_needs() {
