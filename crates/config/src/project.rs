@@ -228,10 +228,15 @@ fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics
             None => root,
         },
         _ => {
-            diags.error(
+            let problem = diags.error(
                 &root.span,
                 format!("the services file must be a mapping of service names, found {}", root.kind()),
             );
+            if matches!(root.value, Value::Seq(_)) {
+                problem.hint(
+                    "name each service as a key with its settings indented below it, `app:` rather than `- name: app`",
+                );
+            }
             return services;
         }
     };

@@ -122,7 +122,13 @@ pub(crate) fn parse_steps_file(root: &Node, diags: &mut Diagnostics) -> Vec<Step
         Value::Null => {
             diags
                 .error(&root.span, "the steps file is empty")
-                .hint("add a list of steps, e.g. `- service: app\n  command: make test`");
+                .hint("add a list of steps, e.g. `- service: app` with `command: make test` indented below it");
+            return Vec::new();
+        }
+        Value::Map(_) => {
+            diags
+                .error(&root.span, "the steps file must be a list of steps, found a mapping")
+                .hint("start each step with `- `: even one step is a list, `- name: test` with its `service:` and `command:` indented below it");
             return Vec::new();
         }
         _ => {

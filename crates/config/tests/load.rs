@@ -565,3 +565,20 @@ fn a_misspelt_service_name_suggests_the_near_one() {
     assert!(!rendered[1].contains("did you mean"), "`web` is near no service: {}", rendered[1]);
     assert!(rendered[1].contains("services in codeship-services.yml: app, database"), "{}", rendered[1]);
 }
+
+#[test]
+fn a_step_or_service_written_in_the_other_files_shape_says_how_to_write_it() {
+    let rendered = |services: &str, steps: &str| -> String {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "codeship-services.yml", services);
+        write(dir.path(), "codeship-steps.yml", steps);
+        let diags = load(&options(dir.path())).expect_err("refused");
+        diags.iter().map(|d| d.render(false)).collect::<Vec<_>>().join("\n")
+    };
+    // Both shapes were found in real pipelines.
+    let text = rendered("app:\n  image: busybox\n", "name: test\nservice: app\ncommand: 'true'\n");
+    assert!(text.contains("codeship-steps.yml:1:1") && text.contains("found a mapping"), "{text}");
+    assert!(text.contains("start each step with `- `"), "{text}");
+    let text = rendered("- name: app\n  image: busybox\n", "- { service: app, command: 'true' }\n");
+    assert!(text.contains("found a list") && text.contains("`app:` rather than `- name: app`"), "{text}");
+}
