@@ -30,19 +30,10 @@ pub(crate) fn new_marker() -> String {
 /// cannot carry it (a newline in a word, a variable name the shell cannot export): the
 /// step then uses `docker exec`.
 pub(crate) fn command_script(cmd: &[String], env: &[String], marker: &str) -> Option<String> {
-    if cmd.is_empty() || cmd.iter().chain(env).any(|w| w.contains(['\n', '\r', '\0'])) {
+    if !can_carry(cmd, env) {
         return None;
     }
-    let mut exports = Vec::new();
-    for variable in env {
-        let (name, _) = variable.split_once('=')?;
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return None;
-        }
-        exports.push(quote(variable));
-    }
+    let exports: Vec<String> = env.iter().map(|variable| quote(variable)).collect();
     let export = if exports.is_empty() { String::new() } else { format!("export {}; ", exports.join(" ")) };
     let words: Vec<String> = cmd.iter().map(|w| quote(w)).collect();
     Some(format!(
@@ -50,6 +41,18 @@ pub(crate) fn command_script(cmd: &[String], env: &[String], marker: &str) -> Op
         words.join(" "),
         m = quote(marker),
     ))
+}
+
+/// Whether one line for the agent can carry the command: no line break or NUL in a word
+/// or value, and only variable names the shell can `export`.
+pub(crate) fn can_carry(cmd: &[String], env: &[String]) -> bool {
+    let exportable = |variable: &String| {
+        variable.split_once('=').is_some_and(|(name, _)| {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    };
+    !cmd.is_empty() && !cmd.iter().chain(env).any(|w| w.contains(['\n', '\r', '\0'])) && env.iter().all(exportable)
 }
 
 /// `word` in single quotes, for the shell.

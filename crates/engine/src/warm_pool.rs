@@ -140,6 +140,7 @@ impl Run {
                     continue;
                 }
             };
+            shelf.lock().expect("shelf").keep_only(&containers.iter().map(|c| c.id.as_str()).collect());
             let in_removal = |id: &str| removing.lock().expect("removing").contains(id);
             let mut to_start = Vec::new();
             for (index, slot) in slots.iter().enumerate() {

@@ -35,6 +35,16 @@ pub(crate) struct Shelf {
     pub returned: HashSet<String>,
 }
 
+impl Shelf {
+    /// Forget containers that are gone from the engine (removed behind the pool's back),
+    /// so their ids do not pile up while the pool runs.
+    pub fn keep_only(&mut self, present: &HashSet<&str>) {
+        self.free.retain(|id, _| present.contains(id.as_str()));
+        self.leased.retain(|id| present.contains(id.as_str()));
+        self.returned.retain(|id| present.contains(id.as_str()));
+    }
+}
+
 pub(crate) type SharedShelf = Arc<Mutex<Shelf>>;
 
 /// Serve leases on `listener` until the task is aborted; `returned` is told whenever a
@@ -187,4 +197,19 @@ pub fn stale_pool_sockets() -> Vec<std::path::PathBuf> {
 pub(crate) fn listen(path: &Path) -> Result<UnixListener, String> {
     let _ = std::fs::remove_file(path);
     UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_gone_from_the_engine_leave_the_shelf() {
+        let mut shelf = Shelf::default();
+        shelf.leased.extend(["a".to_string(), "b".to_string()]);
+        shelf.returned.extend(["c".to_string(), "d".to_string()]);
+        shelf.keep_only(&HashSet::from(["a", "d"]));
+        assert_eq!(shelf.leased, HashSet::from(["a".to_string()]));
+        assert_eq!(shelf.returned, HashSet::from(["d".to_string()]));
+    }
 }

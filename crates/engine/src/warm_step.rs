@@ -19,7 +19,7 @@ use crate::runtime::ExecCommand;
 use crate::start_order::{Stage, Turn};
 use crate::step::{worker_end, working_dir, Resources, StepEnd};
 use crate::warm::{can_run_warm, command_line, warm_key};
-use crate::warm_agent::command_script;
+use crate::warm_agent::can_carry;
 use crate::warm_lease::WarmLease;
 
 impl Run {
@@ -125,7 +125,7 @@ impl Run {
         lease: Option<&mut WarmLease>,
         command: &ExecCommand,
     ) -> Result<i64, (String, Option<i64>)> {
-        let Some(lease) = lease.filter(|_| command_script(&command.cmd, &command.env, "").is_some()) else {
+        let Some(lease) = lease.filter(|_| can_carry(&command.cmd, &command.env)) else {
             return self.exec_streaming(id, container, command).await.map_err(|e| (e, None));
         };
         let mut lines = LineSplitter::default();
