@@ -309,7 +309,7 @@ fn shards_and_queue_workers_of_a_split_step_run_warm_with_their_own_variables() 
             &format!("warm-split-{mode}"),
             SERVICES,
             &format!(
-                "- name: tests\n  service: app\n  parallelism: 2\n  split:\n    files: 'tests/*.t'\n    by: name\n    mode: {mode}\n  command: sh -c 'echo shard $SLIPWAY_SHARD_INDEX of $SLIPWAY_SHARD_COUNT ran $SLIPWAY_TEST_FILES'\n"
+                "- name: tests\n  service: app\n  parallelism: 2\n  split:\n    files: 'tests/*.t'\n    by: name\n    mode: {mode}\n  reports: ['reports/*.xml']\n  command: sh -c 'echo shard $SLIPWAY_SHARD_INDEX of $SLIPWAY_SHARD_COUNT ran $SLIPWAY_TEST_FILES; mkdir -p reports; (echo \"<testsuite name=\\\"s\\\">\"; for f in $SLIPWAY_TEST_FILES; do echo \"<testcase classname=\\\"case\\\" name=\\\"$f\\\"/>\"; done; echo \"</testsuite>\") > reports/junit.xml'\n"
             ),
         );
         for name in ["a", "b", "c", "d"] {
@@ -330,6 +330,16 @@ fn shards_and_queue_workers_of_a_split_step_run_warm_with_their_own_variables() 
         }
         ran.sort();
         assert_eq!(ran, ["tests/a.t", "tests/b.t", "tests/c.t", "tests/d.t"], "{mode}: every file once");
+        // Their reports come through the pool (tar in the container), each file's once.
+        let mut reported: Vec<String> = result
+            .events
+            .iter()
+            .filter(|e| e["event"] == "test_results")
+            .flat_map(|e| e["cases"].as_array().cloned().unwrap_or_default())
+            .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+            .collect();
+        reported.sort();
+        assert_eq!(reported, ["tests/a.t", "tests/b.t", "tests/c.t", "tests/d.t"], "{mode}: {}", result.dump());
         // The history keeps that they ran warm: their start lags are learned apart.
         let run_id = result.events[0]["run_id"].as_str().expect("run id").to_string();
         let show = p.slipway(&["show", &run_id]);

@@ -17,7 +17,7 @@ use slipway_plan::{QueueSpec, RunAction, StepId};
 
 use crate::events::Event;
 use crate::lines::LineSplitter;
-use crate::reports::{collect, existing_reports, Fresh, Ownership, TestStatus};
+use crate::reports::{collect, existing_reports, Fresh, Ownership, ReportSource, TestStatus};
 use crate::run::Run;
 use crate::runtime::{ContainerState, ExecCommand, Runtime};
 use crate::warm_lease::WarmLease;
@@ -209,8 +209,12 @@ impl Run {
         let worker = action.shard.map_or(0, |(index, _)| index as usize - 1);
         let mut failed_files: Vec<String> = Vec::new();
         let mut batch_number = 0;
-        let existing =
-            existing_reports(self.runtime.as_ref(), &setup.container, &action.reports, &setup.working_dir).await;
+        let source = ReportSource {
+            runtime: self.runtime.as_ref(),
+            container: &setup.container,
+            lease: setup.lease.as_deref_mut(),
+        };
+        let existing = existing_reports(source, &action.reports, &setup.working_dir).await;
         loop {
             let Some(batch) = queue.lock().expect("queue").take(worker) else { break };
             batch_number += 1;
@@ -262,9 +266,13 @@ impl Run {
             let mut failing: HashSet<String> = HashSet::new();
             let mut reported = false;
             if !action.reports.is_empty() {
+                let source = ReportSource {
+                    runtime: self.runtime.as_ref(),
+                    container: &setup.container,
+                    lease: setup.lease.as_deref_mut(),
+                };
                 let (cases, problems) = collect(
-                    self.runtime.as_ref(),
-                    &setup.container,
+                    source,
                     &action.reports,
                     &setup.working_dir,
                     Fresh { since: started, existing: &existing },

@@ -18,7 +18,7 @@ use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::lines::LineSplitter;
 use crate::queue::{WorkerEnd, WorkerSetup, KEEPALIVE};
 use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
-use crate::reports::{collect, existing_reports, Fresh, Ownership};
+use crate::reports::{collect, existing_reports, Fresh, Ownership, ReportSource};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
 use crate::start_order::{start_in_turn, Stage, Turn};
@@ -274,7 +274,8 @@ impl Run {
             if action.queue.is_some() {
                 HashSet::new()
             } else {
-                existing_reports(self.runtime.as_ref(), &main_id, &action.reports, &service_working_dir).await
+                let source = ReportSource { runtime: self.runtime.as_ref(), container: &main_id, lease: None };
+                existing_reports(source, &action.reports, &service_working_dir).await
             }
         };
         let ((), ready, existing) = tokio::join!(start_main, dependencies, existing);
@@ -339,7 +340,8 @@ impl Run {
         };
         if code.is_ok() {
             let fresh = Fresh { since: attempt_started, existing: &existing };
-            self.collect_reports(id, attempt, action, &command_container, &service_working_dir, fresh).await;
+            let source = ReportSource { runtime: self.runtime.as_ref(), container: &command_container, lease: None };
+            self.collect_reports(id, attempt, action, source, &service_working_dir, fresh).await;
         }
         let end = match code {
             Ok(code) => StepEnd::Exited(code),
@@ -348,13 +350,14 @@ impl Run {
         self.after_end(id, action, end, &on_fail_spec, &network, res).await
     }
 
-    /// Read the step's JUnit reports from the container its command ran in.
+    /// Read the step's JUnit reports from the container its command ran in (through the
+    /// lease, when it is a warm one).
     pub(crate) async fn collect_reports(
         &self,
         id: StepId,
         attempt: u32,
         action: &RunAction,
-        container: &str,
+        source: ReportSource<'_>,
         working_dir: &str,
         fresh: Fresh<'_>,
     ) {
@@ -362,8 +365,7 @@ impl Run {
             return;
         }
         let (cases, problems) = collect(
-            self.runtime.as_ref(),
-            container,
+            source,
             &action.reports,
             working_dir,
             fresh,

@@ -155,15 +155,16 @@ impl Run {
                     to_start.push(index);
                     continue;
                 };
-                let (leased, returned) = {
+                let (leased, waiting, replace) = {
                     let mut shelf = shelf.lock().expect("shelf");
-                    (shelf.leased.contains(&c.id), shelf.returned.remove(&c.id))
+                    (shelf.leased.contains(&c.id), shelf.returned.contains_key(&c.id), shelf.take_returned(&c.id))
                 };
-                if returned {
+                if replace {
                     remove_later(c.id.clone());
                     to_start.push(index);
-                } else if leased {
-                    // A run's step is in it; the run hands it back when done.
+                } else if leased || waiting {
+                    // A run's step is in it (the run hands it back when done), or it waits
+                    // to be replaced until the steps still running are done.
                 } else if !c.running {
                     shelf.lock().expect("shelf").free.remove(&c.id);
                     let last = self.runtime.tail_output(&c.id, 20).await.unwrap_or_default();
@@ -340,7 +341,7 @@ impl Run {
             let (free, returned, leased) = {
                 let mut shelf = shelf.lock().expect("shelf");
                 let free: Vec<String> = shelf.free.drain().map(|(id, _)| id).collect();
-                let returned: Vec<String> = shelf.returned.drain().collect();
+                let returned: Vec<String> = shelf.returned.drain().map(|(id, _)| id).collect();
                 (free, returned, shelf.leased.clone())
             };
             futures::future::join_all(free.iter().chain(&returned).map(|id| self.runtime.remove_container(id))).await;

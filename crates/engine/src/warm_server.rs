@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -30,10 +31,14 @@ pub(crate) struct Shelf {
     pub free: HashMap<String, Ready>,
     /// Leased to a run now.
     pub leased: HashSet<String>,
-    /// Their runs are done with them: to be removed (never leased again, their file
-    /// systems have changed).
-    pub returned: HashSet<String>,
+    /// Their runs are done with them, since when: to be removed (never leased again,
+    /// their file systems have changed).
+    pub returned: HashMap<String, Instant>,
 }
+
+/// How long a handed-back container may wait for its replacement while other runs' steps
+/// still run in the pool's containers.
+const REFILL_DELAY: Duration = Duration::from_secs(2);
 
 impl Shelf {
     /// Forget containers that are gone from the engine (removed behind the pool's back),
@@ -41,7 +46,19 @@ impl Shelf {
     pub fn keep_only(&mut self, present: &HashSet<&str>) {
         self.free.retain(|id, _| present.contains(id.as_str()));
         self.leased.retain(|id| present.contains(id.as_str()));
-        self.returned.retain(|id| present.contains(id.as_str()));
+        self.returned.retain(|id, _| present.contains(id.as_str()));
+    }
+
+    /// Whether to replace `id` now: it was handed back, and no step runs in another of the
+    /// pool's containers any more, or it has waited [`REFILL_DELAY`]. Removing a container
+    /// and starting its successor take the engine and the CPU for a moment, which steps
+    /// still running (often the siblings finishing together) should not have to share.
+    pub fn take_returned(&mut self, id: &str) -> bool {
+        let due = self.returned.get(id).is_some_and(|at| self.leased.is_empty() || at.elapsed() >= REFILL_DELAY);
+        if due {
+            self.returned.remove(id);
+        }
+        due
     }
 }
 
@@ -62,7 +79,7 @@ pub(crate) async fn serve(
             if let Some(container) = lease(connection, &shelf, runtime.as_ref()).await {
                 let mut shelf = shelf.lock().expect("shelf");
                 shelf.leased.remove(&container);
-                shelf.returned.insert(container);
+                shelf.returned.insert(container, Instant::now());
                 drop(shelf);
                 returned.notify_one();
             }
@@ -207,9 +224,24 @@ mod tests {
     fn containers_gone_from_the_engine_leave_the_shelf() {
         let mut shelf = Shelf::default();
         shelf.leased.extend(["a".to_string(), "b".to_string()]);
-        shelf.returned.extend(["c".to_string(), "d".to_string()]);
+        shelf.returned.extend(["c", "d"].map(|id| (id.to_string(), Instant::now())));
         shelf.keep_only(&HashSet::from(["a", "d"]));
         assert_eq!(shelf.leased, HashSet::from(["a".to_string()]));
-        assert_eq!(shelf.returned, HashSet::from(["d".to_string()]));
+        assert_eq!(shelf.returned.keys().collect::<Vec<_>>(), ["d"]);
+    }
+
+    #[test]
+    fn a_returned_container_is_replaced_once_no_step_runs_in_the_pool_or_it_waited() {
+        let mut shelf = Shelf::default();
+        shelf.leased.insert("busy".to_string());
+        shelf.returned.insert("done".to_string(), Instant::now());
+        assert!(!shelf.take_returned("done"), "a sibling still runs");
+        assert!(!shelf.take_returned("unknown"));
+        shelf.leased.clear();
+        assert!(shelf.take_returned("done"), "nothing runs any more");
+        assert!(shelf.returned.is_empty());
+        shelf.leased.insert("busy".to_string());
+        shelf.returned.insert("long ago".to_string(), Instant::now() - REFILL_DELAY);
+        assert!(shelf.take_returned("long ago"), "it waited long enough");
     }
 }

@@ -13,7 +13,7 @@ use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::lines::LineSplitter;
 use crate::options::WarmPools;
 use crate::queue::WorkerSetup;
-use crate::reports::{existing_reports, Fresh};
+use crate::reports::{existing_reports, Fresh, ReportSource};
 use crate::run::Run;
 use crate::runtime::ExecCommand;
 use crate::start_order::{Stage, Turn};
@@ -88,7 +88,9 @@ impl Run {
             let end = worker_end(self.run_queue_worker(id, action, setup).await);
             return Some(self.after_end(id, action, end, &spec, &lease.network, res).await);
         }
-        let existing = existing_reports(self.runtime.as_ref(), &lease.container, &action.reports, &working_dir).await;
+        let container = lease.container.clone();
+        let source = ReportSource { runtime: self.runtime.as_ref(), container: &container, lease: Some(&mut lease) };
+        let existing = existing_reports(source, &action.reports, &working_dir).await;
         self.phase(id, "running in a warm environment");
         let started = SystemTime::now();
         let exec = ExecCommand {
@@ -97,11 +99,14 @@ impl Run {
             working_dir: spec.working_dir.clone(),
             user: spec.user.clone(),
         };
-        let container = lease.container.clone();
         let code = self.run_command_in(id, &container, Some(&mut lease), &exec).await;
+        tracing::debug!("{container}: command ran {:?}", started.elapsed().unwrap_or_default());
         if code.is_ok() {
             let fresh = Fresh { since: started, existing: &existing };
-            self.collect_reports(id, attempt, action, &lease.container, &working_dir, fresh).await;
+            let source =
+                ReportSource { runtime: self.runtime.as_ref(), container: &container, lease: Some(&mut lease) };
+            self.collect_reports(id, attempt, action, source, &working_dir, fresh).await;
+            tracing::debug!("{container}: reports read {:?}", started.elapsed().unwrap_or_default());
         }
         let end = match code {
             Ok(code) => StepEnd::Exited(code),
