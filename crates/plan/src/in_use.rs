@@ -1,7 +1,7 @@
-//! What the steps that will run use: the services they start, build, push or run for
-//! credentials, and the encrypted docker configs their pulls and pushes log in with.
-//! Secrets are decrypted for these alone, so a pipeline whose deploy steps are skipped
-//! (no `--tag`, no `--push`) runs on a machine without the project's key.
+//! What the steps that will run use: the services they start, build (also for one
+//! another), push or run for credentials, and the encrypted docker configs their pulls
+//! and pushes log in with. Secrets are decrypted for these alone, so a pipeline whose
+//! deploy steps are skipped (no `--tag`, no `--push`) runs on a machine without the key.
 
 use std::collections::BTreeSet;
 
@@ -27,14 +27,15 @@ impl Plan {
                 }
             }
         }
-        // A service's pull credentials may come from another service (`dockercfg_service`),
-        // which then runs too.
+        // What a service needs brings in more: pull credentials from another service
+        // (`dockercfg_service`, which then runs too), its image from another's build.
         while let Some(name) = pending.pop() {
             if !out.services.insert(name.clone()) {
                 continue;
             }
             if let Some(spec) = self.services.get(&name) {
                 note_auth(&spec.registry_auth, &mut out, &mut pending);
+                pending.extend(self.builds.iter().filter(|(_, b)| b.image == spec.image).map(|(s, _)| s.clone()));
             }
         }
         out

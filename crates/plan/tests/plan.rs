@@ -318,12 +318,18 @@ spare:
 creds:
   image: busybox
   encrypted_env_file: creds.env.encrypted
+tool:
+  image: acme/tool
+builder:
+  build:
+    image: acme/tool
 deploy:
   build: .
   encrypted_env_file: deploy.env.encrypted
 "#,
         r#"
 - { name: test, service: app, command: "true" }
+- { name: lint, service: tool, command: "true" }
 - name: release
   tag: master
   type: serial
@@ -335,13 +341,17 @@ deploy:
     );
     let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<std::collections::BTreeSet<_>>();
     let local = build_plan(&p, &ctx(None)).unwrap().in_use();
-    assert_eq!(local.services, set(&["app", "db"]));
+    assert_eq!(local.services, set(&["app", "builder", "db", "tool"]), "`builder` builds the image `tool` runs");
     assert_eq!(local.dockercfg_paths, set(&["pull.encrypted"]));
 
     let master = build_plan(&p, &ctx(Some("master"))).unwrap().in_use();
-    assert_eq!(master.services, set(&["app", "db", "deploy"]), "the push step is skipped without --push");
+    assert_eq!(
+        master.services,
+        set(&["app", "builder", "db", "deploy", "tool"]),
+        "the push step is skipped without --push"
+    );
 
     let pushing = build_plan(&p, &RunContext { push: true, ..ctx(Some("master")) }).unwrap().in_use();
-    assert_eq!(pushing.services, set(&["app", "creds", "db", "deploy"]));
+    assert_eq!(pushing.services, set(&["app", "builder", "creds", "db", "deploy", "tool"]));
     assert_eq!(pushing.dockercfg_paths, set(&["pull.encrypted"]), "the step's own dockercfg_service wins");
 }
