@@ -75,8 +75,9 @@ pub fn document(engine: &str, iterations: usize, table: &str, breakdown: &str) -
          between the steps of a pipeline): a step leases one over the pool's socket, and the pool writes its \
          command to the shell waiting in the container and streams the output back (a split shard's JUnit \
          reports come back the same way, read by `tar` in the container); afterwards it removes the \
-         container and starts a new one, once no other step runs in the pool. The step pays for no network, no container and no `docker exec` (whose runc start \
-         costs the engine 20–30 ms of CPU per command): it makes no engine call at all. What remains is \
+         container and starts a new one, once no other step runs in the pool. The step pays for no network, \
+         no container and no `docker exec` (whose runc start costs the engine 20–30 ms of CPU per command): \
+         it makes no engine call at all. What remains is \
          slipway's own start-up and the run's bookkeeping.\n",
         date = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
     )
