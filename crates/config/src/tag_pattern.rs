@@ -41,7 +41,7 @@ impl fmt::Display for TagPattern {
 
 fn first_line(message: &str) -> String {
     // regex errors are multi-line with their own caret drawing; the last line says what is wrong.
-    let last = message.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(message).trim();
+    let last = message.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(message).trim();
     last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 

@@ -26,7 +26,7 @@ impl LineSplitter {
             lines.push(decode(&line[..line.len() - 1]));
         }
         if buffer.len() > MAX_LINE {
-            let line: Vec<u8> = buffer.drain(..).collect();
+            let line: Vec<u8> = std::mem::take(buffer);
             lines.push(decode(&line));
         }
         lines

@@ -208,12 +208,10 @@ fn project_tile(server: &Shared, name: &str, running: &HashMap<String, usize>) -
     for t in server.store.recent_flaky_tests(name, FLAKY_WINDOW).unwrap_or_default() {
         match flaky.iter_mut().find(|f| f.suite == t.suite && f.name == t.name) {
             Some(f) => {
-                f.passed += t.passed as u32;
-                f.failed += t.failed as u32;
+                f.passed += t.passed;
+                f.failed += t.failed;
             }
-            None => {
-                flaky.push(FlakyStat { suite: t.suite, name: t.name, passed: t.passed as u32, failed: t.failed as u32 })
-            }
+            None => flaky.push(FlakyStat { suite: t.suite, name: t.name, passed: t.passed, failed: t.failed }),
         }
     }
     flaky.truncate(5);

@@ -39,7 +39,7 @@ async fn list(args: &CacheArgs) -> Result<ExitCode, ExitCode> {
         println!("no cache images");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<60} {:>10}  {}", "IMAGE", "SIZE", "CREATED");
+    println!("{:<60} {:>10}  CREATED", "IMAGE", "SIZE");
     for image in images {
         let created = chrono::DateTime::from_timestamp(image.created, 0)
             .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M").to_string());

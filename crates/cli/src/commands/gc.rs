@@ -53,7 +53,7 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     let mut add = |kind: usize, item: &(String, String, Labels)| {
         let run = item.2.get(RUN).cloned().unwrap_or_default();
         let entry = runs.entry(run).or_default();
-        if entry.1.get(PID).is_none() {
+        if !entry.1.contains_key(PID) {
             entry.1 = item.2.clone();
         }
         match kind {

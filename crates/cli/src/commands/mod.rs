@@ -202,7 +202,7 @@ pub fn parse_env_flags(flags: &[String]) -> Result<Vec<(String, String)>, String
     flags
         .iter()
         .filter_map(|flag| match flag.split_once('=') {
-            Some((k, _)) if k.is_empty() => Some(Err(format!("-e `{flag}` has no variable name; write -e KEY=VALUE"))),
+            Some(("", _)) => Some(Err(format!("-e `{flag}` has no variable name; write -e KEY=VALUE"))),
             Some((k, v)) => Some(Ok((k.to_string(), v.to_string()))),
             None => std::env::var(flag).ok().map(|v| Ok((flag.clone(), v))),
         })

@@ -22,19 +22,16 @@ impl Registry {
         if let Some((user, password)) = auth {
             let hash = bcrypt::hash(password, 4).expect("bcrypt");
             std::fs::write(auth_dir.path().join("htpasswd"), format!("{user}:{hash}\n")).expect("htpasswd");
-            args.extend(
-                [
-                    "-v".to_string(),
-                    format!("{}:/auth:ro", auth_dir.path().display()),
-                    "-e".to_string(),
-                    "REGISTRY_AUTH=htpasswd".to_string(),
-                    "-e".to_string(),
-                    "REGISTRY_AUTH_HTPASSWD_REALM=slipway-test".to_string(),
-                    "-e".to_string(),
-                    "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd".to_string(),
-                ]
-                .into_iter(),
-            );
+            args.extend([
+                "-v".to_string(),
+                format!("{}:/auth:ro", auth_dir.path().display()),
+                "-e".to_string(),
+                "REGISTRY_AUTH=htpasswd".to_string(),
+                "-e".to_string(),
+                "REGISTRY_AUTH_HTPASSWD_REALM=slipway-test".to_string(),
+                "-e".to_string(),
+                "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd".to_string(),
+            ]);
         }
         args.push("registry:2".to_string());
         let out = Command::new("docker").args(&args).output().expect("docker run registry");
