@@ -1,5 +1,8 @@
 //! The `slipway` binary: parses the command line and hands over to the libraries.
 
+#[macro_use]
+mod output;
+
 mod ci_vars;
 mod cli;
 mod commands;
@@ -36,6 +39,9 @@ fn init_debug_log(cli: &Cli) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // Its own report of a failed write goes to stderr too, and panics when that is a
+        // closed pipe: the run would stop before its clean-up.
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
         .with_target(false)
         .try_init();
@@ -75,7 +81,7 @@ fn main() -> ExitCode {
             Command::Trigger(args) => commands::trigger::trigger(&args),
             Command::Token(command) => commands::serve::token(command),
             Command::Version => {
-                println!("slipway {}", env!("CARGO_PKG_VERSION"));
+                outln!("slipway {}", env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
             }
         }

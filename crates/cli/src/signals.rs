@@ -1,22 +1,39 @@
-//! Ctrl-C and SIGTERM: the first cancels the run (which then cleans up), the second
-//! exits at once (`slipway gc` removes what is left).
+//! Ctrl-C, SIGTERM and SIGHUP (the terminal closed, an SSH session dropped): the first
+//! cancels the run (which then cleans up), the second exits at once (`slipway gc`
+//! removes what is left).
+
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+/// The exit status of a run cancelled by a signal: 128 + the signal's number, as a shell
+/// reports a process the signal ended.
+static CANCELLED_BY: AtomicU8 = AtomicU8::new(128 + 2);
+
+pub fn cancelled_exit_code() -> u8 {
+    CANCELLED_BY.load(Ordering::Relaxed)
+}
+
 pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool) {
     tokio::spawn(async move {
-        let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
         else {
             return;
         };
-        tokio::select! { _ = interrupt.recv() => {}, _ = terminate.recv() => {} }
+        let signo = tokio::select! {
+            _ = interrupt.recv() => 2,
+            _ = terminate.recv() => 15,
+            _ = hangup.recv() => 1,
+        };
+        CANCELLED_BY.store(128 + signo, Ordering::Relaxed);
         if !quiet {
-            eprintln!("\nslipway: cancelling; removing what the run created (press Ctrl-C again to exit at once)");
+            errln!("\nslipway: cancelling; removing what the run created (press Ctrl-C again to exit at once)");
         }
         cancel.cancel();
-        tokio::select! { _ = interrupt.recv() => {}, _ = terminate.recv() => {} }
-        eprintln!("\nslipway: exiting without clean-up; run `slipway gc` to remove what is left");
-        std::process::exit(130);
+        tokio::select! { _ = interrupt.recv() => {}, _ = terminate.recv() => {}, _ = hangup.recv() => {} }
+        errln!("\nslipway: exiting without clean-up; run `slipway gc` to remove what is left");
+        std::process::exit(i32::from(cancelled_exit_code()));
     });
 }

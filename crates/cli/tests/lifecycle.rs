@@ -75,6 +75,40 @@ fn sigint_mid_run_cancels_and_cleans_up() {
 }
 
 #[test]
+fn a_closed_terminal_cancels_like_ctrl_c() {
+    let p = TestProject::with_files("sighup", "app:\n  image: busybox\n", LONG_PARALLEL);
+    let (child, _) = start_long_run(&p);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGHUP)
+        .expect("signal");
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(129), "128 + SIGHUP: {}", String::from_utf8_lossy(&out.stderr));
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn output_into_a_closed_pipe_does_not_stop_the_run_or_its_clean_up() {
+    let p = TestProject::with_files(
+        "closed-pipe",
+        "app:\n  image: busybox\n",
+        "- { name: talk, service: app, command: \"sh -c 'echo first; sleep 2; seq 1 200'\" }\n",
+    );
+    // `slipway steps --debug 2>&1 | head -1`: the reader goes away after one line.
+    let mut child = p
+        .command(&["steps", "--debug"], &p.events_path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stderr.as_mut().expect("stderr"), &mut first).expect("some output");
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let out = wait_with_timeout(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "the step passed; only its output had nowhere to go");
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn second_sigint_exits_at_once_and_gc_removes_the_rest() {
     let _gc = gc_lock();
     let p = TestProject::with_files("sigint-twice", "app:\n  image: busybox\n", LONG_PARALLEL);

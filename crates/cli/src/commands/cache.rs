@@ -36,15 +36,15 @@ async fn list(args: &CacheArgs) -> Result<ExitCode, ExitCode> {
         ExitCode::from(EXIT_FAILURE)
     })?;
     if images.is_empty() {
-        println!("no cache images");
+        outln!("no cache images");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<60} {:>10}  CREATED", "IMAGE", "SIZE");
+    outln!("{:<60} {:>10}  CREATED", "IMAGE", "SIZE");
     for image in images {
         let created = chrono::DateTime::from_timestamp(image.created, 0)
             .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M").to_string());
         for tag in image.tags.iter().filter(|t| t.starts_with(CACHE_REPOSITORY)) {
-            println!("{tag:<60} {:>8.1}MB  {created}", image.size as f64 / 1e6);
+            outln!("{tag:<60} {:>8.1}MB  {created}", image.size as f64 / 1e6);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -76,7 +76,7 @@ async fn remove(args: &CacheRmArgs) -> Result<ExitCode, ExitCode> {
         }
         match runtime.remove_image(tag).await {
             Ok(()) => {
-                println!("removed {tag}");
+                outln!("removed {tag}");
                 removed += 1;
             }
             Err(e) => {
@@ -86,7 +86,7 @@ async fn remove(args: &CacheRmArgs) -> Result<ExitCode, ExitCode> {
         }
     }
     if removed == 0 && !failed {
-        println!("no cache images to remove");
+        outln!("no cache images to remove");
     }
     Ok(if failed { ExitCode::from(EXIT_FAILURE) } else { ExitCode::SUCCESS })
 }

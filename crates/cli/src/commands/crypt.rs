@@ -85,7 +85,7 @@ fn key_origin(args: &KeyArgs) -> String {
 pub fn keygen_command(args: &KeygenArgs) -> ExitCode {
     match Key::generate().write_new_key_file(&args.path) {
         Ok(()) => {
-            println!("wrote a new key to {} (mode 0600); keep it out of version control", args.path.display());
+            outln!("wrote a new key to {} (mode 0600); keep it out of version control", args.path.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -74,14 +74,14 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     let sockets = stale_pool_sockets();
     for socket in &sockets {
         if args.dry_run {
-            println!("would remove the socket of a stopped `slipway warm`: {}", socket.display());
+            outln!("would remove the socket of a stopped `slipway warm`: {}", socket.display());
         } else if std::fs::remove_file(socket).is_ok() {
-            println!("removed the socket of a stopped `slipway warm`: {}", socket.display());
+            outln!("removed the socket of a stopped `slipway warm`: {}", socket.display());
         }
     }
     if runs.is_empty() && dangling.is_empty() {
         if sockets.is_empty() {
-            println!("nothing to clean up: no containers, networks, volumes or untagged images of slipway runs");
+            outln!("nothing to clean up: no containers, networks, volumes or untagged images of slipway runs");
         }
         return ExitCode::SUCCESS;
     }
@@ -94,22 +94,22 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
         let count = found.containers.len() + found.networks.len() + found.volumes.len() + images.len();
         if let (Liveness::Alive(why), false) = (liveness(labels, &host), args.all) {
             busy_projects.extend(labels.get(PROJECT).cloned());
-            println!("run {run}: kept {count} object(s): {why} (pass --all to remove anyway)");
+            outln!("run {run}: kept {count} object(s): {why} (pass --all to remove anyway)");
             continue;
         }
         if args.dry_run {
-            println!("run {run}: would remove {count} object(s):");
+            outln!("run {run}: would remove {count} object(s):");
             for (_, name, _) in &found.containers {
-                println!("  container {name}");
+                outln!("  container {name}");
             }
             for (_, name, _) in &found.networks {
-                println!("  network {name}");
+                outln!("  network {name}");
             }
             for (_, name, _) in &found.volumes {
-                println!("  volume {name}");
+                outln!("  volume {name}");
             }
             for image in &images {
-                println!("  image {image}");
+                outln!("  image {image}");
             }
             continue;
         }
@@ -120,7 +120,7 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
                 Err(e) => errors.push(format!("image {image}: {}", e.message)),
             }
         }
-        println!("run {run}: removed {removed} object(s)");
+        outln!("run {run}: removed {removed} object(s)");
         for e in errors {
             failed = true;
             error(format!("run {run}: {e}"));
@@ -132,13 +132,13 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
         let short = image.id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
         let project = image.labels.get(PROJECT).map_or("", String::as_str);
         if args.dry_run {
-            println!("would remove untagged image {short} (project {project})");
+            outln!("would remove untagged image {short} (project {project})");
             continue;
         }
         match runtime.remove_image(&image.id).await {
-            Ok(()) => println!("removed untagged image {short} (project {project})"),
+            Ok(()) => outln!("removed untagged image {short} (project {project})"),
             // Still used (say by a container slipway did not make): not gc's to force.
-            Err(e) => println!("kept untagged image {short} (project {project}): {}", e.message),
+            Err(e) => outln!("kept untagged image {short} (project {project}): {}", e.message),
         }
     }
     if failed {

@@ -40,17 +40,23 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
         Err(code) => return code,
     };
     match store.runs(None, args.limit) {
-        Ok(runs) if runs.is_empty() => println!("no runs yet"),
+        Ok(runs) if runs.is_empty() => outln!("no runs yet"),
         Ok(runs) => {
-            println!(
+            outln!(
                 "{:<12} {:<19} {:<9} {:<20} {:>8} {:>11} {:>11}",
-                "RUN", "STARTED", "RESULT", "BRANCH", "TIME", "STEPS", "TESTS"
+                "RUN",
+                "STARTED",
+                "RESULT",
+                "BRANCH",
+                "TIME",
+                "STEPS",
+                "TESTS"
             );
             for run in runs {
                 let steps = format!("{}/{} failed", run.failed_steps, run.steps);
                 let tests =
                     if run.tests == 0 { String::new() } else { format!("{}/{} failed", run.failed_tests, run.tests) };
-                println!(
+                outln!(
                     "{:<12} {:<19} {:<9} {:<20} {:>8} {:>11} {:>11}",
                     run.id,
                     when(run.started_at),
@@ -78,16 +84,16 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let run = &detail.run;
-    println!("run {} of {}: {}", run.id, run.project, run.result);
-    println!(
+    outln!("run {} of {}: {}", run.id, run.project, run.result);
+    outln!(
         "started {}, took {}, branch {}, commit {}",
         when(run.started_at),
         took(run.started_at, run.finished_at),
         run.branch.as_deref().unwrap_or("—"),
         run.commit.as_deref().unwrap_or("—")
     );
-    println!();
-    println!("{:<40} {:<14} {:<10} {:>8} {:>4}", "STEP", "SERVICE", "STATUS", "TIME", "TRY");
+    outln!();
+    outln!("{:<40} {:<14} {:<10} {:>8} {:>4}", "STEP", "SERVICE", "STATUS", "TIME", "TRY");
     for step in &detail.steps {
         let time = step.started_at.map_or_else(|| "—".to_string(), |s| took(s, step.finished_at));
         let mut line =
@@ -98,23 +104,23 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         if let Some(message) = step.message.as_ref().filter(|_| step.status != "passed") {
             line.push_str(&format!("  {message}"));
         }
-        println!("{line}");
+        outln!("{line}");
         if args.logs {
             if let Ok(lines) = store.read_log(&run.id, &step.label, step.attempt) {
                 for l in lines {
-                    println!("    │ {l}");
+                    outln!("    │ {l}");
                 }
             }
         }
     }
     if !detail.failing_tests.is_empty() {
-        println!();
-        println!("FAILING TESTS");
+        outln!();
+        outln!("FAILING TESTS");
         for (label, attempt, case) in &detail.failing_tests {
             // The store keeps the report's classname as the suite, when it has one.
             let id = test_id(case.file.as_deref(), Some(&case.suite), &case.name, &case.suite);
             let message = case.message.as_deref().unwrap_or("");
-            println!("  ✗ {id}  ({label}, attempt {attempt})  {message}");
+            outln!("  ✗ {id}  ({label}, attempt {attempt})  {message}");
         }
     }
     ExitCode::SUCCESS
@@ -126,14 +132,14 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
         Err(code) => return code,
     };
     match store.flaky_tests(None) {
-        Ok(tests) if tests.is_empty() => println!("no flaky tests: no test both passed and failed on one commit"),
+        Ok(tests) if tests.is_empty() => outln!("no flaky tests: no test both passed and failed on one commit"),
         Ok(tests) => {
-            println!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED");
+            outln!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED");
             for t in tests.into_iter().take(args.limit) {
                 let commit: String = t.commit.chars().take(12).collect();
                 // Named as the run summary and `show` name it: by file when known.
                 let id = test_id(t.file.as_deref(), Some(&t.suite), &t.name, &t.suite);
-                println!("{id:<60} {commit:<12} {:>6} {:>6}", t.passed, t.failed);
+                outln!("{id:<60} {commit:<12} {:>6} {:>6}", t.passed, t.failed);
             }
         }
         Err(e) => return fail(e),
@@ -189,13 +195,13 @@ pub fn split(args: &SplitArgs) -> ExitCode {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"by": format!("{:?}", plan.by).to_lowercase(), "unknown": plan.unknown, "shards": shards})
         );
         return ExitCode::SUCCESS;
     }
-    println!(
+    outln!(
         "{} shards by {}{}",
         args.shards,
         format!("{:?}", plan.by).to_lowercase(),
@@ -210,7 +216,7 @@ pub fn split(args: &SplitArgs) -> ExitCode {
     for (i, shard) in plan.shards.iter().enumerate() {
         let starts =
             if lag(i).is_zero() { String::new() } else { format!(" (starts ~{:.1}s late)", lag(i).as_secs_f64()) };
-        println!("shard {}: ~{:.1}s{starts}  {}", i + 1, shard.estimate.as_secs_f64(), shard.files.join(" "));
+        outln!("shard {}: ~{:.1}s{starts}  {}", i + 1, shard.estimate.as_secs_f64(), shard.files.join(" "));
     }
     ExitCode::SUCCESS
 }

@@ -41,7 +41,7 @@ async fn load(args: LoadArgs) -> Result<ExitCode, ExitCode> {
     let _ = reporting.await;
     match result {
         Ok(id) => {
-            println!("{image} ({})", id.trim_start_matches("sha256:").chars().take(12).collect::<String>());
+            outln!("{image} ({})", id.trim_start_matches("sha256:").chars().take(12).collect::<String>());
             Ok(ExitCode::SUCCESS)
         }
         Err(message) => {

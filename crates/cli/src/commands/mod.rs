@@ -40,7 +40,6 @@ use crate::signals::cancel_on_signals;
 /// Exit status for failed steps, invalid files, and errors slipway reports.
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit status after Ctrl-C / SIGTERM.
-pub const EXIT_CANCELLED: u8 = 130;
 
 /// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
 pub fn use_color() -> bool {
@@ -49,13 +48,13 @@ pub fn use_color() -> bool {
 
 pub fn print_diagnostics(diags: &Diagnostics, color: bool) {
     for d in diags.iter() {
-        eprintln!("{}", d.render(color));
+        errln!("{}", d.render(color));
     }
 }
 
 pub fn error(message: impl std::fmt::Display) {
     let style = console::Style::new().red().bold().force_styling(use_color());
-    eprintln!("{} {message}", style.apply_to("error:"));
+    errln!("{} {message}", style.apply_to("error:"));
 }
 
 /// Print the error; the exit status for it.

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use slipway_engine::{EngineOptions, Interactive};
 use slipway_plan::build_run_plan;
 
-use super::{connect, execute, fail, prepare, use_color, EXIT_CANCELLED, EXIT_FAILURE};
+use super::{connect, execute, fail, prepare, use_color, EXIT_FAILURE};
 use crate::cli::RunArgs;
 use crate::report::{Reporter, TerminalOptions, TerminalReporter};
 
@@ -90,7 +90,7 @@ async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
     let (outcome, _) = execute(plan, runtime, options, reporters, tty).await;
     drop(raw_mode);
     if outcome.cancelled {
-        return Ok(ExitCode::from(EXIT_CANCELLED));
+        return Ok(ExitCode::from(crate::signals::cancelled_exit_code()));
     }
     Ok(match outcome.exit_codes.first().copied().flatten() {
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(EXIT_FAILURE)),

@@ -34,7 +34,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     if config.projects.is_empty() {
-        eprintln!(
+        errln!(
             "slipway serve: no projects configured yet (add [[project]] to {DEFAULT_CONFIG} or --project NAME=GIT_URL)"
         );
     }
@@ -47,7 +47,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        eprintln!("slipway serve: stopping; running builds are cancelled and will be queued again at the next start");
+        errln!("slipway serve: stopping; running builds are cancelled and will be queued again at the next start");
     };
     match slipway_server::serve(config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,8 +74,8 @@ pub fn token(command: TokenCommand) -> ExitCode {
             let role = Role::parse(role).unwrap_or(Role::Viewer);
             match db.create_token(name, role) {
                 Ok(token) => {
-                    println!("{token}");
-                    eprintln!("token `{name}` ({}) created; it is shown only this once", role.as_str());
+                    outln!("{token}");
+                    errln!("token `{name}` ({}) created; it is shown only this once", role.as_str());
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(format!("cannot create token `{name}` (is the name taken? `slipway token list`): {e}")),
@@ -83,13 +83,13 @@ pub fn token(command: TokenCommand) -> ExitCode {
         }
         TokenCommand::List { .. } => match db.tokens() {
             Ok(tokens) => {
-                println!("{:<24} {:<7} {:<20} LAST USED", "NAME", "ROLE", "CREATED");
+                outln!("{:<24} {:<7} {:<20} LAST USED", "NAME", "ROLE", "CREATED");
                 for t in tokens {
                     let at = |ms: i64| {
                         chrono::DateTime::from_timestamp_millis(ms)
                             .map_or_else(String::new, |d| d.format("%Y-%m-%d %H:%M").to_string())
                     };
-                    println!(
+                    outln!(
                         "{:<24} {:<7} {:<20} {}",
                         t.name,
                         t.role.as_str(),
@@ -103,7 +103,7 @@ pub fn token(command: TokenCommand) -> ExitCode {
         },
         TokenCommand::Revoke { name, .. } => match db.revoke_token(name) {
             Ok(true) => {
-                eprintln!("token `{name}` revoked");
+                errln!("token `{name}` revoked");
                 ExitCode::SUCCESS
             }
             Ok(false) => fail(format!("no token named `{name}` (`slipway token list` shows them)")),

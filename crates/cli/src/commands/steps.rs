@@ -7,7 +7,7 @@ use slipway_engine::{CacheSettings, EngineOptions, WarmPools};
 use slipway_plan::build_plan;
 
 use super::history::state_dir;
-use super::{execute, fail, or_exit, prepare, this_host, use_color, EXIT_CANCELLED, EXIT_FAILURE};
+use super::{execute, fail, or_exit, prepare, this_host, use_color, EXIT_FAILURE};
 use crate::cli::StepsArgs;
 use crate::report::{HistoryReporter, JsonReporter, JunitReporter, Reporter, TerminalOptions, TerminalReporter};
 use crate::split_inputs::split_inputs;
@@ -80,7 +80,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     };
     let (outcome, report_errors) = execute(plan, runtime, options, reporters, false).await;
     Ok(if outcome.cancelled {
-        ExitCode::from(EXIT_CANCELLED)
+        ExitCode::from(crate::signals::cancelled_exit_code())
     } else if outcome.success && report_errors.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -27,7 +27,7 @@ pub fn trigger(args: &TriggerArgs) -> ExitCode {
         return fail(format!("the server refused the build ({status}): {message}"));
     }
     let id = answer["id"].as_i64().unwrap_or_default();
-    println!("build #{id} queued: {base}/builds/{id}");
+    outln!("build #{id} queued: {base}/builds/{id}");
     if !args.wait {
         return ExitCode::SUCCESS;
     }
@@ -44,7 +44,7 @@ pub fn trigger(args: &TriggerArgs) -> ExitCode {
         };
         let status = build["build"]["status"].as_str().unwrap_or("unknown").to_string();
         if !matches!(status.as_str(), "queued" | "running") {
-            println!("build #{id} {status}");
+            outln!("build #{id} {status}");
             return if status == "passed" { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILURE) };
         }
     }

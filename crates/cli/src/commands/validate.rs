@@ -43,7 +43,7 @@ pub fn validate(args: &ProjectArgs) -> ExitCode {
     let steps = project.steps.as_deref().map_or(0, count);
     let name = |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(String::new, |p| p.display().to_string());
     let counted = |n: usize, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
-    println!(
+    outln!(
         "✓ {} ({}) and {} ({}) are valid",
         project.files.services.display(),
         counted(project.services.len(), "service"),

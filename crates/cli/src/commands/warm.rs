@@ -62,7 +62,7 @@ async fn warm(args: WarmArgs) -> Result<ExitCode, ExitCode> {
         keep_images: false,
         ..EngineOptions::default()
     };
-    let status = |message: String| eprintln!("slipway: {message}");
+    let status = |message: String| errln!("slipway: {message}");
     let result = keep_warm(Arc::new(plan), Arc::new(runtime), options, sink.clone(), &services, cancel, &status).await;
     drop(sink);
     let _ = reporting.await;

@@ -118,7 +118,7 @@ impl TerminalReporter {
     /// Print a line above the bars (or plainly).
     fn line(&self, text: String) {
         if self.options.live {
-            self.multi.suspend(|| println!("{text}"));
+            self.multi.suspend(|| outln!("{text}"));
         } else {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
@@ -350,7 +350,7 @@ impl Reporter for TerminalReporter {
                     ImageAction::Build => "building",
                 };
                 if self.options.raw {
-                    eprintln!("{}", self.plain().dim().apply_to(format!("{verb} {image} (service {service})")));
+                    errln!("{}", self.plain().dim().apply_to(format!("{verb} {image} (service {service})")));
                 } else if self.options.live {
                     let bar = self.multi.add(ProgressBar::new_spinner().with_style(Self::bar_style()));
                     bar.set_prefix(format!("{verb} {image}"));
@@ -375,7 +375,7 @@ impl Reporter for TerminalReporter {
                     let text = self.plain().dim().apply_to(format!("[build] {line}")).to_string();
                     match step {
                         Some(step) if !self.options.raw => self.step_line(*step, text),
-                        _ if self.options.raw => eprintln!("{text}"),
+                        _ if self.options.raw => errln!("{text}"),
                         _ => self.line(format!("{} {text}", self.plain().dim().apply_to(format!("{image} │")))),
                     }
                 }
@@ -386,14 +386,14 @@ impl Reporter for TerminalReporter {
                     self.multi.remove(&bar);
                 }
                 match error {
-                    Some(error) if self.options.raw => eprintln!("{} {error}", self.style(1).bold().apply_to("error:")),
+                    Some(error) if self.options.raw => errln!("{} {error}", self.style(1).bold().apply_to("error:")),
                     Some(error) => self.line(format!("{} {error}", self.style(1).bold().apply_to("error:"))),
                     None => {
                         let verb = if *action == ImageAction::Build { "built" } else { "pulled" };
                         let text = format!("{verb} image {image} in {}", human(*duration));
                         self.image_times.push(text.clone());
                         if self.options.raw {
-                            eprintln!("{}", self.plain().dim().apply_to(text));
+                            errln!("{}", self.plain().dim().apply_to(text));
                         } else {
                             self.line(format!("{} {text}", self.plain().dim().apply_to("slipway:")));
                         }
@@ -423,7 +423,7 @@ impl Reporter for TerminalReporter {
             Event::StepPhase { step, message } => {
                 if self.options.raw {
                     if message != "running" {
-                        eprintln!("{}", self.plain().dim().apply_to(format!("slipway: {message}")));
+                        errln!("{}", self.plain().dim().apply_to(format!("slipway: {message}")));
                     }
                 } else if let Some(bar) = self.bars.get(step) {
                     bar.set_message(message.clone());
@@ -464,13 +464,9 @@ impl Reporter for TerminalReporter {
                     if *status == StepStatus::Failed
                         && !message.as_deref().is_some_and(|m| m.starts_with("exited with code"))
                     {
-                        eprintln!(
-                            "{} {}",
-                            self.style(1).bold().apply_to("error:"),
-                            message.clone().unwrap_or_default()
-                        );
+                        errln!("{} {}", self.style(1).bold().apply_to("error:"), message.clone().unwrap_or_default());
                         for detail in details {
-                            eprintln!("  {detail}");
+                            errln!("  {detail}");
                         }
                     }
                 } else {
@@ -506,12 +502,11 @@ impl Reporter for TerminalReporter {
                 );
             }
             Event::Notice { message } => {
-                self.multi.suspend(|| eprintln!("{} {message}", self.style(3).apply_to("slipway: warning:")));
+                self.multi.suspend(|| errln!("{} {message}", self.style(3).apply_to("slipway: warning:")));
             }
             Event::Cleanup { removed: _, kept, errors } => {
                 for error in errors {
-                    self.multi
-                        .suspend(|| eprintln!("{} clean-up: {error}", self.style(3).apply_to("slipway: warning:")));
+                    self.multi.suspend(|| errln!("{} clean-up: {error}", self.style(3).apply_to("slipway: warning:")));
                 }
                 if !kept.is_empty() {
                     let mut text =
@@ -523,7 +518,7 @@ impl Reporter for TerminalReporter {
                         "\n  inspect: docker ps -a --filter label=io.slipway.run={id}; docker logs <container>\n  remove:  slipway gc",
                         id = self.run_id
                     ));
-                    self.multi.suspend(|| eprintln!("{text}"));
+                    self.multi.suspend(|| errln!("{text}"));
                 }
             }
             Event::RunFinished { success, cancelled, duration } => {
