@@ -187,6 +187,28 @@ fn an_engine_that_does_not_answer_is_named() {
 }
 
 #[test]
+fn an_engine_that_accepts_but_never_answers_is_named_soon_and_an_empty_docker_host_is_unset() {
+    let p = TestProject::with_files("mute-engine", "app:\n  image: busybox\n", "- { service: app, command: 'true' }\n");
+    let socket = p.file("mute.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    // Accept and hold every connection, answering nothing.
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let started = Instant::now();
+    let r = p.slipway_env(&["steps"], &[("DOCKER_HOST", &format!("unix://{}", socket.display()))]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("did not answer within 10 s"), "{}", r.dump());
+    assert!(started.elapsed() < Duration::from_secs(40), "took {:?}", started.elapsed());
+
+    let r = p.slipway_env(&["steps"], &[("DOCKER_HOST", "")]);
+    r.assert_code(0);
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn malformed_yaml_is_reported_with_its_position_and_nothing_runs() {
     let p = TestProject::with_files(
         "bad-yaml",

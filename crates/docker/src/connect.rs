@@ -28,6 +28,19 @@ pub async fn connect() -> Result<Docker, RuntimeError> {
         ),
     }
     };
-    let docker = Docker::connect_with_defaults().map_err(|e| unavailable(e.to_string()))?;
-    docker.negotiate_version().await.map_err(|e| unavailable(e.to_string()))
+    // Not `connect_with_defaults`: it takes an empty DOCKER_HOST for an address, where
+    // the docker CLI (and a user) reads it as unset.
+    let docker = Docker::connect_with_host(&address).map_err(|e| unavailable(e.to_string()))?;
+    // Something that accepts connections but never answers would otherwise hold the run
+    // for bollard's request timeout (2 minutes) before saying only "Timeout error".
+    match tokio::time::timeout(ANSWER_TIMEOUT, docker.negotiate_version()).await {
+        Ok(negotiated) => negotiated.map_err(|e| unavailable(e.to_string())),
+        Err(_) => Err(unavailable(format!(
+            "something accepts connections there but did not answer within {} s",
+            ANSWER_TIMEOUT.as_secs()
+        ))),
+    }
 }
+
+/// How long the engine may take to answer the first request (its version).
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
