@@ -189,6 +189,44 @@ fn two_different_builds_of_one_image_name_each_run_their_own() {
 }
 
 #[test]
+fn a_run_keeps_its_own_image_while_another_project_builds_the_same_name() {
+    // Two checkouts (or branches) of one project on a shared CI machine build one name.
+    let shared = "slipway-test/one-name-two-projects";
+    let first = TestProject::new("same-name-first");
+    first.write("Dockerfile", "FROM busybox\nRUN echo first > /who\n");
+    first.write("codeship-services.yml", &format!("app:\n  build: {{ image: {shared}, context: . }}\n"));
+    first.write(
+        "codeship-steps.yml",
+        "- { name: hold, service: app, command: \"sh -c 'echo ready; sleep 4'\" }\n- { name: who, service: app, command: cat /who }\n",
+    );
+    let second = TestProject::new("same-name-second");
+    second.write("Dockerfile", "FROM busybox\nRUN echo second > /who\n");
+    second.write("codeship-services.yml", &format!("app:\n  build: {{ image: {shared}, context: . }}\n"));
+    second.write("codeship-steps.yml", "- { name: who, service: app, command: cat /who }\n");
+
+    let events = first.events_path();
+    let child = first.command(&["steps"], &events).spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "ready") {
+        assert!(std::time::Instant::now() < deadline, "the first run did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The second project builds the name anew, runs, and removes its image at its end.
+    let r = second.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("who"), ["second"]);
+
+    let out = child.wait_with_output().expect("first run");
+    let r = first.result(out, &events);
+    r.assert_code(0);
+    assert_eq!(r.output("who"), ["first"], "the first run's later step ran another image: {}", r.dump());
+    assert!(!image_exists(shared), "the name was left behind");
+    assert_eq!(dangling_images(&first.name), Vec::<String>::new(), "the first run's image was left behind");
+    first.assert_no_leftovers();
+    second.assert_no_leftovers();
+}
+
+#[test]
 fn gc_removes_the_image_of_a_run_that_was_killed() {
     let p = TestProject::new("gc-image");
     p.write("Dockerfile", "FROM busybox\nRUN echo x > /x\n");

@@ -8,6 +8,8 @@ pub fn runtime_error(error: Error) -> RuntimeError {
         Error::DockerResponseServerError { status_code, message } => {
             let kind = if status_code == 404 {
                 ErrorKind::NotFound
+            } else if status_code == 409 {
+                ErrorKind::Conflict
             } else if message.contains("non-overlapping IPv4 address pool") || message.contains("no available network")
             {
                 ErrorKind::AddressPoolsExhausted

@@ -60,7 +60,9 @@ pub(crate) fn container_spec(req: SpecRequest<'_>) -> (ContainerSpec, Vec<String
     }
     let spec = ContainerSpec {
         name: req.name,
-        image: service.image.clone(),
+        // By id, not name: another project (or a run of another branch) may build the
+        // same name while this run goes on, and its steps must keep running this image.
+        image: if req.image.id.is_empty() { service.image.clone() } else { req.image.id.clone() },
         cmd: req.command.or_else(|| service.command.clone()),
         entrypoint: service.entrypoint.clone(),
         env: service.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),

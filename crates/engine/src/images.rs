@@ -9,9 +9,9 @@ use slipway_plan::StepId;
 use tokio::sync::OnceCell;
 
 use crate::events::{Event, ImageAction};
-use crate::labels::{object_name, with, IMAGE, PROJECT, SERVICE};
+use crate::labels::{object_name, with, IMAGE, IMAGE_ID, PROJECT, SERVICE};
 use crate::run::Run;
-use crate::runtime::{BuildOptions, ContainerSpec, ImageInfo, Labels};
+use crate::runtime::{BuildOptions, ContainerSpec, ErrorKind, ImageInfo, Labels, Runtime, RuntimeError};
 
 type Cell = Arc<OnceCell<Result<ImageInfo, String>>>;
 
@@ -19,8 +19,8 @@ type Cell = Arc<OnceCell<Result<ImageInfo, String>>>;
 #[derive(Default)]
 pub(crate) struct Images {
     cells: Mutex<HashMap<String, Cell>>,
-    /// Images built for this run that are not kept as cache: removed at the end.
-    built: Mutex<Vec<String>>,
+    /// Images built for this run, by name and id: removed at the end.
+    built: Mutex<Vec<BuiltImage>>,
     /// Images pushed by a push step: kept.
     pushed: Mutex<Vec<String>>,
     /// The last layer each unfinished build committed, by building service: an
@@ -28,10 +28,18 @@ pub(crate) struct Images {
     unfinished: Mutex<HashMap<String, String>>,
 }
 
+/// An image a run built: the name it was tagged with and the id it got.
+#[derive(Clone, Debug)]
+pub(crate) struct BuiltImage {
+    pub name: String,
+    pub id: String,
+}
+
 impl Images {
-    pub fn built(&self) -> Vec<String> {
+    /// What the run built and did not push.
+    pub fn built(&self) -> Vec<BuiltImage> {
         let pushed = self.pushed.lock().expect("images").clone();
-        self.built.lock().expect("images").iter().filter(|i| !pushed.contains(i)).cloned().collect()
+        self.built.lock().expect("images").iter().filter(|i| !pushed.contains(&i.name)).cloned().collect()
     }
 
     pub fn mark_pushed(&self, image: &str) {
@@ -58,10 +66,7 @@ impl Run {
         // Services sharing a build, or running what another service builds, get one build.
         let builder = self.plan.image_builder(service);
         let build = builder.map(|b| &self.plan.builds[b]);
-        let image = match build {
-            Some(b) => b.image.clone(),
-            None => self.plan.services[service].image.clone(),
-        };
+        let image = self.plan.image_name(service).unwrap_or_default().to_string();
         let key = match builder {
             Some(builder) => format!("build:{builder}"),
             None => format!("image:{image}"),
@@ -83,7 +88,17 @@ impl Run {
             };
             let result = match result {
                 Ok(()) => match self.runtime.inspect_image(&image).await {
-                    Ok(Some(info)) => Ok(info),
+                    Ok(Some(info)) => {
+                        if build.is_some() {
+                            self.images
+                                .built
+                                .lock()
+                                .expect("images")
+                                .push(BuiltImage { name: image.clone(), id: info.id.clone() });
+                            self.mark_for_gc(service, &image, &info.id).await;
+                        }
+                        Ok(info)
+                    }
                     Ok(None) => Err(format!("image `{image}` is missing after it was made")),
                     Err(e) => Err(format!("cannot inspect image `{image}`: {}", e.message)),
                 },
@@ -151,26 +166,42 @@ impl Run {
             self.save_cache(service, image, &output).await;
         }
         // A cached image lives on under its cache tag (`slipway cache ls`); its run name
-        // goes like any built image's, so the only thing a run keeps is what `cache rm`
-        // removes.
-        self.images.built.lock().expect("images").push(image.to_string());
-        self.mark_for_gc(service, image).await;
+        // goes like any built image's (at the end of the run), so the only thing a run
+        // keeps is what `cache rm` removes.
         Ok(())
     }
 
     /// A created (never started) container of the built image, labelled with the run:
     /// if slipway dies before the end of the run, `gc` finds it and removes the image.
-    async fn mark_for_gc(&self, service: &str, image: &str) {
+    async fn mark_for_gc(&self, service: &str, image: &str, id: &str) {
         let spec = ContainerSpec {
             name: object_name(&["slipway", &self.plan.run_id, "image", service]),
-            image: image.to_string(),
+            image: id.to_string(),
             cmd: Some(vec!["slipway-image-marker".to_string()]),
-            labels: with(&self.labels, &[(SERVICE, service), (IMAGE, image)]),
+            labels: with(&self.labels, &[(SERVICE, service), (IMAGE, image), (IMAGE_ID, id)]),
             ..ContainerSpec::default()
         };
         if let Err(e) = self.runtime.create_container(&spec).await {
             self.notice(format!("cannot mark image `{image}` for clean-up after a crash: {}", e.message));
         }
+    }
+}
+
+/// Remove an image a run built: by name while the name still means it, else by id, so a
+/// build of the same name by another project or branch since then is left alone. An id
+/// that still has another name (a `cached: true` image's cache tag) or runs in a container
+/// (another run that built the same) stays: `Ok(false)`.
+pub async fn remove_built_image(runtime: &dyn Runtime, name: &str, id: &str) -> Result<bool, RuntimeError> {
+    let still_ours = match runtime.inspect_image(name).await {
+        Ok(Some(info)) => id.is_empty() || info.id == id,
+        Ok(None) => false,
+        Err(e) => return Err(e),
+    };
+    let target = if still_ours || id.is_empty() { name } else { id };
+    match runtime.remove_image(target).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind == ErrorKind::Conflict && !still_ours => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

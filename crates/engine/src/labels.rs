@@ -10,6 +10,8 @@ pub const PID: &str = "io.slipway.pid";
 pub const HOST: &str = "io.slipway.host";
 /// On the marker container of an image built for a run: the image to remove with it.
 pub const IMAGE: &str = "io.slipway.image";
+/// On an image marker: the id the build gave the image named by [`IMAGE`].
+pub const IMAGE_ID: &str = "io.slipway.image.id";
 
 /// Labels of one run, before step and service labels are added.
 pub fn run_labels(run_id: &str, project: &str, extra: &Labels) -> Labels {

@@ -74,7 +74,7 @@ impl QueueState {
 
     /// The next batch for `worker` (which has finished its previous one). Its first batch
     /// is its whole list but a reserve: its files without recorded durations, or with
-    /// no history at all its smallest files up to a tenth of a share. Every batch pays the
+    /// no history at all its smallest files up to a tenth of a share (at least one). Every batch pays the
     /// command's start-up, so a worker should run few. After that it takes small batches
     /// of the smallest files — first from the workers still busy (the ones that started
     /// late or got slower files than expected: they will not get to their reserve in
@@ -104,9 +104,13 @@ impl QueueState {
                 own.extend(reserved);
                 return Some(batch);
             }
+            // At least one file, so that small suites (under ten files a worker) are
+            // balanced too.
             let mut reserved: Vec<Item> = Vec::new();
             let mut reserve = Duration::ZERO;
-            while own.len() > 1 && own.back().is_some_and(|i| reserve + i.estimate <= self.share / 10) {
+            while own.len() > 1
+                && own.back().is_some_and(|i| reserved.is_empty() || reserve + i.estimate <= self.share / 10)
+            {
                 let item = own.pop_back().expect("checked");
                 reserve += item.estimate;
                 reserved.push(item);
@@ -384,6 +388,17 @@ mod tests {
         let rest: Vec<u64> = q.take(1).unwrap().iter().map(|i| i.estimate.as_secs()).collect();
         assert_eq!(rest, [9]);
         assert!(q.take(0).is_none() && q.take(1).is_none());
+    }
+
+    #[test]
+    fn without_history_a_worker_with_few_files_still_keeps_one_back() {
+        // Six files a worker, all guessed alike: a tenth of a share is less than a file.
+        let mut q = queue(&[&[5, 5, 5, 5, 5, 5], &[5, 5, 5, 5, 5, 5]], 0);
+        assert_eq!(q.take(0).unwrap().len(), 5);
+        assert_eq!(q.take(1).unwrap().len(), 5);
+        // Worker 0 finishes first and takes worker 1's held-back file.
+        let helped = q.take(0).unwrap();
+        assert_eq!(helped.iter().map(|i| i.file.as_str()).collect::<Vec<_>>(), ["f12"]);
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     AddressPoolsExhausted,
     /// The engine does not answer.
     Unavailable,
+    /// The object is in use or has other names (HTTP 409), e.g. an image a container runs.
+    Conflict,
     Other,
 }
 

@@ -4,6 +4,7 @@
 use futures::future::join_all;
 
 use crate::events::Event;
+use crate::images::remove_built_image;
 use crate::labels::{with, RUN};
 use crate::run::Run;
 use crate::runtime::{Labels, Leftovers, Runtime};
@@ -43,9 +44,10 @@ pub(crate) async fn sweep_run(run: &Run) {
     let warm_pool = !built.is_empty() && !run.warm_sockets().await.is_empty();
     if !warm_pool {
         for image in built {
-            match run.runtime.remove_image(&image).await {
-                Ok(()) => removed += 1,
-                Err(e) => errors.push(format!("image {image}: {}", e.message)),
+            match remove_built_image(run.runtime.as_ref(), &image.name, &image.id).await {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) => errors.push(format!("image {}: {}", image.name, e.message)),
             }
         }
     }

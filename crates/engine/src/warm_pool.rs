@@ -251,7 +251,9 @@ impl Run {
     /// is kept warm with the new image from now on.
     async fn follow_rebuilt_images(&self, pools: &mut [Pool], status: Status<'_>) {
         for pool in pools.iter_mut().filter(|p| p.failed.is_none()) {
-            let Ok(Some(image)) = self.runtime.inspect_image(&pool.spec.image).await else { continue };
+            // By name: the pool's containers run the image by id.
+            let Some(name) = self.plan.image_name(&pool.service) else { continue };
+            let Ok(Some(image)) = self.runtime.inspect_image(name).await else { continue };
             if image.id == pool.image.id {
                 continue;
             }

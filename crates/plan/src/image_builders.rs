@@ -24,6 +24,15 @@ impl Plan {
             .find(|(_, b)| same_image(&b.image, wanted) && own.is_none_or(|own| same_build(own, b)))
             .map(|(name, _)| name.as_str())
     }
+
+    /// The name of the image `service` runs: what its builder's build tags, else its own
+    /// `image:`. `None` for a service not in the plan.
+    pub fn image_name(&self, service: &str) -> Option<&str> {
+        match self.image_builder(service) {
+            Some(builder) => Some(self.builds[builder].image.as_str()),
+            None => self.services.get(service).map(|s| s.image.as_str()),
+        }
+    }
 }
 
 fn same_build(a: &BuildSpec, b: &BuildSpec) -> bool {

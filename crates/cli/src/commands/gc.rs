@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use slipway_engine::labels::{HOST, IMAGE, PID, PROJECT, RUN};
+use slipway_engine::labels::{HOST, IMAGE, IMAGE_ID, PID, PROJECT, RUN};
 use slipway_engine::liveness::slipway_runs;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
-use slipway_engine::{remove_all, stale_pool_sockets};
+use slipway_engine::{remove_all, remove_built_image, stale_pool_sockets};
 
 use super::{connect, error, this_host, EXIT_FAILURE};
 use crate::cli::GcArgs;
@@ -90,7 +90,13 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     let mut busy_projects: Vec<String> = Vec::new();
     for (run, (found, labels)) in &runs {
         // Images the run built and would have removed at its end: their markers tell.
-        let images: Vec<&String> = found.containers.iter().filter_map(|(_, _, labels)| labels.get(IMAGE)).collect();
+        let images: Vec<(&String, &str)> = found
+            .containers
+            .iter()
+            .filter_map(|(_, _, labels)| {
+                labels.get(IMAGE).map(|name| (name, labels.get(IMAGE_ID).map_or("", String::as_str)))
+            })
+            .collect();
         let count = found.containers.len() + found.networks.len() + found.volumes.len() + images.len();
         if let (Liveness::Alive(why), false) = (liveness(labels, &host), args.all) {
             busy_projects.extend(labels.get(PROJECT).cloned());
@@ -108,15 +114,16 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             for (_, name, _) in &found.volumes {
                 outln!("  volume {name}");
             }
-            for image in &images {
+            for (image, _) in &images {
                 outln!("  image {image}");
             }
             continue;
         }
         let (mut removed, mut errors) = remove_all(&runtime, found).await;
-        for image in images {
-            match runtime.remove_image(image).await {
-                Ok(()) => removed += 1,
+        for (image, id) in images {
+            match remove_built_image(&runtime, image, id).await {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
                 Err(e) => errors.push(format!("image {image}: {}", e.message)),
             }
         }

@@ -299,11 +299,13 @@ impl Runtime for FakeRuntime {
     async fn remove_image(&self, image: &str) -> Result<()> {
         let mut state = self.lock();
         state.record(Call::RemoveImage(image.to_string()));
+        let image = image.strip_prefix("sha256:").unwrap_or(image);
         // Docker refuses to remove an image a container (even a stopped one) uses.
         if state.containers.values().any(|c| c.image == image) {
-            return Err(RuntimeError::other(format!(
-                "conflict: unable to remove {image}: image is being used by a container"
-            )));
+            return Err(RuntimeError {
+                kind: ErrorKind::Conflict,
+                message: format!("conflict: unable to remove {image}: image is being used by a container"),
+            });
         }
         state.local_images.remove(image);
         Ok(())
@@ -401,7 +403,9 @@ impl Runtime for FakeRuntime {
                 spec.name
             )));
         }
-        if !state.local_images.contains(&spec.image) {
+        // Runs name images by id (`sha256:<name>` here), as the engine takes them.
+        let image = spec.image.strip_prefix("sha256:").unwrap_or(&spec.image).to_string();
+        if !state.local_images.contains(&image) {
             return Err(not_found(format!("No such image: {}", spec.image)));
         }
         let network = match &spec.network {
@@ -442,7 +446,7 @@ impl Runtime for FakeRuntime {
             e.first().is_some_and(|w| w == "/bin/sh") && e.last().is_some_and(|w| w == "slipway-gate")
         });
         let container = Container {
-            image: spec.image.clone(),
+            image: image.clone(),
             name: spec.name.clone(),
             labels: spec.labels.clone(),
             network,
@@ -451,7 +455,7 @@ impl Runtime for FakeRuntime {
             // arguments are exactly the command.
             script: Script::parse(spec.cmd.as_deref()),
             gated,
-            image_has_shell: !spec.image.starts_with("distroless/"),
+            image_has_shell: !image.starts_with("distroless/"),
             health: HealthRule::parse(spec.healthcheck.as_ref().map(|h| h.test.as_slice())),
             process: Arc::new(Process::new(spec.stdin)),
         };
