@@ -16,7 +16,8 @@ use serde_json::Value;
 use support::{read_events, RunResult, TestProject};
 
 /// `sh run-tests.sh REPORT FILE…`: outcomes are `pass`, `fail`, `once` (fails the first
-/// time it runs in this project, then passes) and `hang`. The report's timestamp has no
+/// time it runs in this project, then passes), `hang` and `hangonce` (hangs the first
+/// time, then passes). The report's timestamp has no
 /// zone, as pytest before 8 writes it.
 const RUNNER: &str = r#"
 report=$1; shift
@@ -27,6 +28,9 @@ for f in "$@"; do
   read ms outcome < "$f"
   name=$(basename "$f" .t)
   if [ "$outcome" = hang ]; then echo "hanging in $name"; sleep 300; fi
+  if [ "$outcome" = hangonce ] && [ ! -e ".markers/$name" ]; then
+    touch ".markers/$name"; echo "hanging in $name"; sleep 300
+  fi
   secs=$(awk "BEGIN { print $ms / 1000 }")
   sleep "$secs"
   result=""
@@ -434,6 +438,22 @@ fn a_killed_queue_worker_says_its_container_stopped() {
     // The container, not the test file, is at fault.
     assert!(message.contains("container stopped during batch") && message.contains("killed (SIGKILL)"), "{message}");
     assert!(message.contains("tests/stuck.t"), "{message}");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_killed_queue_worker_with_retry_runs_its_batch_again_in_a_fresh_environment() {
+    let files = [("fine", 100, "pass"), ("stuck", 100, "hangonce"), ("good", 100, "pass")];
+    let p = suite("killed-worker-retry", &files, &step(3, "timings", "queue", "  retry: 1\n"));
+    let r = kill_the_stuck_shard(&p);
+    r.assert_code(0);
+    let retried: Vec<&Value> =
+        r.events.iter().filter(|e| e["event"] == "step_finished" && e["will_retry"] == true).collect();
+    assert_eq!(retried.len(), 1, "{}", r.dump());
+    let message = retried[0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("queued again: tests/stuck.t"), "{message}");
+    let stuck: Vec<(String, String)> = cases(&r).into_iter().filter(|(name, _)| name == "test_stuck").collect();
+    assert_eq!(stuck, [("test_stuck".to_string(), "passed".to_string())], "{}", r.dump());
     p.assert_no_leftovers();
 }
 

@@ -255,15 +255,39 @@ impl Run {
             let stopped =
                 if code > 128 { stopped_container(self.runtime.as_ref(), &setup.container).await } else { None };
             if let Some(state) = stopped {
-                queue.lock().expect("queue").leave(worker);
+                // With `retry`, the batch goes back in the queue: the others, or this
+                // worker's next attempt in a fresh environment, run it.
+                let (requeued, lost): (Vec<String>, Vec<String>) = {
+                    let mut queue = queue.lock().expect("queue");
+                    let mut requeued = Vec::new();
+                    let mut lost = Vec::new();
+                    for item in batch {
+                        let file = item.file.clone();
+                        if queue.retry(worker, item) {
+                            requeued.push(file);
+                        } else {
+                            lost.push(file);
+                        }
+                    }
+                    queue.leave(worker);
+                    (requeued, lost)
+                };
                 let code = state.exit_code.unwrap_or(code);
                 let why = state.error.map(|e| format!(": {e}")).unwrap_or_default();
+                let fate = match (requeued.is_empty(), lost.is_empty()) {
+                    (true, _) => format!("that batch's files did not finish: {}", lost.join(", ")),
+                    (false, true) => format!("that batch's files are queued again: {}", requeued.join(", ")),
+                    (false, false) => format!(
+                        "queued again: {}; out of attempts, did not finish: {}",
+                        requeued.join(", "),
+                        lost.join(", ")
+                    ),
+                };
                 return Ok(WorkerEnd::Stopped {
                     code,
                     message: format!(
-                        "the worker's container stopped during batch {batch_number} ({}{why}); that batch's files did not finish: {}",
+                        "the worker's container stopped during batch {batch_number} ({}{why}); {fate}",
                         crate::step::exit_message(code),
-                        files.join(", ")
                     ),
                 });
             }

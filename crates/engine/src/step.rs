@@ -32,6 +32,12 @@ pub(crate) enum StepEnd {
         code: i64,
         message: String,
     },
+    /// A queue worker whose container stopped under it: with the queue's `retry`, it
+    /// gets another attempt in a fresh environment for the batch it lost.
+    WorkerStopped {
+        code: i64,
+        message: String,
+    },
     Failed {
         message: String,
         details: Vec<String>,
@@ -80,6 +86,12 @@ impl Run {
             Action::Run(action) => action.retry,
             Action::Push(_) => 0,
         };
+        // A queue worker is not run again for files that failed (the queue retries those),
+        // only when its container stopped under it.
+        let stopped_worker_retry = match &step.action {
+            Action::Run(RunAction { queue: Some(work), .. }) => self.plan.queues[work.queue].retry,
+            _ => 0,
+        };
         let mut attempt = 1;
         loop {
             self.events.send(Event::StepStarted { step: id, attempt });
@@ -95,10 +107,13 @@ impl Run {
                 },
             };
             let duration = started.elapsed();
+            let retry = if matches!(end, StepEnd::WorkerStopped { .. }) { stopped_worker_retry } else { retry };
             let (status, exit_code, message, details) = match end {
                 StepEnd::Exited(0) => (StepStatus::Passed, Some(0), None, Vec::new()),
                 StepEnd::Exited(code) => (StepStatus::Failed, Some(code), Some(exit_message(code)), Vec::new()),
-                StepEnd::ExitedWith { code, message } => (StepStatus::Failed, Some(code), Some(message), Vec::new()),
+                StepEnd::ExitedWith { code, message } | StepEnd::WorkerStopped { code, message } => {
+                    (StepStatus::Failed, Some(code), Some(message), Vec::new())
+                }
                 StepEnd::Failed { message, details } => (StepStatus::Failed, None, Some(message), details),
                 StepEnd::Cancelled => (StepStatus::Cancelled, None, Some("cancelled".into()), Vec::new()),
             };
@@ -672,7 +687,7 @@ pub(crate) fn worker_end(end: Result<WorkerEnd, String>) -> StepEnd {
             code: 1,
             message: format!("{} test file(s) failed: {}", files.len(), files.join(", ")),
         },
-        Ok(WorkerEnd::Stopped { code, message }) => StepEnd::ExitedWith { code, message },
+        Ok(WorkerEnd::Stopped { code, message }) => StepEnd::WorkerStopped { code, message },
         Err(message) => StepEnd::failed(message),
     }
 }
