@@ -187,6 +187,23 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
 }
 
 #[test]
+fn timings_of_a_step_that_is_not_split_serve_a_later_split() {
+    // pytest's reports name no file: `tests.test_slow` is tests/test_slow.py of the project.
+    let files = [("test_slow", 600, "pass"), ("test_quick", 100, "pass")];
+    let unsplit = "- name: tests\n  service: app\n  reports: ['reports/*.xml']\n  command: sh run-tests.sh reports/junit.xml tests/test_slow.py tests/test_quick.py\n";
+    let p = TestProject::with_files("unsplit-timings", SERVICES, unsplit);
+    p.write("run-tests.sh", RUNNER);
+    for (name, ms, outcome) in files {
+        p.write(&format!("tests/{name}.py"), &format!("{ms} {outcome}\n"));
+    }
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let plan = split_plan(&p, "2", &["tests/test_slow.py", "tests/test_quick.py"]);
+    assert_eq!(plan["unknown"], 0, "the unsplit run's timings are known by file: {plan}");
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn a_report_already_there_before_the_command_is_not_counted() {
     let files = [("a", 100, "pass"), ("b", 100, "pass")];
     // A report an earlier run left a moment ago, on the bind-mounted project folder: its

@@ -33,6 +33,9 @@ pub struct EngineOptions {
     pub secrets: Vec<String>,
     /// Whether steps run in environments `slipway warm` keeps, when one fits.
     pub warm: WarmPools,
+    /// The project's folder on this host: test cases of a step that is not split are tied
+    /// to its files (`tests.test_x.TestY` → `tests/test_x.py`).
+    pub project_dir: Option<std::path::PathBuf>,
 }
 
 /// The `slipway warm` pools a run may lease environments from.
@@ -89,6 +92,7 @@ impl Default for EngineOptions {
             keep_images: false,
             secrets: Vec::new(),
             warm: WarmPools::Find,
+            project_dir: None,
         }
     }
 }

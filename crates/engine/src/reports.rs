@@ -45,25 +45,43 @@ fn ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 /// extension matches a prefix of the classname).
 pub fn attribute_files(cases: &mut [TestCaseResult], files: &[String]) {
     for case in cases.iter_mut().filter(|c| c.file.is_none()) {
-        // pytest names a file that failed to import (a collection error) in `name`, with
-        // an empty classname: `tests.test_basic`.
-        let module = match case.classname.as_deref() {
-            Some(classname) if !classname.is_empty() => classname,
-            _ if case.name.contains(['.', '/']) => case.name.as_str(),
-            _ => continue,
-        };
-        let parts: Vec<&str> = module.split(['.', '/', ':']).collect();
-        'prefixes: for len in (1..=parts.len()).rev() {
-            let stem = parts[..len].join("/");
-            for file in files {
-                let without_ext = file.rsplit_once('.').map_or(file.as_str(), |(s, _)| s);
-                if without_ext == stem || without_ext.ends_with(&format!("/{stem}")) {
-                    case.file = Some(file.clone());
-                    break 'prefixes;
-                }
-            }
-        }
+        case.file = module_stems(case).into_iter().find_map(|stem| {
+            files
+                .iter()
+                .find(|file| {
+                    let without_ext = file.rsplit_once('.').map_or(file.as_str(), |(s, _)| s);
+                    without_ext == stem || without_ext.ends_with(&format!("/{stem}"))
+                })
+                .cloned()
+        });
     }
+}
+
+/// Fill in missing files of a step that is not split (so has no list of files) from the
+/// project's files on this host: `tests.api.test_users.TestX` is `tests/api/test_users.py`
+/// when the project has it. Then its timings serve a later split, and a test has one name
+/// whether its step is split or not.
+pub fn attribute_files_in(cases: &mut [TestCaseResult], project_dir: &Path) {
+    for case in cases.iter_mut().filter(|c| c.file.is_none()) {
+        case.file = module_stems(case)
+            .into_iter()
+            .map(|stem| format!("{stem}.py"))
+            .find(|file| project_dir.join(file).is_file());
+    }
+}
+
+/// The paths a case's module may live at, without extension, longest first: its
+/// classname's dotted prefixes (`tests/api/test_users/TestX`, `tests/api/test_users`, …).
+fn module_stems(case: &TestCaseResult) -> Vec<String> {
+    // pytest names a file that failed to import (a collection error) in `name`, with an
+    // empty classname: `tests.test_basic`.
+    let module = match case.classname.as_deref() {
+        Some(classname) if !classname.is_empty() => classname,
+        _ if case.name.contains(['.', '/']) => case.name.as_str(),
+        _ => return Vec::new(),
+    };
+    let parts: Vec<&str> = module.split(['.', '/', ':']).filter(|p| !p.is_empty()).collect();
+    (1..=parts.len()).rev().map(|len| parts[..len].join("/")).collect()
 }
 
 impl TestCaseResult {
@@ -341,6 +359,34 @@ mod tests {
     use super::*;
 
     const PYTEST_XML: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="0" failures="1" skipped="1" tests="3" time="1.2"><testcase classname="tests.api.test_users" name="test_ok" time="0.5" /><testcase classname="tests.test_store.TestStore" name="test_bad" time="0.7"><failure message="assert 1 == 2">long trace</failure></testcase><testcase classname="tests.api.test_users" name="test_skip" time="0.0"><skipped message="not today" /></testcase></testsuite></testsuites>"#;
+
+    #[test]
+    fn cases_of_a_step_that_is_not_split_are_tied_to_the_projects_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tests/api")).unwrap();
+        std::fs::write(dir.path().join("tests/api/test_users.py"), "").unwrap();
+        let case = |classname: &str, name: &str| TestCaseResult {
+            suite: "pytest".into(),
+            classname: Some(classname.into()),
+            name: name.into(),
+            file: None,
+            duration: Duration::ZERO,
+            status: TestStatus::Passed,
+            message: None,
+        };
+        let mut cases = vec![
+            case("tests.api.test_users.TestX", "test_a"),
+            case("tests.api.test_users", "test_b"),
+            case("tests.api.test_gone", "test_c"),
+            case("", "tests.api.test_users"),
+        ];
+        attribute_files_in(&mut cases, dir.path());
+        let files: Vec<Option<&str>> = cases.iter().map(|c| c.file.as_deref()).collect();
+        assert_eq!(
+            files,
+            [Some("tests/api/test_users.py"), Some("tests/api/test_users.py"), None, Some("tests/api/test_users.py")]
+        );
+    }
 
     #[test]
     fn parses_pytest_reports_and_attributes_files() {

@@ -18,7 +18,7 @@ use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::lines::LineSplitter;
 use crate::queue::{WorkerEnd, WorkerSetup, KEEPALIVE};
 use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
-use crate::reports::{collect, existing_reports, Fresh, Ownership, ReportSource};
+use crate::reports::{attribute_files_in, collect, existing_reports, Fresh, Ownership, ReportSource};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
 use crate::start_order::{start_in_turn, Stage, Turn};
@@ -379,7 +379,7 @@ impl Run {
         if action.reports.is_empty() {
             return;
         }
-        let (cases, problems) = collect(
+        let (mut cases, problems) = collect(
             source,
             &action.reports,
             working_dir,
@@ -388,6 +388,9 @@ impl Run {
             Ownership { all: &action.split_files, mine: &action.files },
         )
         .await;
+        if let (true, Some(dir)) = (action.split_files.is_empty(), &self.options.project_dir) {
+            attribute_files_in(&mut cases, dir);
+        }
         for problem in problems {
             self.notice(format!("{}: {problem}", self.plan.step(id).label));
         }

@@ -30,6 +30,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         Store::open(&state).map_err(|e| fail(format!("{e} (set --state-dir to keep the history elsewhere)")))?,
     );
     let project_name = prepared.project.name.clone();
+    let project_dir = prepared.project.dir.clone();
     // An engine that does not answer is reported after any mistake in the files.
     let runtime = slipway_docker::DockerRuntime::connect().await;
     // Shards in warm environments get going together: their lags are learned apart.
@@ -76,6 +77,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         // Asked once, before planning: the split's lags and the leases agree on it, and a
         // run does not ask the engine again.
         warm: if args.no_warm { WarmPools::Off } else { WarmPools::Known(warm_pools) },
+        project_dir: Some(project_dir),
         ..EngineOptions::default()
     };
     let (outcome, report_errors) = execute(plan, runtime, options, reporters, false).await;
