@@ -23,7 +23,9 @@ pub enum Command {
     Run(RunArgs),
     /// Check the services and steps files and report every problem.
     Validate(ProjectArgs),
-    /// Remove containers, networks and volumes left by slipway runs whose process is gone.
+    /// Remove what slipway runs whose process is gone left behind: containers, networks,
+    /// volumes, the images they built, untagged images of slipway builds, and sockets of
+    /// killed warm pools (alias: cleanup).
     #[command(alias = "cleanup")]
     Gc(GcArgs),
     /// Encrypt a file (an env file, a docker config) with the project's key.
@@ -150,9 +152,9 @@ pub struct StepsArgs {
     /// Build tag (branch or git tag) that `tag`/`exclude` are matched against.
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
-    /// Run at most N steps at once (default: no limit, as Jet).
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
-    pub jobs: Option<usize>,
+    /// Run at most N steps at once (N ≥ 1; default: no limit, as Jet).
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub jobs: Option<u64>,
     /// Cancel the other steps of a parallel group as soon as one fails.
     #[arg(long)]
     pub fail_fast: bool,
@@ -183,8 +185,8 @@ pub struct StepsArgs {
     /// Encrypted docker config for push steps that name none (Jet flag).
     #[arg(long, value_name = "FILE")]
     pub encrypted_dockercfg_path: Option<PathBuf>,
-    /// Jet flag; slipway always uses a local image when present and pulls otherwise.
-    #[arg(long, hide = true)]
+    /// Accepted for Jet: slipway always uses a local image when present and pulls otherwise.
+    #[arg(long)]
     pub pull_if_present: bool,
 }
 
@@ -400,6 +402,7 @@ pub struct ServeArgs {
 pub struct TriggerArgs {
     /// The project, as the server's settings name it.
     pub project: String,
+    /// The branch to build.
     #[arg(long, value_name = "BRANCH")]
     pub branch: String,
     /// A commit of that branch (default: its tip when the build starts).

@@ -416,7 +416,11 @@ impl<'a> Walker<'a> {
         }
         match (&step.tag, tag) {
             (Some(pattern), None) => {
-                Some(format!("tag {} and no branch given (pass --tag or --ci-branch)", describe(&pattern.value)))
+                // As in Jet, the checkout's own branch (CI_BRANCH from git) picks no steps.
+                Some(format!(
+                    "tag {}: pass --tag or --ci-branch to run it (the git checkout's branch does not pick steps)",
+                    describe(&pattern.value)
+                ))
             }
             (Some(pattern), Some(t)) if !pattern.value.matches(t) => {
                 Some(format!("`{t}` does not match tag {}", describe(&pattern.value)))

@@ -66,7 +66,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         reporters.push(Box::new(JsonReporter::create(path).map_err(fail)?));
     }
     let options = EngineOptions {
-        jobs: args.jobs,
+        jobs: args.jobs.map(|n| n as usize),
         fail_fast: args.fail_fast,
         keep: exec.no_remove,
         keep_images: args.keep_images || exec.no_remove,
