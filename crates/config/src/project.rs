@@ -173,9 +173,9 @@ fn read_source(path: &Path, dir: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
             return Err(Diagnostic::error(
                 None,
                 format!(
-                    "`{}` is {} MB; a pipeline file may be at most 10 MB",
+                    "`{}` is {:.1} MB; a pipeline file may be at most 10 MB",
                     path.display(),
-                    meta.len() / (1024 * 1024)
+                    meta.len() as f64 / (1024.0 * 1024.0)
                 ),
             )
             .with_help("check that the path names the services or steps file"));

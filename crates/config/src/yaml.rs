@@ -99,6 +99,10 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
     };
+    // A comment line is an error in JSON even where YAML would read it as a key.
+    if let Some(comment) = json_comment(file, false) {
+        return Err(json_comment_error(comment));
+    }
     match serde_saphyr::from_str_with_options::<YamlSpanned<RawValue>>(&file.text, options) {
         Ok(raw) => Ok(convert(file, raw)),
         Err(err) => {
@@ -107,10 +111,8 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
             if let Some((problem, help)) = limit_breached(&message) {
                 return Err(Diagnostic::error(Some(span), format!("invalid YAML: {problem}")).with_help(help));
             }
-            if let Some(comment) = json_comment(file) {
-                return Err(Diagnostic::error(Some(comment), "invalid JSON: JSON has no comments").with_help(
-                    "remove the comment (this file is read as YAML, so a `#` comment on its own line works)",
-                ));
+            if let Some(comment) = json_comment(file, true) {
+                return Err(json_comment_error(comment));
             }
             if let Some(key) = duplicate_key(&message) {
                 return Err(Diagnostic::error(
@@ -127,10 +129,12 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
 
 /// In a `.json` file that does not parse, the first `//` or `/* */` comment on a line of
 /// its own: JSON has none, and the parser's complaint would point past it.
-fn json_comment(file: &Arc<SourceFile>) -> Option<Span> {
+fn json_comment(file: &Arc<SourceFile>, trailing: bool) -> Option<Span> {
     if !file.display_name.ends_with(".json") {
         return None;
     }
+    // After a value: `"image": "busybox" // …` (not `"http://…"`, where `:` precedes).
+    let after_value = trailing.then(|| regex::Regex::new(r#"["\d\]},el]\s*(//|/\*)"#).expect("valid regex"));
     let mut offset = 0;
     for line in file.text.split_inclusive('\n') {
         let trimmed = line.trim_start();
@@ -138,9 +142,20 @@ fn json_comment(file: &Arc<SourceFile>) -> Option<Span> {
             let start = offset + (line.len() - trimmed.len());
             return Some(Span::new(file, start, trimmed.trim_end().len()));
         }
+        if let Some(after_value) = &after_value {
+            if let Some(found) = after_value.captures(line).and_then(|c| c.get(1)) {
+                let comment = &line[found.start()..];
+                return Some(Span::new(file, offset + found.start(), comment.trim_end().len()));
+            }
+        }
         offset += line.len();
     }
     None
+}
+
+fn json_comment_error(comment: Span) -> Diagnostic {
+    Diagnostic::error(Some(comment), "invalid JSON: JSON has no comments")
+        .with_help("remove the comment (this file is read as YAML, so a `#` comment on its own line works)")
 }
 
 /// serde-saphyr's words for the parser's limits and structure rules, said for a user:
@@ -148,7 +163,15 @@ fn json_comment(file: &Arc<SourceFile>) -> Option<Span> {
 fn limit_breached(message: &str) -> Option<(String, &'static str)> {
     let runaway = "pipeline files nest at most 64 levels and hold at most 250 000 values; look for an anchor used many times over, or a generated file";
     if let Some(detail) = message.strip_prefix("budget breached: ") {
-        return Some((format!("the file is too big or too deeply nested for a pipeline file ({detail})"), runaway));
+        // The parser names the limit in Rust's debug form (`Depth { depth: 65 }`).
+        let problem = if detail.starts_with("Depth") {
+            "the file nests more than 64 levels deep"
+        } else if detail.starts_with("Nodes") {
+            "the file holds more than 250 000 values"
+        } else {
+            "the file is too big for a pipeline file"
+        };
+        return Some((problem.to_string(), runaway));
     }
     if message.starts_with("recursion limit exceeded") {
         return Some(("the file nests too deeply for a pipeline file".to_string(), runaway));

@@ -106,6 +106,21 @@ fn a_comment_in_a_json_file_is_named_as_such() {
     let errors = errors(&load(&options(dir.path())).unwrap_err());
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].contains("codeship-steps.json:2:3") && errors[0].contains("JSON has no comments"), "{errors:?}");
+
+    // Inside an object, where YAML would read the comment as a key, and after a value.
+    write(dir.path(), "codeship-services.json", "{\n  // the app\n  \"app\": {\"image\": \"busybox\"}\n}\n");
+    let inside = self::errors(&load(&options(dir.path())).unwrap_err());
+    assert!(
+        inside[0].contains("codeship-services.json:2:3") && inside[0].contains("JSON has no comments"),
+        "{inside:?}"
+    );
+    write(
+        dir.path(),
+        "codeship-services.json",
+        "{\n  \"app\": {\"image\": \"busybox\", \"environment\": {\"URL\": \"http://x\"}} // the app\n}\n",
+    );
+    let after = self::errors(&load(&options(dir.path())).unwrap_err());
+    assert!(after[0].contains("codeship-services.json:2:67") && after[0].contains("JSON has no comments"), "{after:?}");
 }
 
 #[test]
@@ -431,7 +446,7 @@ fn files_that_are_no_pipeline_files_say_what_they_are() {
     assert!(case(b"\xff\xfes\x00e\x00").contains("is UTF-16 text"));
     let big = format!("services:\n  app:\n    image: busybox\n#{}\n", "x".repeat(11 * 1024 * 1024));
     let text = case(big.as_bytes());
-    assert!(text.contains("is 11 MB; a pipeline file may be at most 10 MB"), "{text}");
+    assert!(text.contains("is 11.0 MB; a pipeline file may be at most 10 MB"), "{text}");
     let deep = format!("services:\n  app:\n    image: {}{}\n", "[".repeat(1000), "]".repeat(1000));
     let text = case(deep.as_bytes());
     assert!(text.contains("too deeply nested") || text.contains("nests too deeply"), "{text}");
