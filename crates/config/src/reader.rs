@@ -225,6 +225,13 @@ pub(crate) fn key_values(node: &Node, what: &str, diags: &mut Diagnostics) -> Ve
             .filter_map(|item| {
                 let text = string(item, &format!("each entry of {what}"), diags)?;
                 Some(match text.value.split_once('=') {
+                    // The engine refuses a variable without a name, with no line to show.
+                    Some(("", _)) => {
+                        diags
+                            .error(&text.span, format!("{what}: `{}` has no variable name", text.value))
+                            .hint("write KEY=VALUE");
+                        return None;
+                    }
                     Some((k, v)) => (Spanned::new(k.to_string(), text.span.clone()), Some(v.to_string())),
                     None => (text, None),
                 })

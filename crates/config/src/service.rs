@@ -244,6 +244,15 @@ pub(crate) fn parse_service(
     let command_ = f.take("command").and_then(|n| command(n, &format!("`command` of {what}"), diags));
     let entrypoint = f.take("entrypoint").and_then(|n| command(n, &format!("`entrypoint` of {what}"), diags));
     let working_dir = str_field(&mut f, "working_dir", diags);
+    if let Some(dir) = working_dir.as_ref().filter(|d| !d.value.starts_with('/') && !d.value.contains('$')) {
+        // The engine refuses it only when the container is created, far from this line.
+        diags
+            .error(
+                &dir.span,
+                format!("`working_dir` of {what} must be an absolute path in the container, not `{}`", dir.value),
+            )
+            .hint("start it with `/`, e.g. `/app`");
+    }
     let user = str_field(&mut f, "user", diags);
     let hostname = str_field(&mut f, "hostname", diags);
     let extra_hosts = f.take("extra_hosts").map(|n| parse_extra_hosts(n, &what, diags)).unwrap_or_default();
@@ -549,11 +558,20 @@ fn parse_extra_hosts(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec
             .collect(),
         _ => string_list(node, &what, diags)
             .into_iter()
-            .map(|entry| {
+            .filter_map(|entry| {
                 // compose also accepts `host=ip`
-                match entry.value.split_once('=') {
+                let entry = match entry.value.split_once('=') {
                     Some((h, ip)) => Spanned::new(format!("{h}:{ip}"), entry.span),
                     None => entry,
+                };
+                match entry.value.split_once(':') {
+                    Some((host, ip)) if !host.is_empty() && !ip.is_empty() => Some(entry),
+                    _ => {
+                        diags
+                            .error(&entry.span, format!("{what}: `{}` needs a host and an address", entry.value))
+                            .hint("write host:address, e.g. `db.local:10.0.0.5`");
+                        None
+                    }
                 }
             })
             .collect(),

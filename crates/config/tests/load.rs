@@ -597,3 +597,22 @@ fn a_step_or_service_written_in_the_other_files_shape_says_how_to_write_it() {
     let text = rendered("- name: app\n  image: busybox\n", "- { service: app, command: 'true' }\n");
     assert!(text.contains("found a list") && text.contains("`app:` rather than `- name: app`"), "{text}");
 }
+
+#[test]
+fn values_the_engine_would_refuse_are_errors_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  environment: [\"=x\", \"A=1\"]\n  extra_hosts: [\"nohostip\", \"a:1.2.3.4\"]\n  working_dir: relative/dir\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(
+        errors[0].contains("codeship-services.yml:3:17") && errors[0].contains("has no variable name"),
+        "{errors:?}"
+    );
+    assert!(errors[1].contains("codeship-services.yml:4:17") && errors[1].contains("needs a host and an address"));
+    assert!(errors[2].contains("codeship-services.yml:5:16") && errors[2].contains("must be an absolute path"));
+}
