@@ -242,8 +242,10 @@ fn a_failing_build_shows_the_builders_output() {
     r.assert_code(1);
     assert_eq!(r.status("uses-it"), "failed");
     let message = r.finished("uses-it")["message"].as_str().unwrap().to_string();
-    assert!(message.contains("building the image of service `app` failed"), "{message}");
+    assert!(message.contains("building the image of service `app` (./codeship-services.yml:1:1) failed"), "{message}");
+    assert!(message.contains("failed: The command"), "the engine's words, without a prefix: {message}");
     assert!(message.contains("returned a non-zero code: 7"), "{message}");
+    assert!(message.ends_with(&format!("fix {})", p.file("Dockerfile").display())), "{message}");
     assert!(r.stdout.contains("about to fail"), "build output is shown on failure: {}", r.dump());
     p.assert_no_leftovers();
 }

@@ -24,6 +24,8 @@ pub fn runtime_error(error: Error) -> RuntimeError {
         | Error::RequestTimeoutError => {
             RuntimeError { kind: ErrorKind::Unavailable, message: format!("the Docker Engine did not answer: {error}") }
         }
+        // The engine's own words (a failed RUN, a missing base image), without bollard's prefix.
+        Error::DockerStreamError { error } => RuntimeError::other(error.trim().to_string()),
         other => RuntimeError::other(other.to_string()),
     }
 }

@@ -157,10 +157,15 @@ impl Run {
             cache_from: cache_from.into_iter().collect(),
             credentials: config.map(|c| c.auths.into_values().collect()).unwrap_or_default(),
         };
-        self.runtime
-            .build_image(&self.plan.builds[service], &options, &output)
-            .await
-            .map_err(|e| format!("building the image of service `{service}` failed: {}", e.message))?;
+        let build = &self.plan.builds[service];
+        self.runtime.build_image(build, &options, &output).await.map_err(|e| {
+            format!(
+                "building the image of service `{service}` ({}) failed: {} (the build output above shows the step; fix {})",
+                spec.image_at,
+                e.message,
+                build.context.join(&build.dockerfile).display(),
+            )
+        })?;
         self.images.unfinished.lock().expect("images").remove(service);
         if spec.cached {
             self.save_cache(service, image, &output).await;
