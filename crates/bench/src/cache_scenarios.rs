@@ -51,9 +51,9 @@ fn build_seconds(slipway: &Path, p: &Project, extra: &[&str]) -> f64 {
 
 /// Remove the cache and built images, so the next build starts cold.
 fn forget(p: &Project, registry: Option<&str>) {
-    let mut names = vec![format!("slipway-cache/{}-app:bench", p.name), format!("{}_app", p.name)];
+    let mut names = vec![format!("slipway-cache/{}/app:bench", p.name), format!("{}_app", p.name)];
     if let Some(r) = registry {
-        names.push(format!("{r}/slipway-cache/{}-app:bench", p.name));
+        names.push(format!("{r}/slipway-cache/{}/app:bench", p.name));
     }
     let _ = Command::new("docker").arg("rmi").arg("-f").args(&names).output();
     let _ = Command::new("docker")

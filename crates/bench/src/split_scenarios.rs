@@ -16,7 +16,7 @@ use crate::scenarios::WarmPool;
 const SHARDS: f64 = 8.0;
 
 /// The split-suite image, as the runs' `cached: true` kept it.
-const CACHED_IMAGE: &str = "slipway-cache/bench-split-suite-app:bench";
+const CACHED_IMAGE: &str = "slipway-cache/bench-split-suite/app:bench";
 
 /// Seconds for 8 `docker run --rm` of the image started together, each running pytest
 /// to collect one file: what starting 8 shards costs the engine and the cores before any

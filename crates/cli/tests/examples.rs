@@ -75,8 +75,8 @@ fn image_exists(name: &str) -> bool {
 fn python_postgres_example_passes_and_deploys_on_master_only() {
     let kept = KeptImages::note_missing(&[
         "slipway-example/python-postgres-app:latest",
-        "slipway-cache/python-postgres-app:main",
-        "slipway-cache/python-postgres-app:master",
+        "slipway-cache/python-postgres/app:main",
+        "slipway-cache/python-postgres/app:master",
     ]);
     let (code, text, events) = run_example("python-postgres", &["--ci-branch", "main"]);
     assert_eq!(code, Some(0), "{text}");
@@ -90,6 +90,6 @@ fn python_postgres_example_passes_and_deploys_on_master_only() {
     assert_eq!(status_of(&events, "deploy"), "passed", "{text}");
     assert!(text.contains("deploying commit"), "{text}");
     assert!(leftovers_with_label("io.slipway.project=python-postgres").is_empty());
-    assert!(image_exists("slipway-cache/python-postgres-app:master"), "cached: true keeps the branch's image");
+    assert!(image_exists("slipway-cache/python-postgres/app:master"), "cached: true keeps the branch's image");
     drop(kept);
 }

@@ -49,8 +49,8 @@ fn images_built_for_a_run_are_removed_unless_kept() {
 #[test]
 fn cached_services_keep_their_image_per_branch_and_build_from_it() {
     let p = project_with_build("cached", true);
-    let cache = format!("slipway-cache/{}-app:feature-a", p.name);
-    let default_cache = format!("slipway-cache/{}-app:master", p.name);
+    let cache = format!("slipway-cache/{}/app:feature-a", p.name);
+    let default_cache = format!("slipway-cache/{}/app:master", p.name);
     let first = p.slipway(&["steps", "--ci-branch", "feature-a"]);
     first.assert_code(0);
     assert!(
@@ -96,7 +96,7 @@ fn cached_services_keep_their_image_per_branch_and_build_from_it() {
 fn a_cache_registry_warms_a_machine_without_the_cache() {
     let registry = Registry::start(None);
     let p = project_with_build("cache-registry", true);
-    let cache = format!("{}/slipway-cache/{}-app:main", registry.host, p.name);
+    let cache = format!("{}/slipway-cache/{}/app:main", registry.host, p.name);
     let r = p.slipway(&["steps", "--ci-branch", "main", "--cache-registry", &registry.host]);
     r.assert_code(0);
     assert!(build_lines(&r).iter().any(|l| l.contains(&format!("pushed cache {cache}"))), "{:?}", build_lines(&r));
@@ -108,7 +108,12 @@ fn a_cache_registry_warms_a_machine_without_the_cache() {
     let lines = build_lines(&r);
     assert!(lines.iter().any(|l| l.contains("pulled from the cache registry")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("Using cache")), "cache-from reused the pulled layers: {lines:?}");
-    remove_images(&[&cache, &format!("{}_app", p.name)]);
+    // The local copy named after the registry is this project's cache too.
+    let ls = p.slipway(&["cache", "ls", "--project-only"]);
+    assert!(ls.stdout.contains(&cache), "{}", ls.dump());
+    p.slipway(&["cache", "rm", "--branch", "main"]).assert_code(0);
+    assert!(!image_exists(&cache), "cache rm left the registry-named copy");
+    remove_images(&[&format!("{}_app", p.name)]);
     p.assert_no_leftovers();
 }
 

@@ -7,12 +7,14 @@ use slipway_plan::template::{image_name_part, sanitize_image_tag};
 
 use crate::run::Run;
 
-/// Repository of cache images: `slipway-cache/<project>-<service>`.
+/// Repository of cache images: `slipway-cache/<project>/<service>`.
 pub const CACHE_REPOSITORY: &str = "slipway-cache";
 
-/// The cache image of a service for a branch, optionally on a registry.
+/// The cache image of a service for a branch, optionally on a registry. Project and
+/// service are path components of their own: joined by `-`, project `a` with service
+/// `b-c` and project `a-b` with service `c` would share one cache.
 pub fn cache_reference(registry: Option<&str>, project: &str, service: &str, branch: &str) -> String {
-    let name = image_name_part(&format!("{project}-{service}"));
+    let name = format!("{}/{}", image_name_part(project), image_name_part(service));
     let tag = match sanitize_image_tag(branch) {
         t if t.is_empty() => "default".to_string(),
         t => t,
@@ -95,11 +97,13 @@ mod tests {
 
     #[test]
     fn cache_names_are_valid_references() {
-        assert_eq!(cache_reference(None, "shop", "web", "feature/x"), "slipway-cache/shop-web:featurex");
+        assert_eq!(cache_reference(None, "shop", "web", "feature/x"), "slipway-cache/shop/web:featurex");
         assert_eq!(
             cache_reference(Some("localhost:5000/"), "shop", "Web_1", "master"),
-            "localhost:5000/slipway-cache/shop-web_1:master"
+            "localhost:5000/slipway-cache/shop/web_1:master"
         );
-        assert_eq!(cache_reference(None, "p", "test/php-7.2", ""), "slipway-cache/p-test-php-7.2:default");
+        assert_eq!(cache_reference(None, "p", "test/php-7.2", ""), "slipway-cache/p/test-php-7.2:default");
+        // Joined by `-`, these two would share one cache.
+        assert_ne!(cache_reference(None, "x", "y-z", "main"), cache_reference(None, "x-y", "z", "main"));
     }
 }
