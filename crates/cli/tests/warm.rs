@@ -357,3 +357,53 @@ fn shards_and_queue_workers_of_a_split_step_run_warm_with_their_own_variables() 
         p.assert_no_leftovers();
     }
 }
+
+#[test]
+fn a_rebuilt_image_is_named_as_the_reason_and_the_pool_leaves_no_old_image() {
+    let p = TestProject::new("warm-rebuilt");
+    p.write("Dockerfile", "FROM busybox\nCOPY version /version\n");
+    p.write("version", "one\n");
+    p.write("codeship-services.yml", "app:\n  build: .\n");
+    p.write("codeship-steps.yml", "- { name: which, service: app, command: cat /version }\n");
+    let pool = Pool::start(&p, &["--size", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while warm_containers(&p).len() != 1 {
+        if Instant::now() > deadline {
+            let (code, stderr) = pool.stop();
+            panic!("the pool did not start: {code:?} {stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert!(ran_warm(&r, "which"), "{}", r.dump());
+
+    // An edit in the build context: this run builds a new image the pool does not hold.
+    p.write("version", "two\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("which"), ["two"]);
+    assert!(!ran_warm(&r, "which"), "{}", r.dump());
+    assert!(r.stderr.contains("made from its previous image"), "{}", r.dump());
+
+    // The pool follows the new image; stopped, it leaves no image of the project behind.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = p.slipway(&["steps"]);
+        r.assert_code(0);
+        if ran_warm(&r, "which") {
+            assert_eq!(r.output("which"), ["two"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the pool never warmed the rebuilt image");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (code, stderr) = pool.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    let images = Command::new("docker")
+        .args(["images", "-q", "--filter", &format!("label=io.slipway.project={}", p.name)])
+        .output()
+        .expect("docker images");
+    assert_eq!(String::from_utf8_lossy(&images.stdout).trim(), "", "images of the project were left behind");
+    p.assert_no_leftovers();
+}

@@ -42,6 +42,11 @@ impl Images {
         self.built.lock().expect("images").iter().filter(|i| !pushed.contains(&i.name)).cloned().collect()
     }
 
+    /// An image to remove at the end of the run as if the run had built it.
+    pub fn note_built(&self, name: &str, id: &str) {
+        self.built.lock().expect("images").push(BuiltImage { name: name.to_string(), id: id.to_string() });
+    }
+
     pub fn mark_pushed(&self, image: &str) {
         self.pushed.lock().expect("images").push(image.to_string());
     }
@@ -90,11 +95,7 @@ impl Run {
                 Ok(()) => match self.runtime.inspect_image(&image).await {
                     Ok(Some(info)) => {
                         if build.is_some() {
-                            self.images
-                                .built
-                                .lock()
-                                .expect("images")
-                                .push(BuiltImage { name: image.clone(), id: info.id.clone() });
+                            self.images.note_built(&image, &info.id);
                             self.mark_for_gc(service, &image, &info.id).await;
                         }
                         Ok(info)

@@ -14,10 +14,10 @@ use slipway_plan::{ServiceSpec, VolumeSpec};
 
 use std::path::PathBuf;
 
-use crate::labels::{HOST, PROJECT, SERVICE};
+use crate::labels::{HOST, IMAGE_ID, PROJECT, SERVICE};
 use crate::options::WarmPools;
 use crate::run::Run;
-use crate::runtime::{ContainerSpec, ImageInfo, Labels, Runtime};
+use crate::runtime::{ContainerSpec, ContainerSummary, ImageInfo, Labels, Runtime};
 use crate::warm_lease::WarmLease;
 
 /// On a warm container: what it was made for, as [`warm_key`] of its spec.
@@ -97,19 +97,20 @@ pub(crate) fn command_line(spec: &ContainerSpec, image: &ImageInfo) -> Vec<Strin
 impl Run {
     /// A warm container made for `key`, leased until the lease is dropped; `None` when
     /// there is none to be had (then the step makes its own environment).
-    pub(crate) async fn claim_warm(&self, service: &str, key: &str) -> Option<WarmLease> {
+    pub(crate) async fn claim_warm(&self, service: &str, key: &str, image_id: &str) -> Option<WarmLease> {
         for socket in self.warm_sockets().await {
             if let Some(lease) = WarmLease::claim(socket, key).await {
                 return Some(lease);
             }
         }
-        self.tell_misfit(service, key).await;
+        self.tell_misfit(service, key, image_id).await;
         None
     }
 
-    /// The pool keeps `service` warm, but as another run would configure it (a user who
-    /// passed `-e` to `steps` and not to `warm`): say so once, or it silently does nothing.
-    async fn tell_misfit(&self, service: &str, key: &str) {
+    /// The pool keeps `service` warm, but from an image this run has rebuilt, or as another
+    /// run would configure it (a user who passed `-e` to `steps` and not to `warm`): say
+    /// which, once, or it silently does nothing.
+    async fn tell_misfit(&self, service: &str, key: &str, image_id: &str) {
         if self.warm_misfits.lock().expect("warm misfits").contains(service) {
             return;
         }
@@ -119,12 +120,20 @@ impl Run {
             (WARM_KEY.to_string(), String::new()),
         ]);
         // Only others: one of this key may be starting while the pool refills its slot.
-        let kept = self
+        let others: Vec<ContainerSummary> = self
             .runtime
             .containers_labelled(&filter)
             .await
-            .is_ok_and(|found| found.iter().any(|c| c.labels.get(WARM_KEY).is_some_and(|k| k != key)));
-        if kept && self.warm_misfits.lock().expect("warm misfits").insert(service.to_string()) {
+            .map(|found| found.into_iter().filter(|c| c.labels.get(WARM_KEY).is_some_and(|k| k != key)).collect())
+            .unwrap_or_default();
+        if others.is_empty() || !self.warm_misfits.lock().expect("warm misfits").insert(service.to_string()) {
+            return;
+        }
+        if others.iter().all(|c| c.labels.get(IMAGE_ID).is_some_and(|id| id != image_id)) {
+            self.notice(format!(
+                "`slipway warm` keeps environments of `{service}` made from its previous image; this run's image is new (a changed Dockerfile or build context), so its steps make their own. The pool warms the new image within seconds, for the next run"
+            ));
+        } else {
             self.notice(format!(
                 "`slipway warm` keeps environments of `{service}`, but none fits how this run configures it (image, entrypoint, the names of its variables, working dir, user, hostname or mounts differ — for instance `-e` given to this run and not to the pool); its steps make their own. Start `slipway warm` with this run's flags to use them"
             ));

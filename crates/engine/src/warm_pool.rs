@@ -18,10 +18,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::container_spec::{container_spec, SpecRequest};
 use crate::events::EventSink;
-use crate::labels::{object_name, with, RUN, SERVICE};
+use crate::labels::{object_name, with, IMAGE_ID, PROJECT, RUN, SERVICE};
 use crate::options::EngineOptions;
 use crate::run::Run;
-use crate::runtime::{ContainerSpec, ContainerSummary, Healthcheck, ImageInfo, Labels, Runtime};
+use crate::runtime::{ContainerSpec, ContainerSummary, ErrorKind, Healthcheck, ImageInfo, Labels, Runtime};
 use crate::sweep::sweep_run;
 use crate::warm::{can_run_warm, warm_key, WARM_KEY, WARM_NETWORK, WARM_PREFIX, WARM_SLOT, WARM_SOCKET};
 use crate::warm_agent::AGENT;
@@ -126,10 +126,14 @@ impl Run {
                 removing.lock().expect("removing").remove(&id);
             });
         };
+        // Images the pool moved away from: the run that rebuilt the name left them to
+        // the pool, whose containers still ran them.
+        let mut replaced: Vec<String> = Vec::new();
         while !cancel.is_cancelled() {
             if images_checked.elapsed() >= IMAGE_POLL {
                 images_checked = Instant::now();
-                self.follow_rebuilt_images(&mut pools, status).await;
+                replaced.extend(self.follow_rebuilt_images(&mut pools, status).await);
+                self.remove_replaced_images(&mut replaced).await;
             }
             let containers = match self.pool_containers().await {
                 Ok(containers) => containers,
@@ -220,7 +224,31 @@ impl Run {
         removals.close();
         removals.wait().await;
         self.drain_pool(shelf, status).await;
+        self.remove_replaced_images(&mut replaced).await;
         Ok(())
+    }
+
+    /// Remove the images the pool moved away from once they have no name and no container
+    /// runs them; keep the others in `replaced` to try again.
+    async fn remove_replaced_images(&self, replaced: &mut Vec<String>) {
+        if replaced.is_empty() {
+            return;
+        }
+        let project = format!("{PROJECT}={}", self.plan.project);
+        let Ok(dangling) = self.runtime.list_dangling_images(Some(&project)).await else { return };
+        let mut still = Vec::new();
+        for id in replaced.drain(..) {
+            if !dangling.iter().any(|i| i.id == id) {
+                // Named again (tagged by someone), or gone: not the pool's to remove.
+                continue;
+            }
+            if let Err(e) = self.runtime.remove_image(&id).await {
+                if e.kind == ErrorKind::Conflict {
+                    still.push(id);
+                }
+            }
+        }
+        *replaced = still;
     }
 
     /// The container a step of `service` would run in, and its key; an error if the
@@ -249,7 +277,9 @@ impl Run {
 
     /// A service whose image was rebuilt under its name (a run of a changed Dockerfile)
     /// is kept warm with the new image from now on.
-    async fn follow_rebuilt_images(&self, pools: &mut [Pool], status: Status<'_>) {
+    /// Returns the ids of the images it moved away from.
+    async fn follow_rebuilt_images(&self, pools: &mut [Pool], status: Status<'_>) -> Vec<String> {
+        let mut replaced = Vec::new();
         for pool in pools.iter_mut().filter(|p| p.failed.is_none()) {
             // By name: the pool's containers run the image by id.
             let Some(name) = self.plan.image_name(&pool.service) else { continue };
@@ -260,6 +290,12 @@ impl Run {
             match self.warm_spec(&pool.service, &image) {
                 Ok((spec, key)) => {
                     status(format!("`{}`: its image changed; warming the new one", pool.service));
+                    replaced.push(pool.image.id.clone());
+                    // The run that built it left it to the pool (its containers will run
+                    // it): removed when the pool stops, as the pool's own build is.
+                    if self.plan.image_builder(&pool.service).is_some() {
+                        self.images.note_built(name, &image.id);
+                    }
                     (pool.spec, pool.key, pool.image) = (spec, key, image);
                 }
                 Err(e) => {
@@ -268,6 +304,7 @@ impl Run {
                 }
             }
         }
+        replaced
     }
 
     /// The pool's containers.
@@ -298,6 +335,7 @@ impl Run {
                 &pool.spec.labels,
                 &[
                     (WARM_KEY, &pool.key),
+                    (IMAGE_ID, &pool.image.id),
                     (WARM_SLOT, &slot_label),
                     (WARM_NETWORK, &slot.network),
                     (WARM_SOCKET, &pool_run.socket),

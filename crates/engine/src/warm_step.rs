@@ -68,7 +68,7 @@ impl Run {
         if command.is_empty() && action.queue.is_none() {
             return None;
         }
-        let mut lease = self.claim_warm(service_name, &key).await?;
+        let mut lease = self.claim_warm(service_name, &key, &image.id).await?;
         // Shards ordered their starts to share out the engine's time; a warm one needs none.
         if let Some(turn) = turn {
             turn.release(Stage::Network);
