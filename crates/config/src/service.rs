@@ -389,7 +389,25 @@ fn parse_depends_on(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec<
             .iter()
             .filter_map(|(key, value)| {
                 let name = string(key, &what, diags)?;
-                let condition = match value.get("condition").map(|c| (c, c.scalar_text())) {
+                // Compose's long form: `condition` (and `restart`/`required`, which say
+                // nothing to a run of steps).
+                let entry = format!("`{}` in {what}", name.value);
+                let fields = if value.is_null() { None } else { Fields::of(value, &entry, diags) };
+                let condition_node = match fields {
+                    Some(mut f) => {
+                        let condition = f.take("condition");
+                        f.warn_rest(
+                            &entry,
+                            &["restart", "required"],
+                            "slipway starts every dependency for each step",
+                            &["condition", "restart", "required"],
+                            diags,
+                        );
+                        condition
+                    }
+                    None => None,
+                };
+                let condition = match condition_node.map(|c| (c, c.scalar_text())) {
                     None => Condition::Started,
                     Some((_, Some(c))) if c == "service_started" => Condition::Started,
                     Some((_, Some(c))) if c == "service_healthy" => Condition::Healthy,

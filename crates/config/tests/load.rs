@@ -616,3 +616,23 @@ fn values_the_engine_would_refuse_are_errors_at_their_line() {
     assert!(errors[1].contains("codeship-services.yml:4:17") && errors[1].contains("needs a host and an address"));
     assert!(errors[2].contains("codeship-services.yml:5:16") && errors[2].contains("must be an absolute path"));
 }
+
+#[test]
+fn keys_of_a_depends_on_entry_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  depends_on:\n    db: {conditon: service_healthy}\n    cache:\ndb:\n  image: busybox\ncache:\n  image: busybox\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let (_, diags) = load(&options(dir.path())).unwrap();
+    let warnings: Vec<String> = diags.iter().map(|d| d.render(false)).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("unknown key `conditon` in `db` in `depends_on`")
+                && w.contains("did you mean `condition`")),
+        "{warnings:?}"
+    );
+}
