@@ -50,6 +50,19 @@ fn read_git(dir: &Path) -> Git {
     }
 }
 
+/// The commit a run's history records: `CI_COMMIT_ID`, marked `-dirty` when it came from
+/// git and tracked files have changes not committed (then the run's outcomes do not
+/// belong to the commit, and `slipway flaky` leaves them out). Untracked files do not
+/// count: reports and the state folder are written into checkouts.
+pub fn history_commit(dir: &Path, args: &CiArgs, commit: Option<String>) -> Option<String> {
+    let commit = commit?;
+    if args.ci_commit_id.is_some() {
+        return Some(commit);
+    }
+    let changed = git(dir, &["status", "--porcelain", "--untracked-files=no"]).is_some();
+    Some(if changed { format!("{commit}{}", slipway_store::DIRTY_SUFFIX) } else { commit })
+}
+
 pub fn ci_info(dir: &Path, args: &CiArgs, run_id: &str, project: &str, now: DateTime<Utc>) -> CiInfo {
     let g = read_git(dir);
     let pick = |flag: &Option<String>, from_git: Option<String>| flag.clone().or(from_git).unwrap_or_default();

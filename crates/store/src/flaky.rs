@@ -20,8 +20,13 @@ pub struct FlakyTest {
     pub failed: u32,
 }
 
+/// Appended to the commit of a run made with uncommitted changes to tracked files: its
+/// code is not the commit's, so its outcomes say nothing about the commit's flakiness.
+pub const DIRTY_SUFFIX: &str = "-dirty";
+
 // Every attempt counts: a test that failed and then passed on retry in the
-// same run is the plainest flake there is. Runs without a commit say nothing.
+// same run is the plainest flake there is. Runs without a commit, or with changes not
+// committed (DIRTY_SUFFIX, spelled out in the LIKE), say nothing.
 const FLAKY_SELECT: &str = "
 SELECT r.project, t.suite, t.name, r.commit_id,
        SUM(t.status = 'passed') AS passed,
@@ -29,7 +34,7 @@ SELECT r.project, t.suite, t.name, r.commit_id,
        MAX(t.file)
 FROM runs r
 JOIN test_cases t ON t.run_id = r.id
-WHERE r.commit_id IS NOT NULL";
+WHERE r.commit_id IS NOT NULL AND r.commit_id NOT LIKE '%-dirty'";
 
 const FLAKY_GROUPS: &str = "
 GROUP BY r.project, r.commit_id, t.suite, t.name

@@ -24,7 +24,7 @@ mod test_cases;
 mod timings;
 
 pub use error::StoreError;
-pub use flaky::FlakyTest;
+pub use flaky::{FlakyTest, DIRTY_SUFFIX};
 pub use logs::LOGS_DIR;
 pub use runs::{NewRun, RunDetail, RunResult, RunSummary, RUNNING};
 pub use schema::SCHEMA_VERSION;

@@ -108,3 +108,19 @@ fn recent_flaky_tests_look_only_at_the_projects_last_runs() {
     assert_eq!((flaky[0].passed, flaky[0].failed), (3, 1));
     assert_eq!(store.recent_flaky_tests("acme", 100).unwrap(), store.flaky_tests(Some("acme")).unwrap());
 }
+
+#[test]
+fn runs_with_uncommitted_changes_say_nothing_about_flakiness() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    use TestStatus::*;
+    let dirty = format!("aaa{}", slipway_store::DIRTY_SUFFIX);
+    // An edit that broke the test, then one that fixed it, neither committed.
+    record(&store, "r1", "acme", Some(&dirty), 1, &[("edited", Failed)]);
+    record(&store, "r2", "acme", Some(&dirty), 1, &[("edited", Passed)]);
+    assert_eq!(store.flaky_tests(Some("acme")).unwrap(), []);
+    // The same outcomes on the commit itself are a flake.
+    record(&store, "r3", "acme", Some("aaa"), 1, &[("edited", Failed)]);
+    record(&store, "r4", "acme", Some("aaa"), 1, &[("edited", Passed)]);
+    assert_eq!(store.flaky_tests(Some("acme")).unwrap().len(), 1);
+}

@@ -58,7 +58,8 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     let ci = |name: &str| {
         prepared.ctx.ci_vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty())
     };
-    reporters.push(Box::new(HistoryReporter::new(store.clone(), ci("CI_BRANCH"), ci("CI_COMMIT_ID"))));
+    let commit = crate::ci_vars::history_commit(&project_dir, &exec.ci, ci("CI_COMMIT_ID"));
+    reporters.push(Box::new(HistoryReporter::new(store.clone(), ci("CI_BRANCH"), commit)));
     if let Some(path) = &args.junit {
         reporters.push(Box::new(JunitReporter::new(path.clone())));
     }
