@@ -93,15 +93,9 @@ impl Run {
         cancel: &CancellationToken,
         status: Status<'_>,
     ) -> Result<(), String> {
-        let mut pools = Vec::new();
-        for (service, _) in services {
-            let image = tokio::select! {
-                image = self.image(service, None) => image?,
-                _ = cancel.cancelled() => return Ok(()),
-            };
-            let (spec, key) = self.warm_spec(service, &image)?;
-            pools.push(Pool { service: service.clone(), image, spec, key, failed: None });
-        }
+        // The networks first: they carry this process's labels, so while the images
+        // build, `slipway gc` elsewhere sees the project as busy and leaves the build's
+        // untagged layers alone.
         let mut slots = Vec::new();
         for (pool, (_, size)) in services.iter().enumerate() {
             for _ in 0..*size {
@@ -110,6 +104,15 @@ impl Run {
                 }
                 slots.push(Slot { pool, network: self.take_network(None).await? });
             }
+        }
+        let mut pools = Vec::new();
+        for (service, _) in services {
+            let image = tokio::select! {
+                image = self.image(service, None) => image?,
+                _ = cancel.cancelled() => return Ok(()),
+            };
+            let (spec, key) = self.warm_spec(service, &image)?;
+            pools.push(Pool { service: service.clone(), image, spec, key, failed: None });
         }
         let mut generation = 0usize;
         let mut images_checked = Instant::now();
