@@ -40,6 +40,12 @@ impl Run {
         {
             return None;
         }
+        // No pool: the usual path, which makes the step's network while the image builds
+        // (and so marks the project busy for a `slipway gc` meanwhile, which would take
+        // the build's still untagged image).
+        if self.warm_sockets().await.is_empty() {
+            return None;
+        }
         let service_name = action.service.as_str();
         let service = &self.plan.services[service_name];
         // An image that cannot be had fails the step on the usual path, with its message.
