@@ -5,10 +5,16 @@ use slipway_engine::reports::TestCaseResult;
 /// Add one attempt's (or queue batch's) results: a test that ran again replaces its
 /// earlier result, so a retry's outcome counts and the other tests' results stay.
 pub fn add_attempt(results: &mut Vec<(u32, TestCaseResult)>, attempt: u32, cases: &[TestCaseResult]) {
+    replace_earlier(results, attempt, cases);
+    results.extend(cases.iter().cloned().map(|c| (attempt, c)));
+}
+
+/// Drop the results of earlier attempts of these tests. Also for the sibling shards of a
+/// queue step: a failed file is retried by whichever worker is free.
+pub fn replace_earlier(results: &mut Vec<(u32, TestCaseResult)>, attempt: u32, cases: &[TestCaseResult]) {
     let same =
         |a: &TestCaseResult, b: &TestCaseResult| a.suite == b.suite && a.classname == b.classname && a.name == b.name;
     results.retain(|(earlier, old)| *earlier >= attempt || !cases.iter().any(|new| same(old, new)));
-    results.extend(cases.iter().cloned().map(|c| (attempt, c)));
 }
 
 #[cfg(test)]
