@@ -39,8 +39,6 @@ use crate::signals::cancel_on_signals;
 
 /// Exit status for failed steps, invalid files, and errors slipway reports.
 pub const EXIT_FAILURE: u8 = 1;
-/// Exit status after Ctrl-C / SIGTERM.
-
 /// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
 pub fn use_color() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
