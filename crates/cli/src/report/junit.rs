@@ -56,7 +56,7 @@ impl Reporter for JunitReporter {
                 }
             }
             Event::TestResults { step, attempt, cases } => {
-                crate::report::tests::add_attempt(self.tests.entry(*step).or_default(), *attempt, cases);
+                crate::report::tests::add_results(&mut self.tests, &self.steps, *step, *attempt, cases);
             }
             // A failed attempt that is tried again: its outcome is the next attempt's.
             Event::StepFinished { will_retry: true, .. } => {}

@@ -416,21 +416,7 @@ impl Reporter for TerminalReporter {
                 self.start_bar(*step);
             }
             Event::TestResults { step, attempt, cases } => {
-                if *attempt > 1 {
-                    let name = self.steps.iter().find(|s| s.id == *step).map(|s| s.name.clone());
-                    let siblings: Vec<StepId> = self
-                        .steps
-                        .iter()
-                        .filter(|s| s.id != *step && s.shard.is_some() && Some(&s.name) == name.as_ref())
-                        .map(|s| s.id)
-                        .collect();
-                    for sibling in siblings {
-                        if let Some(results) = self.tests.get_mut(&sibling) {
-                            crate::report::tests::replace_earlier(results, *attempt, cases);
-                        }
-                    }
-                }
-                crate::report::tests::add_attempt(self.tests.entry(*step).or_default(), *attempt, cases);
+                crate::report::tests::add_results(&mut self.tests, &self.steps, *step, *attempt, cases);
             }
             // Its phase ("running in a warm environment") already says so.
             Event::StepWarm { .. } => {}
