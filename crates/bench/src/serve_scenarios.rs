@@ -389,6 +389,7 @@ fn fill_build_history(data: &Path) -> Filled {
                         branch: Some(branch.clone()),
                         commit: Some(commit.clone()),
                         started_at: at(started + 1_500),
+                        process: None,
                     })
                     .expect("start a run");
                 // A cancelled or interrupted run stopped before its tests reported.

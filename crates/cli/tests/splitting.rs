@@ -136,6 +136,15 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
     // lag (learned from the first run) plus their files' time.
     let after = split_plan(&p, "2", &paths);
     assert_eq!(after["unknown"], 0, "{after}");
+    // A misspelt --step is named, with the steps there are, and the plan still comes.
+    let misspelt = p.slipway(&["split", "--shards", "2", "--step", "test", "tests/a.t"]);
+    misspelt.assert_code(0);
+    assert!(
+        misspelt.stderr.contains("no run of project") && misspelt.stderr.contains("its steps are: `tests`"),
+        "{}",
+        misspelt.dump()
+    );
+    assert!(misspelt.stdout.contains("shard 1:"), "{}", misspelt.dump());
     let shards = after["shards"].as_array().unwrap();
     let estimates: Vec<u64> = shards.iter().map(|s| s["estimate_ms"].as_u64().unwrap()).collect();
     let lags: Vec<u64> = shards.iter().map(|s| s["start_lag_ms"].as_u64().unwrap()).collect();

@@ -26,7 +26,7 @@ mod timings;
 pub use error::StoreError;
 pub use flaky::{FlakyTest, DIRTY_SUFFIX};
 pub use logs::LOGS_DIR;
-pub use runs::{NewRun, RunDetail, RunResult, RunSummary, RUNNING};
+pub use runs::{NewRun, RunDetail, RunProcess, RunResult, RunSummary, RUNNING};
 pub use schema::SCHEMA_VERSION;
 pub use shard_lags::LAG_RUNS;
 pub use stats::{DurationHistogram, SlowTest, TestRun};

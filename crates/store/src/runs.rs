@@ -20,6 +20,15 @@ pub struct NewRun {
     pub branch: Option<String>,
     pub commit: Option<String>,
     pub started_at: SystemTime,
+    /// The process running it, when it runs on this machine's engine.
+    pub process: Option<RunProcess>,
+}
+
+/// The process that runs a run: its pid on a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunProcess {
+    pub pid: u32,
+    pub host: String,
 }
 
 /// How a finished run ended.
@@ -77,6 +86,8 @@ pub struct RunSummary {
     pub finished_at: Option<SystemTime>,
     /// `passed`, `failed`, `cancelled`, or [`RUNNING`].
     pub result: String,
+    /// The process that ran it, when recorded (runs since schema version 3).
+    pub process: Option<RunProcess>,
     /// Distinct steps recorded.
     pub steps: u32,
     /// Steps whose last attempt has status `failed`.
@@ -118,7 +129,8 @@ SELECT r.id, r.project, r.branch, r.commit_id, r.started_at_ms, r.finished_at_ms
          WHERE t.run_id = r.id AND t.status IN ('failed', 'error')
            AND t.attempt = (SELECT MAX(l.attempt) FROM test_cases l
                              WHERE l.run_id = t.run_id AND l.step = t.step
-                               AND l.suite = t.suite AND l.name = t.name))
+                               AND l.suite = t.suite AND l.name = t.name)),
+       r.pid, r.host
 FROM runs r";
 
 // Newest first; rowid breaks ties between runs started in the same millisecond.
@@ -140,6 +152,10 @@ fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<RunSummary> {
         failed_steps: row.get(8)?,
         tests: row.get(9)?,
         failed_tests: row.get(10)?,
+        process: match (row.get::<_, Option<u32>>(11)?, row.get::<_, Option<String>>(12)?) {
+            (Some(pid), Some(host)) => Some(RunProcess { pid, host }),
+            _ => None,
+        },
     })
 }
 
@@ -148,9 +164,17 @@ impl Store {
     pub fn start_run(&self, run: &NewRun) -> Result<(), StoreError> {
         let connection = self.connection();
         let inserted = connection.execute(
-            "INSERT INTO runs (id, project, branch, commit_id, started_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![run.id, run.project, run.branch, run.commit, millis::from_system_time(run.started_at)],
+            "INSERT INTO runs (id, project, branch, commit_id, started_at_ms, pid, host)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                run.id,
+                run.project,
+                run.branch,
+                run.commit,
+                millis::from_system_time(run.started_at),
+                run.process.as_ref().map(|p| p.pid),
+                run.process.as_ref().map(|p| p.host.as_str())
+            ],
         );
         match inserted {
             Ok(_) => Ok(()),

@@ -71,6 +71,9 @@ CREATE INDEX test_cases_by_test ON test_cases (suite, name, run_id, status);
     // Whether the attempt ran in an environment `slipway warm` started: shards start
     // together there, so their start lags are learned apart from cold runs'.
     M::up("ALTER TABLE steps ADD COLUMN warm INTEGER NOT NULL DEFAULT 0;"),
+    // The process that runs a run and its host, so that a run whose process died before
+    // it could record its end (`kill -9`, a crash, a power cut) is not shown as running.
+    M::up("ALTER TABLE runs ADD COLUMN pid INTEGER; ALTER TABLE runs ADD COLUMN host TEXT;"),
 ];
 
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);

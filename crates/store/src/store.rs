@@ -212,6 +212,7 @@ mod tests {
             branch: None,
             commit: None,
             started_at: UNIX_EPOCH,
+            process: None,
         };
         let error = store.start_run(&run).unwrap_err();
         assert!(matches!(error, StoreError::Busy { .. }), "{error:?}");

@@ -73,6 +73,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The names of the steps the project's runs recorded, sorted: what `--step` of
+    /// `slipway split` can name.
+    pub fn step_names(&self, project: &str) -> Result<Vec<String>, StoreError> {
+        self.connection()
+            .prepare_cached(
+                "SELECT DISTINCT s.name FROM steps s JOIN runs r ON r.id = s.run_id
+                 WHERE r.project = ?1 ORDER BY s.name",
+            )
+            .and_then(|mut statement| {
+                statement.query_map([project], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .map_err(self.database_error("listing step names"))
+    }
+}
+
 /// The middle value, or the mean of the two middle values; 0 for none.
 fn median(values: &mut [i64]) -> i64 {
     values.sort_unstable();

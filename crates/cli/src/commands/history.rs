@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use slipway_engine::liveness::slipway_runs;
 use slipway_engine::reports::test_id;
 use slipway_plan::split::{split_files_with_lags, SplitBy};
-use slipway_store::Store;
+use slipway_store::{RunSummary, Store, RUNNING};
 
-use super::{error, fail};
+use super::{error, fail, this_host};
 use crate::cli::{HistoryArgs, ShowArgs, SplitArgs, SplitByArg, StateArgs};
 
 /// The history folder: `--state-dir` / SLIPWAY_STATE_DIR, else `.slipway` in the project dir.
@@ -34,6 +35,15 @@ fn took(from: SystemTime, to: Option<SystemTime>) -> String {
         .map_or_else(|| "—".to_string(), |d| format!("{:.1}s", d.as_secs_f64()))
 }
 
+/// A run's result as shown. A run still marked running whose process is gone from this
+/// host was interrupted (`kill -9`, a crash) before it could record how it ended.
+fn shown_result(run: &RunSummary) -> &str {
+    match &run.process {
+        Some(p) if run.result == RUNNING && p.host == this_host() && !slipway_runs(p.pid) => "interrupted",
+        _ => &run.result,
+    }
+}
+
 pub fn history(args: &HistoryArgs) -> ExitCode {
     let store = match open(&args.state) {
         Ok(s) => s,
@@ -43,7 +53,7 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
         Ok(runs) if runs.is_empty() => outln!("no runs yet"),
         Ok(runs) => {
             outln!(
-                "{:<12} {:<19} {:<9} {:<20} {:>8} {:>11} {:>11}",
+                "{:<12} {:<19} {:<11} {:<20} {:>8} {:>11} {:>11}",
                 "RUN",
                 "STARTED",
                 "RESULT",
@@ -57,11 +67,11 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
                 let tests =
                     if run.tests == 0 { String::new() } else { format!("{}/{} failed", run.failed_tests, run.tests) };
                 outln!(
-                    "{:<12} {:<19} {:<9} {:<20} {:>8} {:>11} {:>11}",
+                    "{:<12} {:<19} {:<11} {:<20} {:>8} {:>11} {:>11}",
                     run.id,
                     when(run.started_at),
-                    run.result,
-                    run.branch.unwrap_or_default(),
+                    shown_result(&run),
+                    run.branch.clone().unwrap_or_default(),
                     took(run.started_at, run.finished_at),
                     steps,
                     tests
@@ -84,7 +94,7 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let run = &detail.run;
-    outln!("run {} of {}: {}", run.id, run.project, run.result);
+    outln!("run {} of {}: {}", run.id, run.project, shown_result(run));
     outln!(
         "started {}, took {}, branch {}, commit {}",
         when(run.started_at),
@@ -158,7 +168,18 @@ pub fn split(args: &SplitArgs) -> ExitCode {
     let history = |store: &Store| -> Result<_, slipway_store::StoreError> {
         let timings = store.file_timings(&project, args.step.as_deref())?;
         let lags = match &args.step {
-            Some(step) => store.shard_start_lags(&project, step, args.shards, args.warm)?,
+            Some(step) => {
+                let names = store.step_names(&project)?;
+                // A misspelt name would silently mean "no history": say so, but still
+                // give the plan (by count), as a first run without history gets.
+                if !names.is_empty() && !names.contains(step) {
+                    errln!(
+                        "warning: no run of project `{project}` has a step named `{step}`, so no timings apply; its steps are: {}",
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    );
+                }
+                store.shard_start_lags(&project, step, args.shards, args.warm)?
+            }
             None => Vec::new(),
         };
         Ok((timings, lags))

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use slipway_engine::reports::{TestCaseResult, TestStatus};
 use slipway_engine::{Event, StepInfo, StepStatus};
 use slipway_plan::StepId;
-use slipway_store::{NewRun, RunResult, StepRecord, Store, TestCaseRecord, TestStatus as StoredStatus};
+use slipway_store::{NewRun, RunProcess, RunResult, StepRecord, Store, TestCaseRecord, TestStatus as StoredStatus};
 
 use super::Reporter;
 
@@ -100,6 +100,7 @@ impl Reporter for HistoryReporter {
                     branch: self.branch.clone(),
                     commit: self.commit.clone(),
                     started_at: SystemTime::now(),
+                    process: Some(RunProcess { pid: std::process::id(), host: crate::commands::this_host() }),
                 };
                 let result = self.store.start_run(&run);
                 self.note(result);

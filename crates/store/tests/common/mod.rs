@@ -17,6 +17,7 @@ pub fn new_run(id: &str, project: &str, commit: Option<&str>, started_ms: u64) -
         branch: Some("main".to_owned()),
         commit: commit.map(str::to_owned),
         started_at: at(started_ms),
+        process: None,
     }
 }
 
