@@ -133,6 +133,31 @@ fn second_sigint_exits_at_once_and_gc_removes_the_rest() {
 }
 
 #[test]
+fn a_killed_run_reads_as_interrupted_in_the_history_and_gc_removes_what_it_left() {
+    let _gc = gc_lock();
+    let p = TestProject::with_files("kill-9", "app:\n  image: busybox\n", LONG_PARALLEL);
+    let (mut child, _) = start_long_run(&p);
+    let result_in_history = |p: &TestProject| {
+        let history = p.slipway(&["history"]);
+        history.assert_code(0);
+        history.stdout.lines().nth(1).and_then(|l| l.split_whitespace().nth(3)).unwrap_or_default().to_string()
+    };
+    assert_eq!(result_in_history(&p), "running");
+    // SIGKILL: slipway gets no chance to record the run's end or to clean up.
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    assert_eq!(result_in_history(&p), "interrupted");
+    let history = p.slipway(&["history"]).stdout;
+    let run_id = history.lines().nth(1).and_then(|l| l.split_whitespace().next()).expect("a run in the history");
+    let show = p.slipway(&["show", run_id]);
+    assert!(show.stdout.lines().next().is_some_and(|l| l.ends_with(": interrupted")), "{}", show.dump());
+    assert!(!p.leftovers().is_empty(), "a killed run leaves its containers for gc");
+    let gc = Command::new(BIN).arg("gc").output().expect("gc");
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn no_remove_keeps_everything_until_gc() {
     let _gc = gc_lock();
     let p = TestProject::with_files(
@@ -228,7 +253,13 @@ fn missing_files_say_what_was_looked_for() {
     let p = TestProject::new("no-files");
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
-    assert!(r.stderr.contains("no services file") && r.stderr.contains("codeship-services.yml"), "{}", r.dump());
+    assert!(
+        r.stderr.contains("no services file and no steps file")
+            && r.stderr.contains("codeship-services.yml")
+            && r.stderr.contains("codeship-steps.yml"),
+        "{}",
+        r.dump()
+    );
     p.write("codeship-services.yml", "app:\n  image: busybox\n");
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
@@ -256,6 +287,10 @@ fn an_image_that_cannot_be_pulled_shows_the_engines_message() {
         "{message}"
     );
     assert!(message.len() > 80, "the engine's own message is included: {message}");
+    // `slipway run` says it once, not again as the command's failure.
+    let r = p.slipway(&["run", "app", "true"]);
+    r.assert_code(1);
+    assert_eq!(r.stderr.matches("cannot pull image").count(), 1, "{}", r.dump());
     p.assert_no_leftovers();
 }
 
@@ -341,6 +376,12 @@ fn run_executes_a_one_off_command_with_stdin_and_its_exit_status() {
     let r = p.slipway(&["run", "missing"]);
     r.assert_code(1);
     assert!(r.stderr.contains("no service `missing`"), "{}", r.dump());
+
+    // A command the image does not have exits 127, as with `docker run` or a shell.
+    let r = p.slipway(&["run", "app", "no-such-command"]);
+    r.assert_code(127);
+    assert!(r.stderr.contains("`no-such-command` is not in the image's $PATH"), "{}", r.dump());
+    p.assert_no_leftovers();
 }
 
 /// Every image, named or not and intermediate layers included, whose Dockerfile set

@@ -119,13 +119,23 @@ fn serial_failure_stops_what_follows() {
     let p = TestProject::with_files(
         "serial-stop",
         BUSYBOX,
-        "- { name: ok, service: app, command: 'true' }\n- { name: bad, service: app, command: 'false' }\n- { name: never, service: app, command: 'true' }\n",
+        "- { name: ok, service: app, command: 'true' }\n- { name: bad, service: app, command: 'false' }\n- { name: never, service: app, command: 'true' }\n- { name: a step whose name is longer than any line prefix, service: app, command: 'true' }\n",
     );
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
     assert_eq!(r.status("ok"), "passed");
     assert_eq!(r.status("bad"), "failed");
     assert_eq!(r.status("never"), "not_run");
+    // The summary's columns line up whatever the names' lengths.
+    let service_column: Vec<usize> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("STEP "))
+        .take(5)
+        .map(|l| l.find("SERVICE").or_else(|| l.find(" app ").map(|i| i + 1)).expect("a service column"))
+        .collect();
+    assert_eq!(service_column.len(), 5, "{}", r.dump());
+    assert!(service_column.iter().all(|c| *c == service_column[0]), "{service_column:?}\n{}", r.dump());
     p.assert_no_leftovers();
 }
 

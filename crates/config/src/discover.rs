@@ -49,18 +49,28 @@ pub fn discover(
         return Err(Diagnostic::error(None, format!("project directory `{}` does not exist", dir.display()))
             .with_help("pass an existing directory with --dir"));
     }
+    let steps = match steps_path {
+        Some(path) => Some(existing(path, "--steps-path")?),
+        None => first_existing(dir, STEPS_CANDIDATES)?,
+    };
     let services = match services_path {
         Some(path) => existing(path, "--services-path")?,
+        // Both missing usually means the wrong folder: say so once, naming both.
+        None if steps.is_none() && steps_path.is_none() => first_existing(dir, SERVICES_CANDIDATES)?.ok_or_else(|| {
+            Diagnostic::error(None, format!("no services file and no steps file in `{}`", dir.display())).with_help(
+                format!(
+                    "point --dir at your project, or create there a services file (one of {}) and a steps file (one of {})",
+                    SERVICES_CANDIDATES.join(", "),
+                    STEPS_CANDIDATES.join(", ")
+                ),
+            )
+        })?,
         None => first_existing(dir, SERVICES_CANDIDATES)?.ok_or_else(|| {
             Diagnostic::error(None, format!("no services file in `{}`", dir.display())).with_help(format!(
                 "create one of {} there, pass --services-path FILE, or point --dir at your project",
                 SERVICES_CANDIDATES.join(", ")
             ))
         })?,
-    };
-    let steps = match steps_path {
-        Some(path) => Some(existing(path, "--steps-path")?),
-        None => first_existing(dir, STEPS_CANDIDATES)?,
     };
     let compose = services.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.contains("compose"));
     Ok(ProjectFiles { dir: dir.to_path_buf(), services, compose, steps })
@@ -99,6 +109,16 @@ fn first_existing(dir: &Path, names: &[&str]) -> Result<Option<PathBuf>, Diagnos
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_with_neither_file_names_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let both = discover(dir.path(), None, None).unwrap_err();
+        assert!(both.message.contains("no services file and no steps file"), "{}", both.message);
+        std::fs::write(dir.path().join("codeship-steps.yml"), "").unwrap();
+        let services_only = discover(dir.path(), None, None).unwrap_err();
+        assert!(services_only.message.starts_with("no services file in"), "{}", services_only.message);
+    }
 
     #[test]
     fn prefers_slipway_then_codeship_then_compose() {

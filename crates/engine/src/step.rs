@@ -360,7 +360,7 @@ impl Run {
         }
         let end = match code {
             Ok(code) => StepEnd::Exited(code),
-            Err(message) => StepEnd::failed(message),
+            Err(message) => start_failure(message),
         };
         self.after_end(id, action, end, &on_fail_spec, &network, res).await
     }
@@ -729,13 +729,25 @@ pub(crate) fn exit_message(code: i64) -> String {
     }
 }
 
+const COMMAND_NOT_STARTED: &str = "the command could not be started: ";
+const NOT_EXECUTABLE: &str = "is not executable";
+
+/// How a step whose container did not start ends. A command that cannot be started
+/// exits 127 (not found) or 126 (not executable), as under a shell or `docker run`.
+fn start_failure(message: String) -> StepEnd {
+    match message.strip_prefix(COMMAND_NOT_STARTED) {
+        Some(why) => StepEnd::ExitedWith { code: if why.contains(NOT_EXECUTABLE) { 126 } else { 127 }, message },
+        None => StepEnd::failed(message),
+    }
+}
+
 /// The engine's start error, with what to do for the common "no such command" case.
 fn start_error(message: &str) -> String {
     const HINT: &str = "Check the command exists in the image (the steps' commands run without a shell; use `sh -c '…'` for shell syntax)";
     if let Some((program, why)) = missing_program(message) {
-        format!("the command could not be started: `{program}` {why}. {HINT}")
+        format!("{COMMAND_NOT_STARTED}`{program}` {why}. {HINT}")
     } else if message.contains("executable file not found") || message.contains("no such file or directory") {
-        format!("the command could not be started: {message}. {HINT}")
+        format!("{COMMAND_NOT_STARTED}{message}. {HINT}")
     } else {
         format!("the container could not be started: {message}")
     }
@@ -751,7 +763,7 @@ fn missing_program(message: &str) -> Option<(&str, &'static str)> {
     } else if after.contains("no such file or directory") {
         "does not exist in the container"
     } else if after.contains("permission denied") {
-        "is not executable"
+        NOT_EXECUTABLE
     } else {
         return None;
     };
@@ -760,7 +772,7 @@ fn missing_program(message: &str) -> Option<(&str, &'static str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{levels, start_error};
+    use super::{levels, start_error, start_failure, StepEnd};
 
     #[test]
     fn start_errors_name_the_missing_program() {
@@ -779,6 +791,17 @@ mod tests {
         );
         let message = start_error("cgroup refuses to start");
         assert_eq!(message, "the container could not be started: cgroup refuses to start");
+    }
+
+    #[test]
+    fn a_command_that_cannot_start_exits_as_under_a_shell() {
+        let code = |tail: &str| match start_failure(start_error(tail)) {
+            StepEnd::ExitedWith { code, .. } => Some(code),
+            _ => None,
+        };
+        assert_eq!(code("exec: \"npm\": executable file not found in $PATH"), Some(127));
+        assert_eq!(code("exec: \"./run.sh\": permission denied"), Some(126));
+        assert_eq!(code("cgroup refuses to start"), None);
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct TerminalReporter {
     /// Images built or pulled during the run, for the summary: a step's time includes
     /// waiting for its image, and the summary says how much of it that was.
     image_times: Vec<String>,
+    /// Image errors already printed: `slipway run` does not print them again as the
+    /// step's failure.
+    image_errors: Vec<String>,
     finished: HashMap<StepId, Finished>,
     /// Test cases from the steps' reports, with the attempt they came from.
     tests: HashMap<StepId, Vec<(u32, TestCaseResult)>>,
@@ -78,6 +81,7 @@ impl TerminalReporter {
             overflow_bar: None,
             image_bars: HashMap::new(),
             image_actions: HashMap::new(),
+            image_errors: Vec::new(),
             image_times: Vec::new(),
             finished: HashMap::new(),
             tests: HashMap::new(),
@@ -196,7 +200,10 @@ impl TerminalReporter {
 
     fn summary(&self, success: bool, cancelled: bool, duration: Duration) {
         let mut out = Vec::new();
-        let service_width = self.steps.iter().map(|s| s.service.len()).max().unwrap_or(0).max(7);
+        let service_width = self.steps.iter().map(|s| s.service.chars().count()).max().unwrap_or(0).max(7);
+        // Full names here, unlike the line prefixes (capped at MAX_LABEL), so the table
+        // lines up by its own longest label.
+        let width = self.steps.iter().map(|s| s.label.chars().count()).max().unwrap_or(0).max(4);
         out.push(String::new());
         out.push(
             self.plain()
@@ -207,7 +214,7 @@ impl TerminalReporter {
                     "SERVICE",
                     "STATUS",
                     "TIME",
-                    w = self.width,
+                    w = width,
                     sw = service_width
                 ))
                 .to_string(),
@@ -223,7 +230,7 @@ impl TerminalReporter {
             };
             let status = self.status_text(f.status);
             let pad = 11usize.saturating_sub(console::measure_text_width(&status));
-            let label = format!("{:<w$}", step.label, w = self.width);
+            let label = format!("{:<width$}", step.label);
             let mut row = format!(
                 "{}  {:<sw$}  {status}{}  {time:>8}",
                 self.label_style(step.id).apply_to(label),
@@ -386,7 +393,10 @@ impl Reporter for TerminalReporter {
                     self.multi.remove(&bar);
                 }
                 match error {
-                    Some(error) if self.options.raw => errln!("{} {error}", self.style(1).bold().apply_to("error:")),
+                    Some(error) if self.options.raw => {
+                        errln!("{} {error}", self.style(1).bold().apply_to("error:"));
+                        self.image_errors.push(error.clone());
+                    }
                     Some(error) => self.line(format!("{} {error}", self.style(1).bold().apply_to("error:"))),
                     None => {
                         let verb = if *action == ImageAction::Build { "built" } else { "pulled" };
@@ -462,7 +472,9 @@ impl Reporter for TerminalReporter {
                 }
                 if self.options.raw {
                     if *status == StepStatus::Failed
-                        && !message.as_deref().is_some_and(|m| m.starts_with("exited with code"))
+                        && !message.as_deref().is_some_and(|m| {
+                            m.starts_with("exited with code") || self.image_errors.iter().any(|e| e == m)
+                        })
                     {
                         errln!("{} {}", self.style(1).bold().apply_to("error:"), message.clone().unwrap_or_default());
                         for detail in details {
