@@ -121,6 +121,24 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
                 )
                 .with_help("keep one of them (to override a value from an anchor, use a merge key `<<: *anchor`)"));
             }
+            // The parser does not say which alias; the text at its position does.
+            let alias: String = file
+                .text
+                .get(span.offset..)
+                .unwrap_or_default()
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !",[]{}".contains(*c))
+                .collect();
+            let name = alias.strip_prefix('*').unwrap_or_default();
+            if message.contains("unknown anchor") && !name.is_empty() {
+                return Err(Diagnostic::error(
+                    Some(span),
+                    format!("invalid YAML: the alias `*{name}` names no anchor `&{name}` before it"),
+                )
+                .with_help(format!(
+                    "define `&{name}` on an earlier value of this file (an anchor must come before its aliases), or fix the alias's spelling"
+                )));
+            }
             Err(Diagnostic::error(Some(span), format!("invalid YAML: {message}"))
                 .with_help("fix the syntax at this position (indentation, quotes, a missing ':' or '-')"))
         }
@@ -366,6 +384,13 @@ mod tests {
         let node = parse_str("[{\"service\": \"a\",\n \"command\": \"true\"}]");
         let step = &node.as_seq().unwrap()[0];
         assert_eq!(step.get("command").unwrap().span.line, 2);
+    }
+
+    #[test]
+    fn an_unknown_alias_is_named() {
+        let err = parse(&SourceFile::new("t.yml", "t.yml", "a: &base {x: 1}\nb: *bsae\n")).unwrap_err();
+        assert_eq!(err.message, "invalid YAML: the alias `*bsae` names no anchor `&bsae` before it");
+        assert_eq!(err.span.unwrap().line, 2);
     }
 
     #[test]
