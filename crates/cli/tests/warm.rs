@@ -303,6 +303,36 @@ fn the_pool_takes_back_an_environment_whose_step_was_killed() {
 }
 
 #[test]
+fn a_warm_step_whose_container_is_killed_fails_137_and_is_named_as_reporting_no_tests() {
+    let p = TestProject::with_files(
+        "warm-killed-container",
+        SERVICES,
+        "- { name: long, service: app, reports: ['reports/*.xml'], command: \"sh -c 'echo started; sleep 120'\" }\n",
+    );
+    let pool = Pool::start(&p, &["--size", "1"]);
+    let leased = wait_for_free(&p, 1);
+    let events = p.path.parent().expect("parent").join("events-killed-container.jsonl");
+    let run = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "started") {
+        assert!(Instant::now() < deadline, "the step did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let container = leased.into_iter().next().expect("the warm container");
+    assert!(Command::new("docker").args(["kill", &container]).output().expect("docker kill").status.success());
+    let out = run.wait_with_output().expect("the run ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let finished =
+        support::read_events(&events).into_iter().find(|e| e["event"] == "step_finished").expect("step_finished");
+    assert_eq!(finished["exit_code"], 137, "{finished}");
+    assert!(stdout.contains("no test results from long"), "{stdout}");
+    let (code, stderr) = pool.stop();
+    assert_eq!(code, Some(0), "{stderr}");
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn shards_and_queue_workers_of_a_split_step_run_warm_with_their_own_variables() {
     for mode in ["static", "queue"] {
         let p = TestProject::with_files(

@@ -113,6 +113,10 @@ impl Run {
                 ReportSource { runtime: self.runtime.as_ref(), container: &container, lease: Some(&mut lease) };
             self.collect_reports(id, attempt, action, source, &working_dir, fresh).await;
             tracing::debug!("{container}: reports read {:?}", started.elapsed().unwrap_or_default());
+        } else if !action.reports.is_empty() {
+            // The container stopped under the command: no reports to read. Say the step
+            // has none, so the summary names it among those whose tests are not counted.
+            self.events.send(Event::TestResults { step: id, attempt, cases: Vec::new() });
         }
         let end = match code {
             Ok(code) => StepEnd::Exited(code),
