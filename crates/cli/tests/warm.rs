@@ -208,12 +208,18 @@ fn no_two_steps_get_the_same_warm_environment() {
     for (child, events) in runs {
         let result = p.result(child.wait_with_output().expect("run"), &events);
         result.assert_code(0);
+        let mut cold = 0;
         for i in 1..=4 {
             let label = format!("s{i}");
             if ran_warm(&result, &label) {
                 warm_hosts.push(host_of(&result, &label));
+            } else {
+                cold += 1;
             }
         }
+        // A step that found no free environment says why it made its own, once a run.
+        let said = format!("{}{}", result.stdout, result.stderr).matches("but none was free").count();
+        assert_eq!(said, usize::from(cold > 0), "{cold} step(s) ran cold\n{}", result.dump());
     }
     assert!(!warm_hosts.is_empty(), "no step ran warm");
     let unique: HashSet<&String> = warm_hosts.iter().collect();

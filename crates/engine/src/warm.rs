@@ -107,9 +107,9 @@ impl Run {
         None
     }
 
-    /// The pool keeps `service` warm, but from an image this run has rebuilt, or as another
-    /// run would configure it (a user who passed `-e` to `steps` and not to `warm`): say
-    /// which, once, or it silently does nothing.
+    /// The pool keeps `service` warm, but none is free, or from an image this run has
+    /// rebuilt, or as another run would configure it (a user who passed `-e` to `steps`
+    /// and not to `warm`): say which, once, or the step is slow without a word.
     async fn tell_misfit(&self, service: &str, key: &str, image_id: &str) {
         if self.warm_misfits.lock().expect("warm misfits").contains(service) {
             return;
@@ -119,17 +119,22 @@ impl Run {
             (SERVICE.to_string(), service.to_string()),
             (WARM_KEY.to_string(), String::new()),
         ]);
-        // Only others: one of this key may be starting while the pool refills its slot.
-        let others: Vec<ContainerSummary> = self
-            .runtime
-            .containers_labelled(&filter)
-            .await
-            .map(|found| found.into_iter().filter(|c| c.labels.get(WARM_KEY).is_some_and(|k| k != key)).collect())
-            .unwrap_or_default();
-        if others.is_empty() || !self.warm_misfits.lock().expect("warm misfits").insert(service.to_string()) {
+        let kept: Vec<ContainerSummary> = self.runtime.containers_labelled(&filter).await.unwrap_or_default();
+        let (fitting, others): (Vec<ContainerSummary>, Vec<ContainerSummary>) =
+            kept.into_iter().partition(|c| c.labels.get(WARM_KEY).is_some_and(|k| k == key));
+        if (others.is_empty() && fitting.is_empty())
+            || !self.warm_misfits.lock().expect("warm misfits").insert(service.to_string())
+        {
             return;
         }
-        if others.iter().all(|c| c.labels.get(IMAGE_ID).is_some_and(|id| id != image_id)) {
+        if others.is_empty() {
+            // Every environment fits but none is free: leased by other steps or runs, or
+            // still starting while the pool refills after the last run.
+            self.notice(format!(
+                "`slipway warm` keeps {} environment(s) of `{service}`, but none was free (in use, or still starting while the pool refills after a run); steps that found none make their own. `slipway warm --size N` keeps more",
+                fitting.len()
+            ));
+        } else if others.iter().all(|c| c.labels.get(IMAGE_ID).is_some_and(|id| id != image_id)) {
             self.notice(format!(
                 "`slipway warm` keeps environments of `{service}` made from its previous image; this run's image is new (a changed Dockerfile or build context), so its steps make their own. The pool warms the new image within seconds, for the next run"
             ));
