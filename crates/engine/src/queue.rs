@@ -73,12 +73,12 @@ impl QueueState {
     }
 
     /// The next batch for `worker` (which has finished its previous one). Its first batch
-    /// is its whole list but a reserve: its files without recorded durations, or with
-    /// no history at all its smallest files up to a tenth of a share (at least one). Every batch pays the
-    /// command's start-up, so a worker should run few. After that it takes small batches
-    /// of the smallest files — first from the workers still busy (the ones that started
-    /// late or got slower files than expected: they will not get to their reserve in
-    /// time), then its own, then any — so all finish together.
+    /// is its whole list but a reserve: its files without recorded durations, or with no
+    /// history at all its smallest files up to a tenth of a share (at least one). Every
+    /// batch pays the command's start-up, so a worker should run few. After that it takes
+    /// small batches of the smallest files — first from the workers still busy (the ones
+    /// that started late or got slower files than expected: they will not get to their
+    /// reserve in time), then its own, then any — so all finish together.
     fn take(&mut self, worker: usize) -> Option<Vec<Item>> {
         let batch = self.next_batch(worker);
         if let Some(busy) = self.busy.get_mut(worker) {
