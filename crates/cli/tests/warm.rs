@@ -273,6 +273,18 @@ fn a_service_that_cannot_be_kept_warm_is_named_with_the_reason() {
     p.assert_no_leftovers();
 }
 
+/// `slipway steps` in the background, once its step printed `started`; its events file.
+fn steps_until_started(p: &TestProject, name: &str) -> (Child, std::path::PathBuf) {
+    let events = p.path.parent().expect("parent").join(format!("events-{name}.jsonl"));
+    let run = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "started") {
+        assert!(Instant::now() < deadline, "the step did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (run, events)
+}
+
 #[test]
 fn the_pool_takes_back_an_environment_whose_step_was_killed() {
     let p = TestProject::with_files(
@@ -282,13 +294,7 @@ fn the_pool_takes_back_an_environment_whose_step_was_killed() {
     );
     let pool = Pool::start(&p, &["--size", "1"]);
     let before = wait_for_free(&p, 1);
-    let events = p.path.parent().expect("parent").join("events-killed.jsonl");
-    let mut run = p.command(&["steps"], &events).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "started") {
-        assert!(Instant::now() < deadline, "the step did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut run, _) = steps_until_started(&p, "killed");
     run.kill().expect("SIGKILL the run");
     run.wait().expect("reaped");
     // The run's lease ended with its process: the pool removes that container and starts
@@ -317,13 +323,7 @@ fn a_warm_step_whose_container_is_killed_fails_137_and_is_named_as_reporting_no_
     );
     let pool = Pool::start(&p, &["--size", "1"]);
     let leased = wait_for_free(&p, 1);
-    let events = p.path.parent().expect("parent").join("events-killed-container.jsonl");
-    let run = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "started") {
-        assert!(Instant::now() < deadline, "the step did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (run, events) = steps_until_started(&p, "killed-container");
     let container = leased.into_iter().next().expect("the warm container");
     assert!(Command::new("docker").args(["kill", &container]).output().expect("docker kill").status.success());
     let out = run.wait_with_output().expect("the run ends");
