@@ -119,7 +119,7 @@ fn serial_failure_stops_what_follows() {
     let p = TestProject::with_files(
         "serial-stop",
         BUSYBOX,
-        "- { name: ok, service: app, command: 'true' }\n- { name: bad, service: app, command: 'false' }\n- { name: never, service: app, command: 'true' }\n- { name: a step whose name is longer than any line prefix, service: app, command: 'true' }\n",
+        "- { name: ok, service: app, command: 'true' }\n- { name: bad, service: app, command: 'false' }\n- { name: never, service: app, command: 'true' }\n- { name: a step whose name is longer than any line prefix, service: app, command: 'true' }\n- { service: app, command: \"sh -c 'echo an unnamed step is labelled with its command, however long that is'\" }\n",
     );
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
@@ -131,11 +131,16 @@ fn serial_failure_stops_what_follows() {
         .stdout
         .lines()
         .skip_while(|l| !l.starts_with("STEP "))
-        .take(5)
-        .map(|l| l.find("SERVICE").or_else(|| l.find(" app ").map(|i| i + 1)).expect("a service column"))
+        .take(6)
+        .map(|l| {
+            let at = l.find("SERVICE").or_else(|| l.find(" app ").map(|i| i + 1)).expect("a service column");
+            l[..at].chars().count()
+        })
         .collect();
-    assert_eq!(service_column.len(), 5, "{}", r.dump());
+    assert_eq!(service_column.len(), 6, "{}", r.dump());
     assert!(service_column.iter().all(|c| *c == service_column[0]), "{service_column:?}\n{}", r.dump());
+    // An unnamed step's whole command is cut short there, not the table made as wide.
+    assert!(service_column[0] <= 62, "{service_column:?}\n{}", r.dump());
     p.assert_no_leftovers();
 }
 

@@ -85,8 +85,18 @@ fn unknown_service(project: &Project, reference: &Spanned<String>, role: &str, d
 
 fn check_references(project: &Project, service: &Service, diags: &mut Diagnostics) {
     let name = &service.name.value;
+    // On the step's network an alias answers for every container that has it: two links
+    // under one name would make it answer for both, in turn.
+    let mut aliases: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for link in &service.links {
         unknown_service(project, &link.service, &format!("a link of service `{name}`"), diags);
+        let Some(alias) = link.alias.as_deref() else { continue };
+        let target = link.service.value.as_str();
+        if let Some(other) = aliases.insert(alias, target).filter(|other| *other != target) {
+            diags
+                .error(&link.service.span, format!("service `{name}` links both `{other}` and `{target}` as `{alias}`"))
+                .hint("give each link its own alias");
+        }
     }
     for dep in &service.depends_on {
         unknown_service(project, &dep.service, &format!("`depends_on` of service `{name}`"), diags);
@@ -250,7 +260,7 @@ fn check_step<'a>(
             match &push.image_name {
                 None => {
                     diags
-                        .error(&step.span, format!("push {what} has no `image_name`"))
+                        .error(&step.span, format!("{what} pushes an image but has no `image_name`"))
                         .hint("set `image_name` to the image of the service to push");
                 }
                 Some(image_name) => check_push_image(project, service, image_name, diags),

@@ -618,6 +618,29 @@ fn values_the_engine_would_refuse_are_errors_at_their_line() {
 }
 
 #[test]
+fn one_alias_for_two_links_is_an_error_and_a_push_step_without_image_name_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "a: {image: busybox}\nb: {image: busybox}\nc:\n  image: busybox\n  links: [\"a:bee\", \"a:bee\", \"b:bee\"]\n",
+    );
+    write(
+        dir.path(),
+        "codeship-steps.yml",
+        "- { service: c, command: 'true' }\n- { name: ship, type: push, service: c }\n",
+    );
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].contains("codeship-services.yml:5:")
+            && errors[0].contains("service `c` links both `a` and `b` as `bee`"),
+        "{errors:?}"
+    );
+    assert!(errors[1].contains("step `ship` pushes an image but has no `image_name`"), "{errors:?}");
+}
+
+#[test]
 fn keys_of_a_depends_on_entry_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     write(

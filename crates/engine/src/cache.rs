@@ -60,7 +60,13 @@ impl Run {
             // Outside a git repository, and no --ci-branch: one cache for all runs.
             "no cache yet (no branch: not a git repository and no --ci-branch); building from scratch".to_string()
         } else {
-            format!("no cache for branch `{}` yet; building from scratch", self.options.cache.branch)
+            match branches.get(1) {
+                Some(default) => format!(
+                    "no cache for branch `{}` yet, nor for `{default}` (the service's `default_cache_branch`); building from scratch",
+                    self.options.cache.branch
+                ),
+                None => format!("no cache for branch `{}` yet; building from scratch", self.options.cache.branch),
+            }
         });
         None
     }

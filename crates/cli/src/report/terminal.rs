@@ -19,6 +19,17 @@ use super::Reporter;
 const MAX_BARS: usize = 8;
 /// Labels longer than this are cut in the prefix column.
 const MAX_LABEL: usize = 32;
+/// The summary's: an unnamed step's label is its whole command.
+const MAX_SUMMARY_LABEL: usize = 60;
+
+/// `label`, cut to `max` characters with `…` when longer.
+fn clip(label: &str, max: usize) -> String {
+    if label.chars().count() > max {
+        label.chars().take(max - 1).chain(std::iter::once('…')).collect()
+    } else {
+        label.to_string()
+    }
+}
 
 pub struct TerminalOptions {
     /// Live progress bars (a terminal, and no -T).
@@ -109,12 +120,7 @@ impl TerminalReporter {
     }
 
     fn prefix(&self, id: StepId) -> String {
-        let label = &self.steps[id.0].label;
-        let shown: String = if label.chars().count() > MAX_LABEL {
-            label.chars().take(MAX_LABEL - 1).chain(std::iter::once('…')).collect()
-        } else {
-            label.clone()
-        };
+        let shown = clip(&self.steps[id.0].label, MAX_LABEL);
         let padded = format!("{shown:<width$}", width = self.width);
         format!("{} {}", self.label_style(id).apply_to(padded), self.plain().dim().apply_to("│"))
     }
@@ -201,9 +207,9 @@ impl TerminalReporter {
     fn summary(&self, success: bool, cancelled: bool, duration: Duration) {
         let mut out = Vec::new();
         let service_width = self.steps.iter().map(|s| s.service.chars().count()).max().unwrap_or(0).max(7);
-        // Full names here, unlike the line prefixes (capped at MAX_LABEL), so the table
-        // lines up by its own longest label.
-        let width = self.steps.iter().map(|s| s.label.chars().count()).max().unwrap_or(0).max(4);
+        // Longer names here than in the line prefixes (MAX_LABEL); the table lines up by
+        // its own longest label.
+        let width = self.steps.iter().map(|s| s.label.chars().count().min(MAX_SUMMARY_LABEL)).max().unwrap_or(0).max(4);
         out.push(String::new());
         out.push(
             self.plain()
@@ -230,7 +236,7 @@ impl TerminalReporter {
             };
             let status = self.status_text(f.status);
             let pad = 11usize.saturating_sub(console::measure_text_width(&status));
-            let label = format!("{:<width$}", step.label);
+            let label = format!("{:<width$}", clip(&step.label, MAX_SUMMARY_LABEL));
             let mut row = format!(
                 "{}  {:<sw$}  {status}{}  {time:>8}",
                 self.label_style(step.id).apply_to(label),
