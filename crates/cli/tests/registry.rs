@@ -96,7 +96,10 @@ fn authenticated_push_with_an_encrypted_dockercfg_and_a_clear_error_for_a_wrong_
         "a password was shown: {}",
         r.dump()
     );
-    remove_images(&[&format!("{image}:v1"), &format!("{image}:v2"), &format!("{image}:latest")]);
+    // The tag made for the push that failed is gone; the pushed one stays.
+    assert!(!image_exists(&format!("{image}:v2")), "a failed push left its tag");
+    assert!(image_exists(&format!("{image}:v1")));
+    remove_images(&[&format!("{image}:v1"), &format!("{image}:latest")]);
     p.assert_no_leftovers();
 }
 

@@ -31,10 +31,14 @@ impl Run {
         };
         self.phase(id, format!("pushing {target} to {host} {how}"));
         let output = |line: String| self.events.send(Event::StepOutput { step: id, stream: Stream::Stdout, line });
-        self.runtime
-            .push_image(&target, credentials, &output)
-            .await
-            .map_err(|e| format!("push of `{target}` failed: {}", e.message))?;
+        if let Err(e) = self.runtime.push_image(&target, credentials, &output).await {
+            // Only a pushed image stays: the tag made for a push that failed would keep
+            // the run's image on the engine after the run removed it.
+            if target != source {
+                let _ = self.runtime.remove_image(&target).await;
+            }
+            return Err(format!("push of `{target}` failed: {}", e.message));
+        }
         self.images.mark_pushed(&source);
         output(format!("pushed {target}"));
         Ok(())

@@ -4,6 +4,7 @@
 
 mod build;
 mod context;
+mod go_template;
 mod image_builders;
 mod in_use;
 mod model;

@@ -28,7 +28,9 @@ pub const TEMPLATE_FIELDS: &[&str] = &[
     "CiName",
 ];
 
-/// Render `{{ .Field }}` placeholders. Anything else inside `{{ }}` is an error naming it.
+/// Render `{{ … }}` actions: fields such as `{{ .Branch }}`, and the part of Go's
+/// templates Jet's users wrote (see [`crate::go_template`]). An action it cannot do is
+/// an error that names it.
 pub fn render(template: &str, vars: &TemplateVars) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -36,18 +38,19 @@ pub fn render(template: &str, vars: &TemplateVars) -> Result<String, String> {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after.find("}}").ok_or_else(|| format!("`{{{{` without `}}}}` in `{template}`"))?;
-        let expr = after[..end].trim().trim_start_matches('-').trim_end_matches('-').trim();
-        let field = expr.strip_prefix('.').filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric()));
-        match field.and_then(|f| vars.get(f).map(|v| (f, v))) {
-            Some((_, value)) => out.push_str(value),
-            None => {
-                return Err(format!(
-                    "`{{{{ {expr} }}}}` is not a known template field; use one of {}",
-                    TEMPLATE_FIELDS.iter().map(|f| format!(".{f}")).collect::<Vec<_>>().join(" ")
-                ))
-            }
+        let mut action = &after[..end];
+        let mut next = &after[end + 2..];
+        // `{{- ` and ` -}}` trim the white space before and after, as in Go.
+        if let Some(trimmed) = action.strip_prefix("- ") {
+            out.truncate(out.trim_end().len());
+            action = trimmed;
         }
-        rest = &after[end + 2..];
+        if let Some(trimmed) = action.strip_suffix(" -") {
+            next = next.trim_start();
+            action = trimmed;
+        }
+        out.push_str(&crate::go_template::evaluate(action.trim(), vars)?);
+        rest = next;
     }
     out.push_str(rest);
     Ok(out)
