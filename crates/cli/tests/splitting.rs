@@ -113,6 +113,10 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
     // No history yet: `split` counts files.
     let before = split_plan(&p, "2", &paths);
     assert_eq!(before["unknown"], 6, "{before}");
+    // By count, a file is no time at all: no estimate is shown, nor the shards without files.
+    let text = p.slipway(&["split", "--shards", "4", "tests/a.t", "tests/b.t"]);
+    assert!(text.stdout.contains("shard 1:  tests/a.t\n"), "{}", text.dump());
+    assert!(!text.stdout.contains('~') && text.stdout.contains("no files for shard(s) 3, 4"), "{}", text.dump());
 
     let first = p.slipway(&["steps", "--junit", "junit.xml"]);
     first.assert_code(0);
@@ -144,7 +148,8 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
         "{}",
         misspelt.dump()
     );
-    assert!(misspelt.stdout.contains("shard 1:"), "{}", misspelt.dump());
+    // It still uses the timings the project recorded (a renamed step does the same in a run).
+    assert!(misspelt.stdout.starts_with("2 shards by timings"), "{}", misspelt.dump());
     let shards = after["shards"].as_array().unwrap();
     let estimates: Vec<u64> = shards.iter().map(|s| s["estimate_ms"].as_u64().unwrap()).collect();
     let lags: Vec<u64> = shards.iter().map(|s| s["start_lag_ms"].as_u64().unwrap()).collect();
@@ -209,6 +214,18 @@ fn timings_of_a_step_that_is_not_split_serve_a_later_split() {
     r.assert_code(0);
     let plan = split_plan(&p, "2", &["tests/test_slow.py", "tests/test_quick.py"]);
     assert_eq!(plan["unknown"], 0, "the unsplit run's timings are known by file: {plan}");
+    // A split step of another name has no timings of its own: it uses the project's.
+    p.write(
+        "codeship-steps.yml",
+        "- name: split-tests\n  service: app\n  parallelism: 2\n  split:\n    files: 'tests/test_*.py'\n  reports: ['reports/*.xml']\n  command: sh run-tests.sh reports/junit-{shard}.xml {files}\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("by recorded timings") && !r.stdout.contains("no timings recorded yet"),
+        "{}",
+        r.dump()
+    );
     p.assert_no_leftovers();
 }
 

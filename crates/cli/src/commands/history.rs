@@ -166,7 +166,11 @@ pub fn split(args: &SplitArgs) -> ExitCode {
     // With --step, the step's shards' start lags too: the plan is then the one a run of
     // that step would use.
     let history = |store: &Store| -> Result<_, slipway_store::StoreError> {
-        let timings = store.file_timings(&project, args.step.as_deref())?;
+        // As a run does: a step without timings of its own uses any step's.
+        let mut timings = store.file_timings(&project, args.step.as_deref())?;
+        if timings.is_empty() && args.step.is_some() {
+            timings = store.file_timings(&project, None)?;
+        }
         let lags = match &args.step {
             Some(step) => {
                 let names = store.step_names(&project)?;
@@ -174,7 +178,7 @@ pub fn split(args: &SplitArgs) -> ExitCode {
                 // give the plan (by count), as a first run without history gets.
                 if !names.is_empty() && !names.contains(step) {
                     errln!(
-                        "warning: no run of project `{project}` has a step named `{step}`, so no timings apply; its steps are: {}",
+                        "warning: no run of project `{project}` has a step named `{step}`, so the plan uses the timings any step recorded and no start lags; its steps are: {}",
                         names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
                     );
                 }
@@ -234,10 +238,21 @@ pub fn split(args: &SplitArgs) -> ExitCode {
             String::new()
         }
     );
+    let timed = plan.by == SplitBy::Timings;
+    let mut empty = Vec::new();
     for (i, shard) in plan.shards.iter().enumerate() {
+        if shard.files.is_empty() {
+            empty.push((i + 1).to_string());
+            continue;
+        }
         let starts =
             if lag(i).is_zero() { String::new() } else { format!(" (starts ~{:.1}s late)", lag(i).as_secs_f64()) };
-        outln!("shard {}: ~{:.1}s{starts}  {}", i + 1, shard.estimate.as_secs_f64(), shard.files.join(" "));
+        // Without timings a file counts as one unit: no time to show.
+        let estimate = if timed { format!(" ~{:.1}s{starts}", shard.estimate.as_secs_f64()) } else { String::new() };
+        outln!("shard {}:{estimate}  {}", i + 1, shard.files.join(" "));
+    }
+    if !empty.is_empty() {
+        outln!("no files for shard(s) {} (a run skips them)", empty.join(", "));
     }
     ExitCode::SUCCESS
 }

@@ -41,7 +41,16 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         _ => Vec::new(),
     };
     let warm = !warm_pools.is_empty();
-    let timings = |step: &str| store.file_timings(&project_name, Some(step)).unwrap_or_default();
+    // A step without timings of its own (new, or renamed) uses what any step of the
+    // project recorded for its files: an unsplit run's, say.
+    let timings = |step: &str| {
+        let own = store.file_timings(&project_name, Some(step)).unwrap_or_default();
+        if own.is_empty() {
+            store.file_timings(&project_name, None).unwrap_or_default()
+        } else {
+            own
+        }
+    };
     let lags =
         |step: &str, shards: usize| store.shard_start_lags(&project_name, step, shards, warm).unwrap_or_default();
     prepared.ctx.split_inputs = or_exit(split_inputs(&prepared.project, &timings, &lags))?;
