@@ -272,6 +272,11 @@ impl Run {
                     queue.leave(worker);
                     (requeued, lost)
                 };
+                if !lost.is_empty() && !action.reports.is_empty() {
+                    // No results for what it lost: the summary then names the worker among
+                    // those whose tests are missing from the counts.
+                    self.events.send(Event::TestResults { step: id, attempt, cases: Vec::new() });
+                }
                 let code = state.exit_code.unwrap_or(code);
                 let why = state.error.map(|e| format!(": {e}")).unwrap_or_default();
                 let fate = match (requeued.is_empty(), lost.is_empty()) {

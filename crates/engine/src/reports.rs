@@ -11,7 +11,7 @@ use globset::Glob;
 use serde::Serialize;
 
 pub use crate::junit_reader::parse_junit;
-use crate::runtime::{Runtime, Stream};
+use crate::runtime::{ErrorKind, Runtime, Stream};
 use crate::warm_lease::WarmLease;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -165,7 +165,11 @@ async fn matching_files(
     };
     let archive = match leased {
         Some(tar) => futures::stream::once(futures::future::ready(Ok(bytes::Bytes::from(tar)))).boxed(),
-        None => source.runtime.read_archive(source.container, &base).await.map_err(|e| no_reports(e.message))?,
+        None => source.runtime.read_archive(source.container, &base).await.map_err(|e| match e.kind {
+            // The engine's words name the container by its 64-character id.
+            ErrorKind::NotFound => no_reports(format!("`{base}` does not exist in the container")),
+            _ => no_reports(e.message),
+        })?,
     };
     let reader = tokio_util::io::StreamReader::new(archive.map_err(|e| std::io::Error::other(e.message)));
     // Entries are named from the base's own name: rebuild absolute paths from its parent.

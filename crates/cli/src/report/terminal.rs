@@ -46,6 +46,7 @@ struct Finished {
     /// The attempt this outcome is of (`retry`): later than 1 means earlier ones failed.
     attempt: u32,
     duration: Duration,
+    exit_code: Option<i64>,
     message: Option<String>,
     details: Vec<String>,
 }
@@ -327,6 +328,26 @@ impl TerminalReporter {
                 silent.join(", ")
             ));
         }
+        // Killed after some results (a queue worker after its first batches): the files it
+        // was running when it stopped are missing from the counts.
+        let cut_short: Vec<String> = self
+            .steps
+            .iter()
+            .filter(|info| self.tests.get(&info.id).is_some_and(|t| !t.is_empty()))
+            .filter(|info| {
+                self.finished
+                    .get(&info.id)
+                    .is_some_and(|f| f.status == StepStatus::Failed && matches!(f.exit_code, Some(137 | 143)))
+            })
+            .map(|info| self.label_style(info.id).apply_to(&info.label).to_string())
+            .collect();
+        if !cut_short.is_empty() {
+            out.push(format!(
+                "  {} test results cut short from {}: the container stopped, and the tests it was running are not counted",
+                self.style(1).apply_to("!"),
+                cut_short.join(", ")
+            ));
+        }
         for (info, case) in all.iter().filter(|(_, c)| matches!(c.status, TestStatus::Failed | TestStatus::Error)) {
             let mut line = format!("  {} {}", self.style(1).apply_to("✗"), case.id());
             line.push_str(&format!("  {}", self.label_style(info.id).apply_to(&info.label)));
@@ -463,7 +484,7 @@ impl Reporter for TerminalReporter {
                     Stream::Stderr => std::io::stderr().lock().write_all(bytes),
                 };
             }
-            Event::StepFinished { step, status, exit_code: _, duration, message, details, attempt, will_retry } => {
+            Event::StepFinished { step, status, exit_code, duration, message, details, attempt, will_retry } => {
                 self.end_bar(*step);
                 if *will_retry {
                     let reason = message.as_deref().unwrap_or("failed");
@@ -514,6 +535,7 @@ impl Reporter for TerminalReporter {
                         status: *status,
                         attempt: *attempt,
                         duration: *duration,
+                        exit_code: *exit_code,
                         message: message.clone(),
                         details: details.clone(),
                     },
