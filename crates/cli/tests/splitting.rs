@@ -331,6 +331,10 @@ fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_
     let tries = show.stdout.lines().filter(|l| l.starts_with(&label_of("broken"))).count();
     assert_eq!(tries, 2, "both attempts are recorded:\n{}", show.stdout);
     assert!(show.stdout.contains("FAILING TESTS") && show.stdout.contains("test_broken"), "{}", show.stdout);
+    // The test a retry fixed says so; the broken one does not.
+    let line = |test: &str| show.stdout.lines().find(|l| l.contains(test)).unwrap_or_default().to_string();
+    assert!(line("::test_wobbly").contains("attempt 1, passed on attempt 2)"), "{}", show.stdout);
+    assert!(!line("::test_broken").contains("passed on"), "{}", show.stdout);
 
     // Failed then passed on one commit: flaky. Failed every time: not flaky, broken.
     let flaky = p.slipway(&["flaky"]);

@@ -32,5 +32,5 @@ pub use shard_lags::LAG_RUNS;
 pub use stats::{DurationHistogram, SlowTest, TestRun};
 pub use steps::StepRecord;
 pub use store::{Store, BUSY_TIMEOUT, DATABASE_FILE};
-pub use test_cases::{TestCaseRecord, TestStatus};
+pub use test_cases::{FailingTest, TestCaseRecord, TestStatus};
 pub use timings::TIMING_RUNS;

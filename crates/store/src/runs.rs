@@ -10,7 +10,7 @@ use crate::error::StoreError;
 use crate::millis;
 use crate::steps::{self, StepRecord};
 use crate::store::{is_unique_violation, Store};
-use crate::test_cases::{self, TestCaseRecord};
+use crate::test_cases::{self, FailingTest};
 
 /// A run as it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub struct RunDetail {
     pub steps: Vec<StepRecord>,
     /// Failed and errored test cases of every attempt, with the step's label
     /// and the attempt, ordered by step, attempt and report order.
-    pub failing_tests: Vec<(String, u32, TestCaseRecord)>,
+    pub failing_tests: Vec<FailingTest>,
 }
 
 // Counts are subqueries so that they run only for the runs a query returns.

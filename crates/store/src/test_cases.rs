@@ -132,12 +132,20 @@ impl Store {
     }
 }
 
+/// A failed or errored test case of one attempt of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingTest {
+    /// The step's label.
+    pub label: String,
+    pub attempt: u32,
+    pub case: TestCaseRecord,
+    /// The first later attempt of its step in which it passed: a retry fixed it.
+    pub passed_on: Option<u32>,
+}
+
 /// Failed and errored cases of every attempt of `run_id`, with their step's
 /// label (from the same attempt if recorded, else from any attempt of the step).
-pub(crate) fn failing_tests_of_run(
-    connection: &Connection,
-    run_id: &str,
-) -> rusqlite::Result<Vec<(String, u32, TestCaseRecord)>> {
+pub(crate) fn failing_tests_of_run(connection: &Connection, run_id: &str) -> rusqlite::Result<Vec<FailingTest>> {
     let mut statement = connection.prepare_cached(
         "SELECT COALESCE(
                     (SELECT s.label FROM steps s
@@ -146,16 +154,19 @@ pub(crate) fn failing_tests_of_run(
                       WHERE s.run_id = t.run_id AND s.step = t.step
                       ORDER BY s.attempt DESC LIMIT 1),
                     'step ' || t.step),
-                t.attempt, t.suite, t.name, t.file, t.duration_ms, t.status, t.message
+                t.attempt, t.suite, t.name, t.file, t.duration_ms, t.status, t.message,
+                (SELECT MIN(p.attempt) FROM test_cases p
+                  WHERE p.run_id = t.run_id AND p.step = t.step AND p.attempt > t.attempt
+                    AND p.suite = t.suite AND p.name = t.name AND p.status = 'passed')
          FROM test_cases t
          WHERE t.run_id = ?1 AND t.status IN ('failed', 'error')
          ORDER BY t.step, t.attempt, t.seq",
     )?;
     let rows = statement.query_map([run_id], |row| {
-        Ok((
-            row.get(0)?,
-            row.get(1)?,
-            TestCaseRecord {
+        Ok(FailingTest {
+            label: row.get(0)?,
+            attempt: row.get(1)?,
+            case: TestCaseRecord {
                 suite: row.get(2)?,
                 name: row.get(3)?,
                 file: row.get(4)?,
@@ -163,7 +174,8 @@ pub(crate) fn failing_tests_of_run(
                 status: row.get(6)?,
                 message: row.get(7)?,
             },
-        ))
+            passed_on: row.get(8)?,
+        })
     })?;
     rows.collect()
 }

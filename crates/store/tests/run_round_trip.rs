@@ -67,19 +67,20 @@ fn a_full_run_reads_back() {
     let detail = store.run("20240501-abc123").unwrap().expect("run by full id");
     assert_eq!(&detail.run, summary);
     assert_eq!(detail.steps, vec![lint, tests_first, tests_retry]);
-    let failing: Vec<(String, u32, String, TestStatus)> = detail
+    let failing: Vec<(String, u32, String, TestStatus, Option<u32>)> = detail
         .failing_tests
         .iter()
-        .map(|(label, attempt, case)| (label.clone(), *attempt, case.name.clone(), case.status))
+        .map(|f| (f.label.clone(), f.attempt, f.case.name.clone(), f.case.status, f.passed_on))
         .collect();
+    // Both passed on the retry.
     assert_eq!(
         failing,
         [
-            ("app: tests".to_owned(), 1, "divides".to_owned(), TestStatus::Failed),
-            ("app: tests".to_owned(), 1, "reads".to_owned(), TestStatus::Error),
+            ("app: tests".to_owned(), 1, "divides".to_owned(), TestStatus::Failed, Some(2)),
+            ("app: tests".to_owned(), 1, "reads".to_owned(), TestStatus::Error, Some(2)),
         ]
     );
-    assert_eq!(detail.failing_tests[0].2, first_cases[1]);
+    assert_eq!(detail.failing_tests[0].case, first_cases[1]);
 
     // A prefix finds the same run.
     assert_eq!(store.run("20240501-a").unwrap(), Some(detail));
@@ -210,7 +211,7 @@ fn failing_tests_of_a_step_never_recorded_get_a_stand_in_label() {
     store.record_tests("r", 5, 2, &[case("s", "u", None, 1, TestStatus::Error)]).unwrap();
 
     let detail = store.run("r").unwrap().unwrap();
-    let labels: Vec<(&str, u32)> =
-        detail.failing_tests.iter().map(|(label, attempt, _)| (label.as_str(), *attempt)).collect();
+    let labels: Vec<(&str, u32)> = detail.failing_tests.iter().map(|f| (f.label.as_str(), f.attempt)).collect();
     assert_eq!(labels, [("step 4", 1), ("app: e2e", 2)]);
+    assert!(detail.failing_tests.iter().all(|f| f.passed_on.is_none()));
 }

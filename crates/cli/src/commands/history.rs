@@ -126,11 +126,13 @@ pub fn show(args: &ShowArgs) -> ExitCode {
     if !detail.failing_tests.is_empty() {
         outln!();
         outln!("FAILING TESTS");
-        for (label, attempt, case) in &detail.failing_tests {
+        for failing in &detail.failing_tests {
+            let case = &failing.case;
             // The store keeps the report's classname as the suite, when it has one.
             let id = test_id(case.file.as_deref(), Some(&case.suite), &case.name, &case.suite);
             let message = case.message.as_deref().unwrap_or("");
-            outln!("  ✗ {id}  ({label}, attempt {attempt})  {message}");
+            let fixed = failing.passed_on.map(|a| format!(", passed on attempt {a}")).unwrap_or_default();
+            outln!("  ✗ {id}  ({}, attempt {}{fixed})  {message}", failing.label, failing.attempt);
         }
     }
     ExitCode::SUCCESS
