@@ -26,6 +26,10 @@ use crate::warm_lease::WarmLease;
 /// writes to it.
 pub(crate) const KEEPALIVE: &str = "while read -r _; do :; done";
 
+/// How often a worker with nothing to do looks again while others may still fail files
+/// that `retry` sends back.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
 struct Item {
     file: String,
     estimate: Duration,
@@ -139,6 +143,12 @@ impl QueueState {
         Some(batch)
     }
 
+    /// Whether a worker other than `worker` is running a batch (whose failed files may
+    /// come back for another attempt).
+    fn others_busy(&self, worker: usize) -> bool {
+        self.retry > 0 && self.busy.iter().enumerate().any(|(i, busy)| *busy && i != worker)
+    }
+
     /// A worker that can take no more batches: the others no longer wait on it.
     fn leave(&mut self, worker: usize) {
         if let Some(busy) = self.busy.get_mut(worker) {
@@ -154,6 +164,20 @@ impl QueueState {
             true
         } else {
             false
+        }
+    }
+}
+
+/// Marks a worker as running no batch when dropped.
+struct Leaving<'a> {
+    queue: &'a Mutex<QueueState>,
+    worker: usize,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.leave(self.worker);
         }
     }
 }
@@ -211,6 +235,8 @@ impl Run {
         let work = action.queue.as_ref().expect("a queue worker");
         let queue: &Mutex<QueueState> = &self.queues[work.queue];
         let worker = action.shard.map_or(0, |(index, _)| index as usize - 1);
+        // However this worker ends (an engine error, a cancel), the others stop waiting on it.
+        let _leaving = Leaving { queue, worker };
         let mut failed_files: Vec<String> = Vec::new();
         let mut batch_number = 0;
         let source = ReportSource {
@@ -220,7 +246,22 @@ impl Run {
         };
         let existing = existing_reports(source, &action.reports, &setup.working_dir).await;
         loop {
-            let Some(batch) = queue.lock().expect("queue").take(worker) else { break };
+            let (batch, wait) = {
+                let mut state = queue.lock().expect("queue");
+                let batch = state.take(worker);
+                let wait = batch.is_none() && state.others_busy(worker);
+                (batch, wait)
+            };
+            let batch = match batch {
+                Some(batch) => batch,
+                // Nothing left now, but a file failing elsewhere may come back for another
+                // attempt: stay, so that it need not wait for the worker it failed on.
+                None if wait => {
+                    tokio::time::sleep(IDLE_POLL).await;
+                    continue;
+                }
+                None => break,
+            };
             batch_number += 1;
             let files: Vec<String> = batch.iter().map(|i| i.file.clone()).collect();
             let attempt = batch.iter().map(|i| i.attempt).max().unwrap_or(1);
@@ -461,5 +502,25 @@ mod tests {
         assert_eq!(again.attempt, 2);
         assert!(!q.retry(0, again), "retry: 1 allows one more attempt");
         assert!(q.take(0).is_none());
+    }
+
+    #[test]
+    fn an_idle_worker_waits_for_what_a_busy_one_may_fail_and_runs_its_retry() {
+        let mut q = queue(&[&[1], &[1]], 1);
+        let mine = q.take(0).unwrap().pop().unwrap();
+        assert!(q.take(1).is_some());
+        assert!(q.take(1).is_none(), "worker 1 has run everything it could");
+        assert!(q.others_busy(1), "but worker 0 still runs a file that may come back");
+        assert!(q.retry(0, mine));
+        let again = q.take(1).expect("worker 1 takes the retry");
+        assert_eq!(again[0].attempt, 2);
+        assert!(q.take(0).is_none());
+        assert!(q.others_busy(0), "worker 0 waits while worker 1 runs the retry");
+        assert!(q.take(1).is_none() && !q.others_busy(0), "then both are done");
+        // Without retry nothing can come back: nobody waits.
+        let mut no_retry = queue(&[&[1], &[1]], 0);
+        no_retry.take(0);
+        assert!(no_retry.take(1).is_some() && no_retry.take(1).is_none());
+        assert!(!no_retry.others_busy(1));
     }
 }
