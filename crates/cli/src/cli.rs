@@ -320,7 +320,7 @@ pub struct StateArgs {
 pub struct HistoryArgs {
     #[command(flatten)]
     pub state: StateArgs,
-    /// How many runs (or tests) at most.
+    /// How many lines at most: runs for `history`, tests for `flaky`.
     #[arg(short = 'n', long, default_value = "20")]
     pub limit: usize,
 }

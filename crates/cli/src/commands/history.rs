@@ -147,11 +147,15 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
         Ok(tests) if tests.is_empty() => outln!("no flaky tests: no test both passed and failed on one commit"),
         Ok(tests) => {
             outln!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED");
+            let more = tests.len().saturating_sub(args.limit);
             for t in tests.into_iter().take(args.limit) {
                 let commit: String = t.commit.chars().take(12).collect();
                 // Named as the run summary and `show` name it: by file when known.
                 let id = test_id(t.file.as_deref(), Some(&t.suite), &t.name, &t.suite);
                 outln!("{id:<60} {commit:<12} {:>6} {:>6}", t.passed, t.failed);
+            }
+            if more > 0 {
+                outln!("… and {more} more (-n {} shows them all)", args.limit + more);
             }
         }
         Err(e) => return fail(e),
