@@ -60,6 +60,10 @@ impl<'a> Fields<'a> {
                 diags.warning(&key.span, format!("`{name}` in {what} is ignored: {ignored_why}"));
             } else {
                 let hint = match closest(&name, known) {
+                    // The misspelt key stands in for one that is missing: its value is lost.
+                    Some(near) if !self.has(near) => {
+                        format!("did you mean `{near}`? As written, {what} has no `{near}` and this value is not used")
+                    }
                     Some(near) => format!("did you mean `{near}`? Otherwise remove it"),
                     None => format!("known keys: {}", known.join(", ")),
                 };

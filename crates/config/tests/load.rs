@@ -655,7 +655,8 @@ fn keys_of_a_depends_on_entry_are_checked() {
         warnings
             .iter()
             .any(|w| w.contains("unknown key `conditon` in `db` in `depends_on`")
-                && w.contains("did you mean `condition`")),
+                && w.contains("did you mean `condition`")
+                && w.contains("has no `condition` and this value is not used")),
         "{warnings:?}"
     );
 }
