@@ -217,6 +217,20 @@ fn parse_step(node: &Node, diags: &mut Diagnostics) -> Option<Step> {
 fn pattern(node: &Node, key: &str, diags: &mut Diagnostics) -> Option<Spanned<TagPattern>> {
     let text = string(node, &format!("`{key}`"), diags)?;
     match TagPattern::parse(&text.value) {
+        Ok(p @ TagPattern::Exact(_)) if text.value.contains(['*', '?', '[', '\\']) => {
+            // No branch or git tag can hold these (git refuses them in names): a pattern
+            // was meant, and as plain text it can never match.
+            diags
+                .warning(
+                    &text.span,
+                    format!("`{key}` `{}` is matched as plain text and no branch or tag can equal it", text.value),
+                )
+                .hint(format!(
+                    "a value is a regular expression only when it contains ^ or $ (Jet's rule): write `^{}$`",
+                    text.value
+                ));
+            Some(Spanned::new(p, text.span))
+        }
         Ok(p) => Some(Spanned::new(p, text.span)),
         Err(problem) => {
             diags.error(&text.span, format!("`{key}` is not a valid regular expression: {problem}")).hint(

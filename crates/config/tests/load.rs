@@ -652,11 +652,26 @@ fn keys_of_a_depends_on_entry_are_checked() {
     let (_, diags) = load(&options(dir.path())).unwrap();
     let warnings: Vec<String> = diags.iter().map(|d| d.render(false)).collect();
     assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("unknown key `conditon` in `db` in `depends_on`")
-                && w.contains("did you mean `condition`")
-                && w.contains("has no `condition` and this value is not used")),
+        warnings.iter().any(|w| w.contains("unknown key `conditon` in `db` in `depends_on`")
+            && w.contains("did you mean `condition`")
+            && w.contains("has no `condition` and this value is not used")),
         "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_tag_written_as_a_pattern_without_anchors_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    write(
+        dir.path(),
+        "codeship-steps.yml",
+        "- { service: app, tag: release/.*, command: 'true' }\n- { service: app, tag: v1.2, exclude: '^wip', command: 'true' }\n",
+    );
+    let (_, diags) = load(&options(dir.path())).unwrap();
+    let warnings: Vec<String> = diags.iter().map(|d| d.render(false)).collect();
+    assert_eq!(warnings.len(), 1, "a dot alone is a valid branch name: {warnings:?}");
+    assert!(
+        warnings[0].contains("`tag` `release/.*` is matched as plain text") && warnings[0].contains("`^release/.*$`")
     );
 }
