@@ -315,38 +315,32 @@ impl TerminalReporter {
         ));
         // A step that declared reports but wrote none (killed, or crashed before writing):
         // its tests are missing from the counts above.
-        let silent: Vec<String> = self
-            .steps
-            .iter()
-            .filter(|info| self.tests.get(&info.id).is_some_and(Vec::is_empty))
-            .map(|info| self.label_style(info.id).apply_to(&info.label).to_string())
-            .collect();
-        if !silent.is_empty() {
-            out.push(format!(
-                "  {} no test results from {}: their tests are not counted",
-                self.style(1).apply_to("!"),
-                silent.join(", ")
-            ));
-        }
+        let silent = |info: &StepInfo| self.tests.get(&info.id).is_some_and(Vec::is_empty);
         // Killed after some results (a queue worker after its first batches): the files it
         // was running when it stopped are missing from the counts.
-        let cut_short: Vec<String> = self
-            .steps
-            .iter()
-            .filter(|info| self.tests.get(&info.id).is_some_and(|t| !t.is_empty()))
-            .filter(|info| {
-                self.finished
+        let cut_short = |info: &StepInfo| {
+            self.tests.get(&info.id).is_some_and(|t| !t.is_empty())
+                && self
+                    .finished
                     .get(&info.id)
                     .is_some_and(|f| f.status == StepStatus::Failed && matches!(f.exit_code, Some(137 | 143)))
-            })
-            .map(|info| self.label_style(info.id).apply_to(&info.label).to_string())
-            .collect();
-        if !cut_short.is_empty() {
-            out.push(format!(
-                "  {} test results cut short from {}: the container stopped, and the tests it was running are not counted",
-                self.style(1).apply_to("!"),
-                cut_short.join(", ")
-            ));
+        };
+        for (missing, why) in [
+            (&silent as &dyn Fn(&StepInfo) -> bool, "no test results from {}: their tests are not counted"),
+            (
+                &cut_short,
+                "test results cut short from {}: the container stopped, and the tests it was running are not counted",
+            ),
+        ] {
+            let labels: Vec<String> = self
+                .steps
+                .iter()
+                .filter(|info| missing(info))
+                .map(|info| self.label_style(info.id).apply_to(&info.label).to_string())
+                .collect();
+            if !labels.is_empty() {
+                out.push(format!("  {} {}", self.style(1).apply_to("!"), why.replace("{}", &labels.join(", "))));
+            }
         }
         for (info, case) in all.iter().filter(|(_, c)| matches!(c.status, TestStatus::Failed | TestStatus::Error)) {
             let mut line = format!("  {} {}", self.style(1).apply_to("✗"), case.id());
