@@ -466,6 +466,7 @@ fn a_killed_shard_fails_the_step_and_the_others_finish() {
     let killed = r.finished(&format!("tests [{stuck}/3]"));
     assert_eq!(killed["exit_code"], 137);
     assert!(killed["message"].as_str().unwrap().contains("killed (SIGKILL)"), "{killed}");
+    assert!(killed["message"].as_str().unwrap().ends_with("; its files did not finish: tests/stuck.t"), "{killed}");
     // The summary says whose tests are missing from its counts.
     assert!(r.stdout.contains(&format!("no test results from tests [{stuck}/3]")), "{}", r.dump());
     p.assert_no_leftovers();

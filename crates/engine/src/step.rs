@@ -359,6 +359,11 @@ impl Run {
             self.collect_reports(id, attempt, action, source, &service_working_dir, fresh).await;
         }
         let end = match code {
+            // A static shard stopped from outside: its files are what the counts miss.
+            Ok(code @ (137 | 143)) if !action.files.is_empty() && action.queue.is_none() => StepEnd::ExitedWith {
+                code,
+                message: format!("{}; its files did not finish: {}", exit_message(code), files_list(&action.files)),
+            },
             Ok(code) => StepEnd::Exited(code),
             Err(message) => start_failure(message),
         };
@@ -712,6 +717,16 @@ fn levels(needs: Vec<Vec<usize>>) -> Vec<usize> {
         level[i] = needs[i].iter().map(|j| level[*j] + 1).max().unwrap_or(0);
     }
     level
+}
+
+/// Files named in a message: the first ten, then how many more.
+pub(crate) fn files_list(files: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut list = files.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if files.len() > SHOWN {
+        list.push_str(&format!(" and {} more", files.len() - SHOWN));
+    }
+    list
 }
 
 /// "exited with code N", with what the shell's conventional codes mean.
