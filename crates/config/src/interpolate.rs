@@ -12,7 +12,9 @@ pub fn interpolate(node: &mut Node, vars: &HashMap<String, String>, diags: &mut 
         Value::Str(text) if text.contains('$') => match substitute(text, vars) {
             Ok((value, unset)) => {
                 for name in unset {
-                    diags.warning(&node.span, format!("variable `{name}` is not set; using an empty string"));
+                    diags
+                        .warning(&node.span, format!("variable `{name}` is not set; using an empty string"))
+                        .hint(format!("set it in slipway's environment or in the `.env` file beside the compose file, or give a default: `${{{name}:-value}}`"));
                 }
                 *text = value;
             }
@@ -76,6 +78,15 @@ fn closing_brace(text: &str) -> Option<usize> {
     None
 }
 
+/// `${NAME:?message}` with NAME unset: the file's message, when it gives one.
+fn required(name: &str, message: &str) -> String {
+    if message.is_empty() {
+        format!("variable `{name}` is required")
+    } else {
+        format!("variable `{name}` is required: {message}")
+    }
+}
+
 fn expand(expr: &str, vars: &HashMap<String, String>, unset: &mut Vec<String>, text: &str) -> Result<String, String> {
     // A default or alternative may itself hold variables, as compose allows.
     let nested = |word: &str, unset: &mut Vec<String>| -> Result<String, String> {
@@ -111,13 +122,11 @@ fn expand(expr: &str, vars: &HashMap<String, String>, unset: &mut Vec<String>, t
         },
         _ if op.starts_with(":?") => {
             if empty_or_unset {
-                return Err(format!("variable `{name}` is required: {}", &op[2..]));
+                return Err(required(name, &op[2..]));
             }
             value.cloned().unwrap_or_default()
         }
-        _ if op.starts_with('?') => {
-            value.cloned().ok_or_else(|| format!("variable `{name}` is required: {}", &op[1..]))?
-        }
+        _ if op.starts_with('?') => value.cloned().ok_or_else(|| required(name, &op[1..]))?,
         _ if op.starts_with(":+") => {
             if empty_or_unset {
                 String::new()

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::discover::{discover, missing_steps, ProjectFiles};
 use crate::env_file::parse_env_file;
 use crate::interpolate::interpolate;
@@ -78,7 +78,9 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
     let services = match yaml::parse(&services_file) {
         Ok(mut root) => {
             if files.compose {
-                interpolate(&mut root, &options.variables, &mut diags);
+                warn_unread_compose_files(&files.services, &mut diags);
+                let variables = compose_variables(&files.services, &dir, &options.variables, &mut diags);
+                interpolate(&mut root, &variables, &mut diags);
             }
             parse_services_file(&root, files.compose, &mut diags)
         }
@@ -165,6 +167,63 @@ fn single(d: Diagnostic) -> Diagnostics {
 /// Pipeline files are small; a bigger one is a mistake (a log or a build artefact under a
 /// pipeline file's name) and would cost seconds and gigabytes to parse.
 const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// docker compose also reads an override file, and picks among several compose files
+/// by its own order: say which files slipway leaves out, rather than run other settings
+/// than compose would without a word.
+fn warn_unread_compose_files(compose_file: &Path, diags: &mut Diagnostics) {
+    let Some(folder) = compose_file.parent() else { return };
+    let read = compose_file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let others = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]
+        .into_iter()
+        .chain([
+            "compose.override.yaml",
+            "compose.override.yml",
+            "docker-compose.override.yaml",
+            "docker-compose.override.yml",
+        ])
+        .filter(|name| *name != read && folder.join(name).is_file());
+    for other in others {
+        let help = if other.contains(".override.") {
+            format!("slipway reads one services file: merge what it sets into `{read}`, or pass the file to use with --services-path")
+        } else {
+            "rename or remove the one you do not use, or pass the file to use with --services-path".to_string()
+        };
+        diags.push(
+            Diagnostic::new(Severity::Warning, None, format!("`{other}` is not read: this run uses `{read}`"))
+                .with_help(help),
+        );
+    }
+}
+
+/// The variables a compose file is interpolated with: the `.env` file beside it, as
+/// docker compose reads it, under slipway's own environment (which wins).
+fn compose_variables(
+    compose_file: &Path,
+    dir: &Path,
+    environment: &HashMap<String, String>,
+    diags: &mut Diagnostics,
+) -> HashMap<String, String> {
+    let dot_env = compose_file.parent().unwrap_or(dir).join(".env");
+    if !dot_env.is_file() {
+        return environment.clone();
+    }
+    let mut variables: HashMap<String, String> = match read_source(&dot_env, dir) {
+        Ok(file) => parse_env_file(&file, diags)
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let value = value.or_else(|| environment.get(&key.value).cloned())?;
+                Some((key.value, value))
+            })
+            .collect(),
+        Err(problem) => {
+            diags.push(problem);
+            HashMap::new()
+        }
+    };
+    variables.extend(environment.iter().map(|(k, v)| (k.clone(), v.clone())));
+    variables
+}
 
 fn read_source(path: &Path, dir: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
     let display = path.strip_prefix(dir).unwrap_or(path).display().to_string();

@@ -258,6 +258,36 @@ fn compose_file_interpolates_and_names_built_images() {
     assert_eq!(web.environment[1].1.as_deref(), Some("$HOME"));
     let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
     assert!(w.iter().any(|w| w.contains("`ports`") && w.contains("docker-compose.yml:8:5")), "{w:?}");
+
+    // The `.env` beside the compose file sets variables, under slipway's environment.
+    write(dir.path(), ".env", "# compose's own\nMODE=from-dot-env\nTAG=1.2\nFROM_SHELL\n");
+    write(
+        dir.path(),
+        "docker-compose.yml",
+        "services:\n  web:\n    image: shop/web:${TAG}\n    environment:\n      MODE: ${MODE:-dev}\n      SHELL_WINS: ${FROM_SHELL}\n",
+    );
+    let mut with_shell = options(dir.path());
+    with_shell.variables.insert("FROM_SHELL".into(), "shell".into());
+    let (project, _) = load(&with_shell).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let web = &project.services["web"];
+    assert_eq!(project.image_of("web").unwrap(), "shop/web:1.2");
+    assert_eq!(web.environment[0].1.as_deref(), Some("from-dot-env"));
+    assert_eq!(web.environment[1].1.as_deref(), Some("shell"));
+    with_shell.variables.insert("MODE".into(), "shell-mode".into());
+    let (project, _) = load(&with_shell).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    assert_eq!(project.services["web"].environment[0].1.as_deref(), Some("shell-mode"), "the environment wins");
+
+    // An override file and a second compose file are named as not read.
+    write(dir.path(), "docker-compose.override.yml", "services: {}\n");
+    write(dir.path(), "compose.yaml", "services: {}\n");
+    let (_, warnings) = load(&with_shell).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
+    for unread in ["compose.yaml", "docker-compose.override.yml"] {
+        assert!(
+            w.iter().any(|w| w.contains(&format!("`{unread}` is not read: this run uses `docker-compose.yml`"))),
+            "{w:?}"
+        );
+    }
 }
 
 #[test]
