@@ -11,15 +11,21 @@ use crate::model::{BuildSpec, HealthcheckSpec, RegistryAuthSpec, ServiceSpec, Vo
 use crate::template::{render, TemplateVars};
 
 /// Environment order, later wins: CI variables → `environment` → `env_file` →
-/// `encrypted_env_file` → `-e` on the command line.
+/// `encrypted_env_file` → `-e` on the command line; in a compose file `env_file` comes
+/// before `environment`, as docker compose has it.
 pub(crate) fn resolve_service(project: &Project, service: &Service, ctx: &RunContext) -> ServiceSpec {
     let name = service.name.value.clone();
     let mut env: IndexMap<String, String> = IndexMap::new();
     for (k, v) in &ctx.ci_vars {
         env.insert(k.clone(), v.clone());
     }
-    let from_file = project.env_files.get(&name).into_iter().flatten();
-    for (key, value) in service.environment.iter().chain(from_file) {
+    let from_file: Vec<_> = project.env_files.get(&name).into_iter().flatten().collect();
+    let declared: Vec<_> = if project.files.compose {
+        from_file.into_iter().chain(&service.environment).collect()
+    } else {
+        service.environment.iter().chain(from_file).collect()
+    };
+    for (key, value) in declared {
         match value.clone().or_else(|| ctx.host_env.get(&key.value).cloned()) {
             Some(v) => {
                 env.insert(key.value.clone(), v);

@@ -198,6 +198,18 @@ fn environment_precedence_later_wins() {
     assert_eq!(env["ONLY_ENV"], "environment");
     assert_eq!(env["PASS"], "from-host");
     assert_eq!(env["OVERRIDDEN"], "flag");
+
+    // A compose file: `environment` wins over `env_file`, as in docker compose.
+    std::fs::remove_file(dir.path().join("codeship-services.yml")).unwrap();
+    write(
+        "docker-compose.yml",
+        "services:\n  app:\n    image: busybox\n    env_file: app.env\n    environment:\n      BOTH: environment\n",
+    );
+    let (p, _) = load(&LoadOptions { dir: dir.path().into(), with_steps: true, ..Default::default() }).unwrap();
+    let plan = build_plan(&p, &c).unwrap();
+    let env: HashMap<&str, &str> = plan.services["app"].env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(env["BOTH"], "environment");
+    assert_eq!(env["FROM_FILE"], "file");
 }
 
 #[test]
