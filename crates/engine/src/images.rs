@@ -33,6 +33,9 @@ pub(crate) struct Images {
 pub(crate) struct BuiltImage {
     pub name: String,
     pub id: String,
+    /// The image the name meant before the build took it (the user's own, or one
+    /// `slipway load` made): given its name back when the run removes its build.
+    pub replaced: Option<String>,
 }
 
 impl Images {
@@ -43,8 +46,8 @@ impl Images {
     }
 
     /// An image to remove at the end of the run as if the run had built it.
-    pub fn note_built(&self, name: &str, id: &str) {
-        self.built.lock().expect("images").push(BuiltImage { name: name.to_string(), id: id.to_string() });
+    pub fn note_built(&self, name: &str, id: &str, replaced: Option<String>) {
+        self.built.lock().expect("images").push(BuiltImage { name: name.to_string(), id: id.to_string(), replaced });
     }
 
     pub fn mark_pushed(&self, image: &str) {
@@ -87,6 +90,11 @@ impl Run {
             let action = if build.is_some() { ImageAction::Build } else { ImageAction::Pull };
             self.events.send(Event::ImageStarted { image: image.clone(), service: service.to_string(), action, step });
             let started = Instant::now();
+            // What the name means before the build takes it: that image is not the run's.
+            let before = match build {
+                Some(_) => self.runtime.inspect_image(&image).await.ok().flatten().map(|i| i.id),
+                None => None,
+            };
             let result = match build {
                 Some(_) => self.build(service, &image, step).await,
                 None => self.pull(service, &image, step).await,
@@ -94,8 +102,10 @@ impl Run {
             let result = match result {
                 Ok(()) => match self.runtime.inspect_image(&image).await {
                     Ok(Some(info)) => {
-                        if build.is_some() {
-                            self.images.note_built(&image, &info.id);
+                        // An unchanged build (every layer cached) is the image that was
+                        // there: it stays, as the engine had it.
+                        if build.is_some() && before.as_deref() != Some(info.id.as_str()) {
+                            self.images.note_built(&image, &info.id, before);
                             self.mark_for_gc(service, &image, &info.id).await;
                         }
                         Ok(info)

@@ -49,6 +49,13 @@ pub(crate) async fn sweep_run(run: &Run) {
                 Ok(false) => {}
                 Err(e) => errors.push(format!("image {}: {}", image.name, e.message)),
             }
+            // The name goes back to the image it meant before, unless another build took
+            // it since (or that image is gone).
+            if let Some(previous) = &image.replaced {
+                if matches!(run.runtime.inspect_image(&image.name).await, Ok(None)) {
+                    let _ = run.runtime.tag_image(previous, &image.name).await;
+                }
+            }
         }
     }
     // What interrupted or failed builds committed last, if it has no name (a build that

@@ -297,7 +297,7 @@ impl Run {
                     // The run that built it left it to the pool (its containers will run
                     // it): removed when the pool stops, as the pool's own build is.
                     if self.plan.image_builder(&pool.service).is_some() {
-                        self.images.note_built(name, &image.id);
+                        self.images.note_built(name, &image.id, None);
                     }
                     (pool.spec, pool.key, pool.image) = (spec, key, image);
                 }
