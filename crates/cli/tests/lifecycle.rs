@@ -418,6 +418,15 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
     assert_eq!(images_marked(&marker), Vec::<String>::new(), "the failed build left layers");
+
+    // A multi-stage build: the stages the image does not build on go too.
+    p.write(
+        "Dockerfile",
+        &format!("FROM busybox AS base\nLABEL io.slipway.test={marker}\nRUN echo base > /b\nFROM base AS test\nRUN echo t > /t\nFROM busybox\nCOPY --from=base /b /b\n"),
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(images_marked(&marker), Vec::<String>::new(), "a multi-stage build left its stages");
     p.assert_no_leftovers();
 }
 

@@ -26,6 +26,10 @@ pub(crate) struct Images {
     /// The last layer each unfinished build committed, by building service: an
     /// interrupted or failed build leaves it (and its untagged parents) with no name.
     unfinished: Mutex<HashMap<String, String>>,
+    /// Every layer the run's builds committed anew (not taken from the cache): the
+    /// stages of a multi-stage build that the image does not build on are left with no
+    /// name, and go at the end of the run.
+    committed: Mutex<Vec<String>>,
 }
 
 /// An image a run built: the name it was tagged with and the id it got.
@@ -52,6 +56,11 @@ impl Images {
 
     pub fn mark_pushed(&self, image: &str) {
         self.pushed.lock().expect("images").push(image.to_string());
+    }
+
+    /// The layers the run's builds committed anew.
+    pub fn committed(&self) -> Vec<String> {
+        self.committed.lock().expect("images").clone()
     }
 
     /// The last layers of builds that did not finish.
@@ -149,9 +158,15 @@ impl Run {
     async fn build(&self, service: &str, image: &str, step: Option<StepId>) -> Result<(), String> {
         let spec = &self.plan.services[service];
         let shown = self.image_output(image, step);
+        let from_cache = std::sync::atomic::AtomicBool::new(false);
         let output = |line: String| {
             if let Some(layer) = committed_layer(&line) {
                 self.images.unfinished.lock().expect("images").insert(service.to_string(), layer.to_string());
+                if !from_cache.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    self.images.committed.lock().expect("images").push(layer.to_string());
+                }
+            } else if line.trim() == "---> Using cache" {
+                from_cache.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             shown(line);
         };

@@ -60,8 +60,14 @@ pub(crate) async fn sweep_run(run: &Run) {
     }
     // What interrupted or failed builds committed last, if it has no name (a build that
     // failed at its FROM names the base image, which stays) and nothing builds on it.
-    // Removing it removes its untagged parents too.
-    let unfinished = run.images.unfinished();
+    // Removing it removes its untagged parents too. Unless images are kept, so do the
+    // other stages of multi-stage builds: what they committed is left with no name.
+    let mut unfinished = run.images.unfinished();
+    if !run.options.keep_images && !warm_pool {
+        unfinished.extend(run.images.committed());
+    }
+    unfinished.sort();
+    unfinished.dedup();
     if !unfinished.is_empty() {
         let dangling = run.runtime.list_dangling_images(None).await.unwrap_or_default();
         for layer in unfinished {
@@ -70,7 +76,7 @@ pub(crate) async fn sweep_run(run: &Run) {
             };
             match remove_soon(run.runtime.as_ref(), &image.id).await {
                 Ok(()) => removed += 1,
-                Err(e) => errors.push(format!("image {layer} of an unfinished build: {}", e.message)),
+                Err(e) => errors.push(format!("image {layer} of a build of the run: {}", e.message)),
             }
         }
     }
@@ -83,6 +89,8 @@ async fn remove_soon(runtime: &dyn Runtime, image: &str) -> Result<(), crate::ru
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
         match runtime.remove_image(image).await {
+            // Gone already: with an image removed before it that it was the parent of.
+            Err(e) if e.kind == crate::runtime::ErrorKind::NotFound => return Ok(()),
             Err(_) if std::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
