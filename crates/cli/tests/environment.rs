@@ -286,6 +286,23 @@ fn commands_are_split_without_a_shell_and_keep_the_entrypoint() {
     assert_eq!(r.output("where"), ["/tmp", "65534"]);
     assert_eq!(r.output("entry"), ["from-entrypoint the-cmd"]);
     p.assert_no_leftovers();
+
+    // `entrypoint: ""` clears the image's ENTRYPOINT and keeps its CMD, as in compose.
+    p.write("Dockerfile", "FROM busybox\nENTRYPOINT [\"echo\", \"from-image\"]\nCMD [\"echo\", \"image-cmd\"]\n");
+    p.write(
+        "codeship-services.yml",
+        "cleared:\n  build: .\n  entrypoint: \"\"\nlisted:\n  build: .\n  entrypoint: []\n",
+    );
+    p.write(
+        "codeship-steps.yml",
+        "- { name: own, service: cleared, command: echo own }\n- { name: default, service: cleared }\n- { name: list, service: listed }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("own"), ["own"]);
+    assert_eq!(r.output("default"), ["image-cmd"]);
+    assert_eq!(r.output("list"), ["image-cmd"]);
+    p.assert_no_leftovers();
 }
 
 #[test]

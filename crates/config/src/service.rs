@@ -242,7 +242,14 @@ pub(crate) fn parse_service(
         .filter_map(|entry| parse_volumes_from(entry, diags))
         .collect();
     let command_ = f.take("command").and_then(|n| command(n, &format!("`command` of {what}"), diags));
-    let entrypoint = f.take("entrypoint").and_then(|n| command(n, &format!("`entrypoint` of {what}"), diags));
+    let entrypoint = f.take("entrypoint").and_then(|n| match n.scalar_text().as_deref() {
+        // `entrypoint: ""` (or `[]`) clears the image's ENTRYPOINT, as in compose.
+        Some("") => Some(Command { words: Vec::new(), text: String::new(), span: n.span.clone() }),
+        _ if n.as_seq().is_some_and(|items| items.is_empty()) => {
+            Some(Command { words: Vec::new(), text: String::new(), span: n.span.clone() })
+        }
+        _ => command(n, &format!("`entrypoint` of {what}"), diags),
+    });
     let working_dir = str_field(&mut f, "working_dir", diags);
     if let Some(dir) = working_dir.as_ref().filter(|d| !d.value.starts_with('/') && !d.value.contains('$')) {
         // The engine refuses it only when the container is created, far from this line.

@@ -14,14 +14,7 @@ const GATE_NAME: &str = "slipway-gate";
 
 /// The gated form of `spec`, or `None` when there is no command to hold.
 pub(crate) fn gated(spec: &ContainerSpec, image: &ImageInfo) -> Option<ContainerSpec> {
-    // Docker's rule: an entrypoint set for the container drops the image's CMD.
-    let entrypoint = spec.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default();
-    let cmd = match (&spec.cmd, &spec.entrypoint) {
-        (Some(cmd), _) => cmd.clone(),
-        (None, Some(_)) => Vec::new(),
-        (None, None) => image.cmd.clone().unwrap_or_default(),
-    };
-    let argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+    let argv = crate::warm::command_line(spec, image);
     // `exec -1` would be read as an option by the gate's shell (and dash has no `--`):
     // such a command starts plainly, so its error is the engine's "not found".
     if argv.first().is_none_or(|first| first.starts_with('-')) {

@@ -83,13 +83,14 @@ pub(crate) fn warm_key(spec: &ContainerSpec, image: &ImageInfo) -> String {
 }
 
 /// The words a container of `spec` runs: its entrypoint (or the image's) followed by its
-/// command (or, unless the entrypoint was replaced, the image's), as the engine does.
+/// command (or, unless the entrypoint was replaced, the image's), as the engine does. An
+/// empty entrypoint (compose's `entrypoint: ""`) clears the image's and keeps its CMD.
 pub(crate) fn command_line(spec: &ContainerSpec, image: &ImageInfo) -> Vec<String> {
     let entrypoint = spec.entrypoint.clone().or_else(|| image.entrypoint.clone()).unwrap_or_default();
     let command = match (&spec.cmd, &spec.entrypoint) {
         (Some(cmd), _) => cmd.clone(),
-        (None, Some(_)) => Vec::new(),
-        (None, None) => image.cmd.clone().unwrap_or_default(),
+        (None, Some(entrypoint)) if !entrypoint.is_empty() => Vec::new(),
+        (None, _) => image.cmd.clone().unwrap_or_default(),
     };
     entrypoint.into_iter().chain(command).collect()
 }
