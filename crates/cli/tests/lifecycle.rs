@@ -264,6 +264,12 @@ fn missing_files_say_what_was_looked_for() {
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
     assert!(r.stderr.contains("no steps file") && r.stderr.contains("codeship-steps.yml"), "{}", r.dump());
+    // `validate` still checks the services, which `slipway run` can use on their own.
+    let r = p.slipway(&["validate"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("is valid; there is no steps file"), "{}", r.dump());
+    p.write("codeship-services.yml", "app:\n  image: busybox\n  links: [nope]\n");
+    p.slipway(&["validate"]).assert_code(1);
     let r = p.slipway(&["validate", "--services-path", "nope.yml"]);
     r.assert_code(1);
     assert!(r.stderr.contains("--services-path `nope.yml` is not a file"), "{}", r.dump());

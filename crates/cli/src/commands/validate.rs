@@ -12,7 +12,11 @@ use crate::cli::ProjectArgs;
 use crate::split_inputs::split_inputs;
 
 pub fn validate(args: &ProjectArgs) -> ExitCode {
-    let Some(project) = load_project(args, true) else {
+    // A project without a steps file still has services `slipway run` uses: check those.
+    let has_steps = args.steps_path.is_some()
+        || slipway_config::discover::discover(&args.dir, args.services_path.as_deref(), None)
+            .map_or(true, |files| files.steps.is_some());
+    let Some(project) = load_project(args, has_steps) else {
         return ExitCode::from(EXIT_FAILURE);
     };
     // A split step's glob must match test files, or the run would stop at once.
@@ -43,6 +47,15 @@ pub fn validate(args: &ProjectArgs) -> ExitCode {
     let steps = project.steps.as_deref().map_or(0, count);
     let name = |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(String::new, |p| p.display().to_string());
     let counted = |n: usize, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
+    if project.files.steps.is_none() {
+        outln!(
+            "✓ {} ({}) is valid; there is no steps file ({}), so only `slipway run` can use it",
+            project.files.services.display(),
+            counted(project.services.len(), "service"),
+            slipway_config::discover::STEPS_CANDIDATES.join(", ")
+        );
+        return ExitCode::SUCCESS;
+    }
     outln!(
         "✓ {} ({}) and {} ({}) are valid",
         project.files.services.display(),
