@@ -23,7 +23,7 @@ pub use builds::{image_name_part, same_image};
 pub use command::Command;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use project::{load, LoadOptions, Project};
-pub use service::{Build, Condition, Healthcheck, Service, Volume};
+pub use service::{Build, Condition, EnvFile, Healthcheck, Service, Volume};
 pub use source::{SourceFile, Span, Spanned};
 pub use split::{Split, SplitBy, SplitMode, Splitting};
 pub use steps::{Group, GroupMode, OnFail, PushStep, RegistryAuth, RunStep, Step, StepKind};

@@ -108,7 +108,11 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
     let mut env_files = HashMap::new();
     for service in services.values() {
         let mut values = Vec::new();
-        for path in &service.env_file {
+        for entry in &service.env_file {
+            let path = &entry.path;
+            if !entry.required && !dir.join(&path.value).exists() {
+                continue;
+            }
             match read_source(&dir.join(&path.value), &dir) {
                 Ok(file) => values.extend(parse_env_file(&file, &mut diags)),
                 Err(problem) => {

@@ -18,7 +18,7 @@ pub struct Service {
     pub build: Option<Build>,
     /// `(KEY, Some(value))`, or `(KEY, None)` to take KEY from slipway's own environment.
     pub environment: Vec<(Spanned<String>, Option<String>)>,
-    pub env_file: Vec<Spanned<String>>,
+    pub env_file: Vec<EnvFile>,
     pub encrypted_env_file: Vec<Spanned<String>>,
     /// Inline encrypted `KEY=VALUE` lines (Jet's `encrypted_environment`).
     pub encrypted_environment: Option<Spanned<String>>,
@@ -225,7 +225,7 @@ pub(crate) fn parse_service(
     let environment =
         f.take("environment").map(|n| key_values(n, &format!("`environment` of {what}"), diags)).unwrap_or_default();
     let env_file =
-        f.take("env_file").map(|n| string_or_list(n, &format!("`env_file` of {what}"), diags)).unwrap_or_default();
+        f.take("env_file").map(|n| env_files(n, &format!("`env_file` of {what}"), diags)).unwrap_or_default();
     let encrypted_env_file = f
         .take("encrypted_env_file")
         .map(|n| string_or_list(n, &format!("`encrypted_env_file` of {what}"), diags))
@@ -649,6 +649,43 @@ fn parse_healthcheck(node: &Node, service: &str, diags: &mut Diagnostics) -> Opt
 
 /// All services of a file, in file order.
 pub type Services = IndexMap<String, Service>;
+
+/// One `env_file` entry: a path, or compose's `{path, required}` form.
+#[derive(Clone, Debug)]
+pub struct EnvFile {
+    pub path: Spanned<String>,
+    /// `required: false`: a missing file is skipped.
+    pub required: bool,
+}
+
+fn env_files(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<EnvFile> {
+    let Some(items) = node.as_seq() else {
+        return string_or_list(node, what, diags).into_iter().map(|path| EnvFile { path, required: true }).collect();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            if item.as_map().is_none() {
+                return string(item, &format!("each entry of {what}"), diags)
+                    .map(|path| EnvFile { path, required: true });
+            }
+            let mut f = Fields::of(item, &format!("an entry of {what}"), diags)?;
+            let path = match f.take("path") {
+                Some(path) => string(path, &format!("`path` in {what}"), diags)?,
+                None => {
+                    diags
+                        .error(&item.span, format!("an entry of {what} has no `path`"))
+                        .hint("write `- path: ./file.env` (and `required: false` for a file that may be missing)");
+                    return None;
+                }
+            };
+            let required =
+                f.take("required").and_then(|n| boolean(n, &format!("`required` in {what}"), diags)).unwrap_or(true);
+            f.warn_rest(&format!("an entry of {what}"), &[], "", &["path", "required", "format"], diags);
+            Some(EnvFile { path, required })
+        })
+        .collect()
+}
 
 #[cfg(test)]
 mod tests {

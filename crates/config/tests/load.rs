@@ -344,6 +344,22 @@ fn env_files_are_read_in_order_and_missing_ones_are_errors() {
     let (project, _) = load(&options(dir.path())).unwrap();
     let values: Vec<_> = project.env_files["app"].iter().map(|(k, v)| (k.value.clone(), v.clone().unwrap())).collect();
     assert_eq!(values, [("A".into(), "1".into()), ("B".into(), "1".into()), ("B".into(), "2".into())]);
+
+    // compose's long form: a file that is not required may be missing.
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  env_file:\n    - a.env\n    - {path: optional.env, required: false}\n    - path: b.env\n",
+    );
+    let (project, _) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    assert_eq!(project.env_files["app"].len(), 3);
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  env_file:\n    - {path: missing.env}\n");
+    let diags = load(&options(dir.path())).unwrap_err();
+    assert!(
+        errors(&diags).iter().any(|e| e.contains("missing.env") && e.contains("does not exist")),
+        "{:?}",
+        errors(&diags)
+    );
 }
 
 #[test]
