@@ -172,6 +172,29 @@ fn single(d: Diagnostic) -> Diagnostics {
 /// pipeline file's name) and would cost seconds and gigabytes to parse.
 const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
+/// A run's named volumes are its own, fresh and removed at its end: a compose volume
+/// marked `external` (one that lives outside the project) is not used, so say so.
+fn warn_external_volumes(root: &yaml::Node, diags: &mut Diagnostics) {
+    let volumes = root.as_map().and_then(|m| m.iter().find(|(k, _)| k.scalar_text().as_deref() == Some("volumes")));
+    let Some(volumes) = volumes.and_then(|(_, v)| v.as_map()) else { return };
+    for (name, settings) in volumes {
+        let external = settings.as_map().and_then(|m| {
+            m.iter().find(|(k, _)| k.scalar_text().as_deref() == Some("external")).map(|(_, v)| v.clone())
+        });
+        if external.is_some_and(|v| !matches!(v.value, Value::Bool(false) | Value::Null)) {
+            diags
+                .warning(
+                    &name.span,
+                    format!(
+                        "volume `{}` is external, but each run mounts a fresh volume of its own under that name",
+                        name.scalar_text().unwrap_or_default()
+                    ),
+                )
+                .hint("runs are isolated and leave nothing behind; to share files with the host, mount a host path (`./dir:/path`)");
+        }
+    }
+}
+
 /// docker compose also reads an override file, and picks among several compose files
 /// by its own order: say which files slipway leaves out, rather than run other settings
 /// than compose would without a word.
@@ -315,6 +338,7 @@ fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics
                     diags.warning(&node.span, format!("unknown top-level key `{key}` in the services file"));
                 }
             }
+            warn_external_volumes(root, diags);
         }
     }
     let Some(entries) = table.as_map() else {

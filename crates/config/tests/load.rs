@@ -277,6 +277,17 @@ fn compose_file_interpolates_and_names_built_images() {
     let (project, _) = load(&with_shell).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
     assert_eq!(project.services["web"].environment[0].1.as_deref(), Some("shell-mode"), "the environment wins");
 
+    // An external volume is named as not used.
+    write(
+        dir.path(),
+        "docker-compose.yml",
+        "services:\n  web:\n    image: busybox\n    volumes: ['ext:/data']\nvolumes:\n  ext:\n    external: true\n  own: {}\n",
+    );
+    let (_, warnings) = load(&with_shell).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
+    assert!(w.iter().any(|w| w.contains("docker-compose.yml:6:3") && w.contains("volume `ext` is external")), "{w:?}");
+    assert!(!w.iter().any(|w| w.contains("`own`")), "{w:?}");
+
     // An override file and a second compose file are named as not read.
     write(dir.path(), "docker-compose.override.yml", "services: {}\n");
     write(dir.path(), "compose.yaml", "services: {}\n");
