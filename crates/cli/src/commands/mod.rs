@@ -172,6 +172,13 @@ pub fn host_env() -> HashMap<String, String> {
 
 /// Load the project; print warnings, or every error and return `None`.
 pub fn load_project(args: &ProjectArgs, with_steps: bool) -> Option<Project> {
+    load_project_showing(args, with_steps, false)
+}
+
+/// [`load_project`]; `snippets`: warnings with their source lines, as `validate` shows
+/// them. Other commands say each in one line, so a file with many ignored keys does not
+/// bury the run's own output.
+pub fn load_project_showing(args: &ProjectArgs, with_steps: bool, snippets: bool) -> Option<Project> {
     let options = LoadOptions {
         dir: args.dir.clone(),
         services_path: args.services_path.clone(),
@@ -182,7 +189,15 @@ pub fn load_project(args: &ProjectArgs, with_steps: bool) -> Option<Project> {
     let color = use_color();
     match load(&options) {
         Ok((project, warnings)) => {
-            print_diagnostics(&warnings, color);
+            if snippets || warnings.is_empty() {
+                print_diagnostics(&warnings, color);
+            } else {
+                let style = console::Style::new().yellow().force_styling(color);
+                for warning in warnings.iter() {
+                    errln!("{}", style.apply_to(warning.short()));
+                }
+                errln!("{}", style.apply_to("(`slipway validate` shows each warning with its lines and what to do)"));
+            }
             Some(project)
         }
         Err(diags) => {

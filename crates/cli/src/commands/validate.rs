@@ -7,7 +7,7 @@ use slipway_config::StepKind;
 use slipway_plan::template::TEMPLATE_FIELDS;
 use slipway_plan::{build_plan, RunContext};
 
-use super::{load_project, or_exit, EXIT_FAILURE};
+use super::{load_project_showing, or_exit, EXIT_FAILURE};
 use crate::cli::ProjectArgs;
 use crate::split_inputs::split_inputs;
 
@@ -16,7 +16,7 @@ pub fn validate(args: &ProjectArgs) -> ExitCode {
     let has_steps = args.steps_path.is_some()
         || slipway_config::discover::discover(&args.dir, args.services_path.as_deref(), None)
             .map_or(true, |files| files.steps.is_some());
-    let Some(project) = load_project(args, has_steps) else {
+    let Some(project) = load_project_showing(args, has_steps, true) else {
         return ExitCode::from(EXIT_FAILURE);
     };
     // A split step's glob must match test files, or the run would stop at once.
