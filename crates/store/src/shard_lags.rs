@@ -88,21 +88,8 @@ impl Store {
                 values[values.len() / 2].max(0)
             })
             .collect();
-        let lags = within_start_order(&in_index_order(&lags));
-        Ok(lags.into_iter().map(|ms| Duration::from_millis(ms as u64)).collect())
+        Ok(within_start_order(&lags).into_iter().map(|ms| Duration::from_millis(ms as u64)).collect())
     }
-}
-
-/// Shards start in index order, so a shard gets going no later than any shard after it:
-/// what a shard spent beyond that (time outside its test cases) follows its files. Each
-/// lag is therefore at most the least lag from it on, and shard 1's is 0.
-fn in_index_order(lags: &[i64]) -> Vec<i64> {
-    let mut bounded = lags.to_vec();
-    for i in (0..bounded.len().saturating_sub(1)).rev() {
-        bounded[i] = bounded[i].min(bounded[i + 1]);
-    }
-    let first = bounded.first().copied().unwrap_or(0);
-    bounded.iter().map(|lag| lag - first).collect()
 }
 
 /// Slack for small lags, where start-up noise is larger than the start order itself.
