@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod discover;
 pub mod duration;
 pub mod env_file;
+mod extends;
 pub mod interpolate;
 pub mod project;
 mod reader;

@@ -344,6 +344,13 @@ fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics
     let Some(entries) = table.as_map() else {
         return services;
     };
+    let with_extends;
+    let entries = if compose {
+        with_extends = crate::extends::resolve_extends(entries, diags);
+        &with_extends[..]
+    } else {
+        entries
+    };
     for (key, value) in entries {
         let Some(name) = key.scalar_text() else {
             diags.error(&key.span, format!("a service name must be a string, found {}", key.kind()));

@@ -732,3 +732,53 @@ fn a_tag_written_as_a_pattern_without_anchors_is_a_warning() {
         warnings[0].contains("`tag` `release/.*` is matched as plain text") && warnings[0].contains("`^release/.*$`")
     );
 }
+
+#[test]
+fn compose_extends_within_the_file_starts_from_the_base_service() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "docker-compose.yml",
+        "services:
+  base:
+    image: busybox
+    working_dir: /app
+    environment: {A: base, B: base}
+    depends_on: [db]
+  web:
+    extends: base
+    environment: {B: web}
+    command: echo web
+  worker:
+    extends: {service: web}
+    user: nobody
+  far:
+    extends: {file: other.yml, service: x}
+    image: busybox
+  db:
+    image: busybox
+",
+    );
+    write(dir.path(), "slipway-steps.yml", "- { service: worker }\n");
+    let (project, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let env = |name: &str| -> Vec<(String, String)> {
+        project.services[name]
+            .environment
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.clone().unwrap_or_default()))
+            .collect()
+    };
+    assert_eq!(env("web"), [("A".into(), "base".into()), ("B".into(), "web".into())]);
+    assert_eq!(env("worker"), env("web"), "extends chains");
+    let worker = &project.services["worker"];
+    assert_eq!(worker.working_dir.as_ref().map(|w| w.value.as_str()), Some("/app"));
+    assert_eq!(worker.command.as_ref().map(|c| c.text.as_str()), Some("echo web"));
+    assert!(worker.depends_on.is_empty(), "depends_on is not inherited, as in compose");
+    let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
+    assert!(w.iter().any(|w| w.contains("`extends` from another file is not read")), "{w:?}");
+    assert!(!w.iter().any(|w| w.contains("`extends` in")), "no 'ignored key' warning besides: {w:?}");
+
+    write(dir.path(), "docker-compose.yml", "services:\n  a:\n    extends: b\n  b:\n    extends: a\n");
+    let e = errors(&load(&options(dir.path())).unwrap_err());
+    assert!(e.iter().any(|e| e.contains("goes round in a circle")), "{e:?}");
+}
