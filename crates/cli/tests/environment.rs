@@ -395,3 +395,21 @@ fn a_missing_command_in_a_step_with_dependencies_says_so() {
     assert!(message.contains("command not found"), "{message}");
     p.assert_no_leftovers();
 }
+
+#[test]
+fn shm_size_and_tmpfs_reach_the_container() {
+    let p = TestProject::with_files(
+        "shm-tmpfs",
+        "app:\n  image: busybox\n  shm_size: 128m\n  tmpfs: ['/scratch:size=1m']\n",
+        "- { name: look, service: app, command: \"sh -c 'df -k /dev/shm | tail -1; grep \\\" /scratch \\\" /proc/mounts'\" }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let lines = r.output("look");
+    assert!(lines.first().is_some_and(|l| l.split_whitespace().nth(1) == Some("131072")), "{lines:?}");
+    assert!(
+        lines.get(1).is_some_and(|l| l.starts_with("tmpfs /scratch tmpfs") && l.contains("size=1024k")),
+        "{lines:?}"
+    );
+    p.assert_no_leftovers();
+}

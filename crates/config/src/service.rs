@@ -33,6 +33,10 @@ pub struct Service {
     pub hostname: Option<Spanned<String>>,
     /// `host:ip` entries for /etc/hosts.
     pub extra_hosts: Vec<Spanned<String>>,
+    /// Size of /dev/shm in bytes (compose's `shm_size`; browsers need more than 64 MB).
+    pub shm_size: Option<u64>,
+    /// Paths mounted as tmpfs, each with its options (`/run:size=64m`).
+    pub tmpfs: Vec<Spanned<String>>,
     pub healthcheck: Option<Healthcheck>,
     pub cached: bool,
     pub default_cache_branch: Option<Spanned<String>>,
@@ -127,6 +131,8 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "user",
     "hostname",
     "extra_hosts",
+    "shm_size",
+    "tmpfs",
     "healthcheck",
     "cached",
     "default_cache_branch",
@@ -144,7 +150,6 @@ pub(crate) const IGNORED_SERVICE_KEYS: &[&str] = &[
     "stop_signal",
     "stop_grace_period",
     "tty",
-    "tmpfs",
     "ulimits",
     "privileged",
     "pid",
@@ -163,7 +168,6 @@ pub(crate) const IGNORED_SERVICE_KEYS: &[&str] = &[
     "mem_limit",
     "cpus",
     "cpu_shares",
-    "shm_size",
     "cap_add",
     "cap_drop",
     "security_opt",
@@ -263,6 +267,18 @@ pub(crate) fn parse_service(
     let user = str_field(&mut f, "user", diags);
     let hostname = str_field(&mut f, "hostname", diags);
     let extra_hosts = f.take("extra_hosts").map(|n| parse_extra_hosts(n, &what, diags)).unwrap_or_default();
+    let shm_size = f.take("shm_size").and_then(|n| parse_byte_size(n, &format!("`shm_size` of {what}"), diags));
+    let tmpfs = f.take("tmpfs").map(|n| string_or_list(n, &format!("`tmpfs` of {what}"), diags)).unwrap_or_default();
+    for path in &tmpfs {
+        if !path.value.starts_with('/') {
+            diags
+                .error(
+                    &path.span,
+                    format!("`tmpfs` of {what} must be an absolute path in the container, not `{}`", path.value),
+                )
+                .hint("write `/path`, optionally with options: `/path:size=64m`");
+        }
+    }
     let healthcheck = f.take("healthcheck").and_then(|n| parse_healthcheck(n, &what, diags));
     let cached = f.take("cached").and_then(|n| boolean(n, &format!("`cached` of {what}"), diags)).unwrap_or(false);
     let default_cache_branch = str_field(&mut f, "default_cache_branch", diags);
@@ -293,6 +309,8 @@ pub(crate) fn parse_service(
         user,
         hostname,
         extra_hosts,
+        shm_size,
+        tmpfs,
         healthcheck,
         cached,
         default_cache_branch,
@@ -566,6 +584,30 @@ fn parse_volumes_from(entry: Spanned<String>, diags: &mut Diagnostics) -> Option
         }
     };
     Some(VolumesFrom { service: Spanned::new(name.to_string(), entry.span), read_only })
+}
+
+/// A size as compose writes it: bytes (`67108864`), or a number with `b`, `k`, `m` or `g`
+/// (binary units, an optional `b` after them: `2gb`).
+fn parse_byte_size(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u64> {
+    let text = node.scalar_text().unwrap_or_default().trim().to_ascii_lowercase();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let factor: u64 = match unit.trim().trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => 0,
+    };
+    match number.parse::<u64>().ok().and_then(|n| n.checked_mul(factor)).filter(|n| *n > 0) {
+        Some(bytes) => Some(bytes),
+        None => {
+            diags
+                .error(&node.span, format!("{what} is not a size: `{text}`"))
+                .hint("write a number of bytes, or one with a unit: `256m`, `2g`");
+            None
+        }
+    }
 }
 
 fn parse_extra_hosts(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec<Spanned<String>> {

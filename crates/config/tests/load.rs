@@ -782,3 +782,24 @@ fn compose_extends_within_the_file_starts_from_the_base_service() {
     let e = errors(&load(&options(dir.path())).unwrap_err());
     assert!(e.iter().any(|e| e.contains("goes round in a circle")), "{e:?}");
 }
+
+#[test]
+fn shm_size_and_tmpfs_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  shm_size: 2gb\n  tmpfs: [/scratch, '/run:size=1m']\nsmall:\n  image: busybox\n  shm_size: 67108864\n  tmpfs: /tmp\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let (project, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    assert!(warnings.is_empty(), "{:?}", warnings.iter().map(|d| d.short()).collect::<Vec<_>>());
+    let app = &project.services["app"];
+    assert_eq!(app.shm_size, Some(2 << 30));
+    assert_eq!(app.tmpfs.iter().map(|t| t.value.as_str()).collect::<Vec<_>>(), ["/scratch", "/run:size=1m"]);
+    assert_eq!(project.services["small"].shm_size, Some(64 << 20));
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  shm_size: lots\n  tmpfs: scratch\n");
+    let e = errors(&load(&options(dir.path())).unwrap_err());
+    assert!(e.iter().any(|e| e.contains("codeship-services.yml:3:13") && e.contains("is not a size")), "{e:?}");
+    assert!(e.iter().any(|e| e.contains("codeship-services.yml:4:10") && e.contains("absolute path")), "{e:?}");
+}

@@ -235,6 +235,16 @@ impl DockerRuntime {
                 mounts: Some(mounts),
                 volumes_from: (!spec.volumes_from.is_empty()).then(|| spec.volumes_from.clone()),
                 extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
+                shm_size: spec.shm_size.and_then(|bytes| i64::try_from(bytes).ok()),
+                tmpfs: (!spec.tmpfs.is_empty()).then(|| {
+                    spec.tmpfs
+                        .iter()
+                        .map(|t| match t.split_once(':') {
+                            Some((path, options)) => (path.to_string(), options.to_string()),
+                            None => (t.clone(), String::new()),
+                        })
+                        .collect()
+                }),
                 network_mode: Some(network_mode),
                 ..Default::default()
             }),

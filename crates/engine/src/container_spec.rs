@@ -69,6 +69,8 @@ pub(crate) fn container_spec(req: SpecRequest<'_>) -> (ContainerSpec, Vec<String
         working_dir: service.working_dir.clone(),
         user: service.user.clone(),
         hostname: service.hostname.clone(),
+        shm_size: service.shm_size,
+        tmpfs: service.tmpfs.clone(),
         extra_hosts: service.extra_hosts.clone(),
         labels: req.labels,
         network: req.network,

@@ -92,6 +92,10 @@ pub struct ContainerSpec {
     pub user: Option<String>,
     pub hostname: Option<String>,
     pub extra_hosts: Vec<String>,
+    /// Bytes of /dev/shm (the engine's default: 64 MB).
+    pub shm_size: Option<u64>,
+    /// tmpfs mounts: `/path` or `/path:options`.
+    pub tmpfs: Vec<String>,
     pub labels: Labels,
     /// Network to join and the names this container answers to on it; `None`: no network.
     pub network: Option<(String, Vec<String>)>,

@@ -64,7 +64,7 @@ pub(crate) fn warm_key(spec: &ContainerSpec, image: &ImageInfo) -> String {
     env_names.sort_unstable();
     env_names.dedup();
     let fields = format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}",
         image.id,
         spec.image,
         spec.entrypoint,
@@ -77,6 +77,8 @@ pub(crate) fn warm_key(spec: &ContainerSpec, image: &ImageInfo) -> String {
         spec.volumes_from,
         spec.healthcheck,
         spec.add_docker,
+        spec.shm_size,
+        spec.tmpfs,
     );
     let digest = Sha256::digest(fields.as_bytes());
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()

@@ -162,6 +162,10 @@ pub struct ServiceSpec {
     pub user: Option<String>,
     pub hostname: Option<String>,
     pub extra_hosts: Vec<String>,
+    /// Bytes of /dev/shm, when set.
+    pub shm_size: Option<u64>,
+    /// tmpfs mounts: `/path` or `/path:options`.
+    pub tmpfs: Vec<String>,
     pub volumes: Vec<VolumeSpec>,
     /// Services whose volumes this one mounts, and whether read-only.
     pub volumes_from: Vec<(String, bool)>,

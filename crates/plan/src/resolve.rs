@@ -68,6 +68,8 @@ pub(crate) fn resolve_service(project: &Project, service: &Service, ctx: &RunCon
         working_dir: service.working_dir.as_ref().map(|s| s.value.clone()),
         user: service.user.as_ref().map(|s| s.value.clone()),
         hostname: service.hostname.as_ref().map(|s| s.value.clone()),
+        shm_size: service.shm_size,
+        tmpfs: service.tmpfs.iter().map(|t| t.value.clone()).collect(),
         extra_hosts: service.extra_hosts.iter().map(|s| s.value.clone()).collect(),
         volumes,
         volumes_from: service.volumes_from.iter().map(|v| (v.service.value.clone(), v.read_only)).collect(),

@@ -27,6 +27,8 @@ pub fn service(name: &str, image: &str) -> ServiceSpec {
         user: None,
         hostname: None,
         extra_hosts: Vec::new(),
+        shm_size: None,
+        tmpfs: Vec::new(),
         volumes: Vec::new(),
         volumes_from: Vec::new(),
         healthcheck: None,
