@@ -180,8 +180,8 @@ pub fn split(args: &SplitArgs) -> ExitCode {
         let lags = match &args.step {
             Some(step) => {
                 let names = store.step_names(&project)?;
-                // A misspelt name would silently mean "no history": say so, but still
-                // give the plan (by count), as a first run without history gets.
+                // A misspelt name would silently mean "no history of its own": say so,
+                // and still give the plan, from the timings any step recorded.
                 if !names.is_empty() && !names.contains(step) {
                     errln!(
                         "warning: no run of project `{project}` has a step named `{step}`, so the plan uses the timings any step recorded and no start lags; its steps are: {}",
