@@ -7,7 +7,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
-use support::registry::{image_exists, remove_images, Registry};
+use support::registry::{image_exists, image_id, remove_images, Registry};
 use support::{TestProject, BIN};
 
 fn project_with_build(test: &str, cached: bool) -> TestProject {
@@ -127,21 +127,17 @@ fn load_builds_a_service_and_leaves_it_tagged() {
     assert!(image_exists(&image));
     let r = p.slipway(&["load", "nope"]);
     r.assert_code(1);
-    let id = |name: &str| {
-        let out = Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", name]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let loaded = id(&image);
+    let loaded = image_id(&image);
 
     // A run whose build is the loaded image, every layer cached, leaves it as it was.
     p.slipway(&["steps"]).assert_code(0);
-    assert_eq!(id(&image), loaded, "the run removed the image `load` made");
+    assert_eq!(image_id(&image), loaded, "the run removed the image `load` made");
     // A run that builds something else gives the name back to the loaded image at its end.
     p.write("Dockerfile", "FROM busybox\nRUN echo changed > /layer\nCMD [\"cat\", \"/layer\"]\n");
     let r = p.slipway(&["steps"]);
     r.assert_code(0);
     assert_eq!(r.output("use"), ["changed"]);
-    assert_eq!(id(&image), loaded, "the name did not go back to the loaded image");
+    assert_eq!(image_id(&image), loaded, "the name did not go back to the loaded image");
     remove_images(&[&image]);
     p.assert_no_leftovers();
 }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::registry::{docker_config, image_exists, remove_images, repo_digests, Registry};
+use support::registry::{docker_config, image_exists, image_id, remove_images, repo_digests, Registry};
 use support::TestProject;
 
 const KEY: &str = "E6kwQsGsIGMWrDQYmfnUcnHb+Yq2slOHH4/IBkVzaHo=";
@@ -42,24 +42,13 @@ fn push_steps_push_to_a_registry_and_the_digest_pulls_back() {
     assert!(local.iter().any(|d| d.ends_with(&served)), "local {local:?} vs served {served}");
 
     // Pull it back by digest into a clean engine state.
-    let id = |name: &str| {
-        String::from_utf8_lossy(
-            &std::process::Command::new("docker")
-                .args(["image", "inspect", "--format", "{{.Id}}", name])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .trim()
-        .to_string()
-    };
-    let original = id(&format!("{image}:release1-1"));
+    let original = image_id(&format!("{image}:release1-1"));
     remove_images(&[&format!("{image}:release1-1"), &format!("{image}:latest")]);
     assert!(!image_exists(&original));
     let by_digest = format!("{image}@{served}");
     let pulled = std::process::Command::new("docker").args(["pull", &by_digest]).output().unwrap();
     assert!(pulled.status.success(), "{}", String::from_utf8_lossy(&pulled.stderr));
-    assert_eq!(id(&by_digest), original);
+    assert_eq!(image_id(&by_digest), original);
     remove_images(&[&by_digest]);
     p.assert_no_leftovers();
 }

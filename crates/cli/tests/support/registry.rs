@@ -110,6 +110,13 @@ pub fn repo_digests(image: &str) -> Vec<String> {
     serde_json::from_slice(&out.stdout).unwrap_or_default()
 }
 
+/// The engine's id of an image (`sha256:…`); empty when there is none.
+pub fn image_id(image: &str) -> String {
+    let out =
+        Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", image]).output().expect("inspect");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 pub fn image_exists(image: &str) -> bool {
     Command::new("docker").args(["image", "inspect", image]).output().is_ok_and(|o| o.status.success())
 }
