@@ -81,13 +81,11 @@ fn resolved(
         .collect();
     for (key, value) in map.iter().filter(|(k, _)| !std::ptr::eq(k, extends_key)) {
         let name = key.scalar_text();
-        match merged.iter_mut().find(|(k, _)| k.scalar_text() == name) {
-            Some((_, existing)) if name.as_deref().is_some_and(|n| MERGED.contains(&n)) => {
-                *existing = merge_maps(existing, value);
-            }
-            Some(entry) => *entry = (key.clone(), value.clone()),
-            None => merged.push((key.clone(), value.clone())),
-        }
+        let value = match merged.iter().find(|(k, _)| k.scalar_text() == name) {
+            Some((_, existing)) if name.as_deref().is_some_and(|n| MERGED.contains(&n)) => merge_maps(existing, value),
+            _ => value.clone(),
+        };
+        set(&mut merged, key, value);
     }
     Node { value: Value::Map(merged), span: service.span.clone() }
 }
@@ -103,10 +101,16 @@ fn merge_maps(base: &Node, over: &Node) -> Node {
     let (Some(base_map), Some(over_map)) = (base.as_map(), over.as_map()) else { return over.clone() };
     let mut merged = base_map.to_vec();
     for (key, value) in over_map {
-        match merged.iter_mut().find(|(k, _)| k.scalar_text() == key.scalar_text()) {
-            Some(entry) => *entry = (key.clone(), value.clone()),
-            None => merged.push((key.clone(), value.clone())),
-        }
+        set(&mut merged, key, value.clone());
     }
     Node { value: Value::Map(merged), span: over.span.clone() }
+}
+
+/// Put `key: value` in `entries`: in place of an entry with the same key, else at the end.
+fn set(entries: &mut Vec<(Node, Node)>, key: &Node, value: Node) {
+    let name = key.scalar_text();
+    match entries.iter_mut().find(|(k, _)| k.scalar_text() == name) {
+        Some(entry) => *entry = (key.clone(), value),
+        None => entries.push((key.clone(), value)),
+    }
 }
