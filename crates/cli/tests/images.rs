@@ -249,6 +249,10 @@ fn gc_removes_the_image_of_a_run_that_was_killed() {
     p.write("codeship-services.yml", "app:\n  build: .\n");
     p.write("codeship-steps.yml", "- { name: long, service: app, command: \"sh -c 'echo ready; sleep 120'\" }\n");
     let image = format!("{}_app", p.name);
+    // The name already means an image of the user's: gc gives it back.
+    let tagged = Command::new("docker").args(["tag", "busybox", &image]).output().unwrap();
+    assert!(tagged.status.success(), "{}", String::from_utf8_lossy(&tagged.stderr));
+    let before = image_id(&image);
     let events = p.events_path();
     let mut child = p.command(&["steps"], &events).spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -258,10 +262,14 @@ fn gc_removes_the_image_of_a_run_that_was_killed() {
     }
     child.kill().unwrap(); // SIGKILL: no clean-up at all
     child.wait().unwrap();
-    assert!(image_exists(&image));
+    let built = image_id(&image);
+    assert_ne!(built, before, "the run did not build");
     let gc = Command::new(BIN).arg("gc").output().unwrap();
     assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
-    assert!(!image_exists(&image), "gc left the image: {}", String::from_utf8_lossy(&gc.stdout));
+    let after = image_id(&image);
+    remove_images(&[&image]);
+    assert_eq!(after, before, "the name did not go back to busybox: {}", String::from_utf8_lossy(&gc.stdout));
+    assert!(!image_exists(&built), "gc left the built image: {}", String::from_utf8_lossy(&gc.stdout));
     p.assert_no_leftovers();
 }
 

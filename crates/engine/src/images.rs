@@ -9,7 +9,7 @@ use slipway_plan::StepId;
 use tokio::sync::OnceCell;
 
 use crate::events::{Event, ImageAction};
-use crate::labels::{object_name, with, IMAGE, IMAGE_ID, PROJECT, SERVICE};
+use crate::labels::{object_name, with, IMAGE, IMAGE_ID, IMAGE_REPLACED, PROJECT, SERVICE};
 use crate::run::Run;
 use crate::runtime::{BuildOptions, ContainerSpec, ErrorKind, ImageInfo, Labels, Runtime, RuntimeError};
 
@@ -114,8 +114,8 @@ impl Run {
                         // An unchanged build (every layer cached) is the image that was
                         // there: it stays, as the engine had it.
                         if build.is_some() && before.as_deref() != Some(info.id.as_str()) {
+                            self.mark_for_gc(service, &image, &info.id, before.as_deref()).await;
                             self.images.note_built(&image, &info.id, before);
-                            self.mark_for_gc(service, &image, &info.id).await;
                         }
                         Ok(info)
                     }
@@ -204,17 +204,29 @@ impl Run {
 
     /// A created (never started) container of the built image, labelled with the run:
     /// if slipway dies before the end of the run, `gc` finds it and removes the image.
-    async fn mark_for_gc(&self, service: &str, image: &str, id: &str) {
+    async fn mark_for_gc(&self, service: &str, image: &str, id: &str, replaced: Option<&str>) {
+        let mut labels = with(&self.labels, &[(SERVICE, service), (IMAGE, image), (IMAGE_ID, id)]);
+        if let Some(previous) = replaced {
+            labels.insert(IMAGE_REPLACED.into(), previous.into());
+        }
         let spec = ContainerSpec {
             name: object_name(&["slipway", &self.plan.run_id, "image", service]),
             image: id.to_string(),
             cmd: Some(vec!["slipway-image-marker".to_string()]),
-            labels: with(&self.labels, &[(SERVICE, service), (IMAGE, image), (IMAGE_ID, id)]),
+            labels,
             ..ContainerSpec::default()
         };
         if let Err(e) = self.runtime.create_container(&spec).await {
             self.notice(format!("cannot mark image `{image}` for clean-up after a crash: {}", e.message));
         }
+    }
+}
+
+/// Give `name` back to the image it meant before a run's build took it (`previous`),
+/// unless another build took the name since, or that image is gone.
+pub async fn restore_replaced_name(runtime: &dyn Runtime, name: &str, previous: &str) {
+    if matches!(runtime.inspect_image(name).await, Ok(None)) {
+        let _ = runtime.tag_image(previous, name).await;
     }
 }
 

@@ -12,6 +12,9 @@ pub const HOST: &str = "io.slipway.host";
 pub const IMAGE: &str = "io.slipway.image";
 /// On an image marker: the id the build gave the image named by [`IMAGE`].
 pub const IMAGE_ID: &str = "io.slipway.image.id";
+/// On an image marker: the id the image's name meant before the build took it, given
+/// back to the name when the built image goes.
+pub const IMAGE_REPLACED: &str = "io.slipway.image.replaced";
 
 /// Labels of one run, before step and service labels are added.
 pub fn run_labels(run_id: &str, project: &str, extra: &Labels) -> Labels {

@@ -37,7 +37,7 @@ mod warm_step;
 
 pub use cache::{cache_reference, CACHE_REPOSITORY};
 pub use events::{Event, EventSink, ImageAction, StepInfo, StepStatus};
-pub use images::remove_built_image;
+pub use images::{remove_built_image, restore_replaced_name};
 pub use options::{CacheSettings, EngineOptions, Interactive, RegistrySettings, WarmPools};
 pub use run::{load_image, run, RunOutcome};
 pub use runtime::Runtime;

@@ -4,7 +4,7 @@
 use futures::future::join_all;
 
 use crate::events::Event;
-use crate::images::remove_built_image;
+use crate::images::{remove_built_image, restore_replaced_name};
 use crate::labels::{with, RUN};
 use crate::run::Run;
 use crate::runtime::{Labels, Leftovers, Runtime};
@@ -49,12 +49,8 @@ pub(crate) async fn sweep_run(run: &Run) {
                 Ok(false) => {}
                 Err(e) => errors.push(format!("image {}: {}", image.name, e.message)),
             }
-            // The name goes back to the image it meant before, unless another build took
-            // it since (or that image is gone).
             if let Some(previous) = &image.replaced {
-                if matches!(run.runtime.inspect_image(&image.name).await, Ok(None)) {
-                    let _ = run.runtime.tag_image(previous, &image.name).await;
-                }
+                restore_replaced_name(run.runtime.as_ref(), &image.name, previous).await;
             }
         }
     }

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use slipway_engine::labels::{HOST, IMAGE, IMAGE_ID, PID, PROJECT, RUN};
+use slipway_engine::labels::{HOST, IMAGE, IMAGE_ID, IMAGE_REPLACED, PID, PROJECT, RUN};
 use slipway_engine::liveness::slipway_runs;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
-use slipway_engine::{remove_all, remove_built_image, stale_pool_sockets};
+use slipway_engine::{remove_all, remove_built_image, restore_replaced_name, stale_pool_sockets};
 
 use super::{connect, error, this_host, EXIT_FAILURE};
 use crate::cli::GcArgs;
@@ -89,12 +89,14 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     let mut failed = false;
     let mut busy_projects: Vec<String> = Vec::new();
     for (run, (found, labels)) in &runs {
-        // Images the run built and would have removed at its end: their markers tell.
-        let images: Vec<(&String, &str)> = found
+        // Images the run built and would have removed at its end (and what their names
+        // meant before): their markers tell.
+        let images: Vec<(&String, &str, Option<&String>)> = found
             .containers
             .iter()
             .filter_map(|(_, _, labels)| {
-                labels.get(IMAGE).map(|name| (name, labels.get(IMAGE_ID).map_or("", String::as_str)))
+                let id = labels.get(IMAGE_ID).map_or("", String::as_str);
+                labels.get(IMAGE).map(|name| (name, id, labels.get(IMAGE_REPLACED)))
             })
             .collect();
         let count = found.containers.len() + found.networks.len() + found.volumes.len() + images.len();
@@ -114,17 +116,26 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             for (_, name, _) in &found.volumes {
                 outln!("  volume {name}");
             }
-            for (image, _) in &images {
-                outln!("  image {image}");
+            for (image, _, replaced) in &images {
+                match replaced {
+                    Some(previous) => outln!(
+                        "  image {image} (the name goes back to the image it named before, {})",
+                        short_id(previous)
+                    ),
+                    None => outln!("  image {image}"),
+                }
             }
             continue;
         }
         let (mut removed, mut errors) = remove_all(&runtime, found).await;
-        for (image, id) in images {
+        for (image, id, replaced) in images {
             match remove_built_image(&runtime, image, id).await {
                 Ok(true) => removed += 1,
                 Ok(false) => {}
                 Err(e) => errors.push(format!("image {image}: {}", e.message)),
+            }
+            if let Some(previous) = replaced {
+                restore_replaced_name(&runtime, image, previous).await;
             }
         }
         outln!("run {run}: removed {removed} object(s)");
@@ -136,7 +147,7 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     let untagged: Vec<_> =
         dangling.iter().filter(|i| !i.labels.get(PROJECT).is_some_and(|p| busy_projects.contains(p))).collect();
     for image in untagged {
-        let short = image.id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+        let short = short_id(&image.id);
         let project = image.labels.get(PROJECT).map_or("", String::as_str);
         if args.dry_run {
             outln!("would remove untagged image {short} (project {project})");
@@ -153,4 +164,9 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// An image id as `docker images` shows it.
+fn short_id(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
 }
