@@ -77,12 +77,15 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
     let mut services_parsed = true;
     let services = match yaml::parse(&services_file) {
         Ok(mut root) => {
-            if files.compose {
+            let compose = files.compose.then(|| {
                 warn_unread_compose_files(&files.services, &mut diags);
                 let variables = compose_variables(&files.services, &dir, &options.variables, &mut diags);
-                interpolate(&mut root, &variables, &mut diags);
+                ComposeContext { dir: dir.clone(), variables }
+            });
+            if let Some(compose) = &compose {
+                interpolate(&mut root, &compose.variables, &mut diags);
             }
-            parse_services_file(&root, files.compose, &mut diags)
+            parse_services_file(&root, compose.as_ref(), &mut diags)
         }
         Err(d) => {
             diags.push(d);
@@ -293,8 +296,31 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     .with_help("save the file as UTF-8")
 }
 
+/// What reading a compose file needs beyond the file: the project dir and the variables
+/// it is interpolated with (also those of files it `extends` from).
+struct ComposeContext {
+    dir: PathBuf,
+    variables: HashMap<String, String>,
+}
+
+/// The service entries of another compose file, named by `extends: {file: …}`.
+fn read_compose_services(
+    path: &Path,
+    context: &ComposeContext,
+    diags: &mut Diagnostics,
+) -> Result<Vec<(yaml::Node, yaml::Node)>, String> {
+    if !path.is_file() {
+        return Err(if path.exists() { "it is not a file" } else { "no such file" }.to_string());
+    }
+    let source = read_source(path, &context.dir).map_err(|d| d.message)?;
+    let mut root = yaml::parse(&source).map_err(|d| d.render(false))?;
+    interpolate(&mut root, &context.variables, diags);
+    let table = root.get("services").unwrap_or(&root);
+    table.as_map().map(<[_]>::to_vec).ok_or_else(|| format!("it holds no services mapping, but {}", table.kind()))
+}
+
 /// `version:` is ignored; services sit at the top level or under `services:`.
-fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics) -> Services {
+fn parse_services_file(root: &yaml::Node, compose: Option<&ComposeContext>, diags: &mut Diagnostics) -> Services {
     let mut services = Services::new();
     let table = match &root.value {
         Value::Null => {
@@ -345,11 +371,13 @@ fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics
         return services;
     };
     let with_extends;
-    let entries = if compose {
-        with_extends = crate::extends::resolve_extends(entries, diags);
-        &with_extends[..]
-    } else {
-        entries
+    let entries = match compose {
+        Some(context) => {
+            let mut read = |path: &Path, diags: &mut Diagnostics| read_compose_services(path, context, diags);
+            with_extends = crate::extends::resolve_extends(entries, &context.dir, &mut read, diags);
+            &with_extends[..]
+        }
+        None => entries,
     };
     for (key, value) in entries {
         let Some(name) = key.scalar_text() else {
@@ -365,7 +393,9 @@ fn parse_services_file(root: &yaml::Node, compose: bool, diags: &mut Diagnostics
                 .hint("use letters, digits, `_`, `-`, `.` and `/`, starting with a letter or digit");
             continue;
         }
-        if let Some(service) = parse_service(Spanned::new(name.clone(), key.span.clone()), value, compose, diags) {
+        if let Some(service) =
+            parse_service(Spanned::new(name.clone(), key.span.clone()), value, compose.is_some(), diags)
+        {
             services.insert(name, service);
         }
     }

@@ -753,13 +753,34 @@ fn compose_extends_within_the_file_starts_from_the_base_service() {
     extends: {service: web}
     user: nobody
   far:
-    extends: {file: other.yml, service: x}
-    image: busybox
+    extends: {file: common/other.yml, service: x}
+    environment: {C: far}
   db:
     image: busybox
 ",
     );
-    write(dir.path(), "slipway-steps.yml", "- { service: worker }\n");
+    // Another file's service, with paths relative to that file's folder, extending
+    // one of its own.
+    std::fs::create_dir(dir.path().join("common")).unwrap();
+    std::fs::create_dir(dir.path().join("app")).unwrap();
+    write(&dir.path().join("app"), "Dockerfile", "FROM busybox\n");
+    write(
+        &dir.path().join("common"),
+        "other.yml",
+        "services:
+  x:
+    extends: y
+    build: ../app
+    env_file: [ci.env]
+    volumes: ['./data:/data:ro', 'cache:/cache', '/abs:/abs']
+    environment: {C: x, D: x}
+  y:
+    image: busybox
+    user: nobody
+",
+    );
+    write(&dir.path().join("common"), "ci.env", "E=from-common\n");
+    write(dir.path(), "slipway-steps.yml", "- { service: worker }\n- { service: far }\n");
     let (project, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
     let env = |name: &str| -> Vec<(String, String)> {
         project.services[name]
@@ -775,8 +796,31 @@ fn compose_extends_within_the_file_starts_from_the_base_service() {
     assert_eq!(worker.command.as_ref().map(|c| c.text.as_str()), Some("echo web"));
     assert!(worker.depends_on.is_empty(), "depends_on is not inherited, as in compose");
     let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
-    assert!(w.iter().any(|w| w.contains("`extends` from another file is not read")), "{w:?}");
-    assert!(!w.iter().any(|w| w.contains("`extends` in")), "no 'ignored key' warning besides: {w:?}");
+    assert!(!w.iter().any(|w| w.contains("`extends` in")), "no 'ignored key' warning: {w:?}");
+
+    let far = &project.services["far"];
+    let root = project.dir.display().to_string();
+    assert_eq!(far.build.as_ref().map(|b| b.context.value.clone()), Some(format!("{root}/app")));
+    assert_eq!(far.user.as_ref().map(|u| u.value.as_str()), Some("nobody"), "extends chains in the other file");
+    assert_eq!(env("far"), [("C".into(), "far".into()), ("D".into(), "x".into())]);
+    assert_eq!(
+        project.env_files["far"].iter().map(|(k, v)| (k.value.as_str(), v.as_deref())).collect::<Vec<_>>(),
+        [("E", Some("from-common"))]
+    );
+    let volumes: Vec<String> = far.volumes.iter().map(|v| format!("{:?}", v.value)).collect();
+    assert_eq!(
+        volumes,
+        [
+            format!("Bind {{ source: \"{root}/common/data\", target: \"/data\", read_only: true }}"),
+            "Named { name: \"cache\", target: \"/cache\", read_only: false }".to_string(),
+            "Bind { source: \"/abs\", target: \"/abs\", read_only: false }".to_string(),
+        ]
+    );
+
+    write(dir.path(), "docker-compose.yml", "services:\n  a:\n    extends: {file: nowhere.yml, service: x}\n  b:\n    extends: {file: common/other.yml, service: z}\n");
+    let e = errors(&load(&options(dir.path())).unwrap_err());
+    assert!(e.iter().any(|e| e.contains("cannot read `nowhere.yml` named by `extends`: no such file")), "{e:?}");
+    assert!(e.iter().any(|e| e.contains("`extends` names unknown service `z` in")), "{e:?}");
 
     write(dir.path(), "docker-compose.yml", "services:\n  a:\n    extends: b\n  b:\n    extends: a\n");
     let e = errors(&load(&options(dir.path())).unwrap_err());
