@@ -80,6 +80,27 @@ fn cached_services_keep_their_image_per_branch_and_build_from_it() {
         build_lines(&new_branch)
     );
 
+    // A changed build on master moves only master's cache tag: the image it meant before
+    // keeps its other name — another branch's cache (feature-b's, built from it
+    // unchanged), or one of yours. (The engine, asked to remove an image by id, removes
+    // its one remaining name.)
+    let branch_b = format!("slipway-cache/{}/app:feature-b", p.name);
+    let mine = format!("{}-mine:keep", p.name);
+    for (round, other_name) in [&branch_b, &mine].into_iter().enumerate() {
+        let old_master = image_id(&default_cache);
+        if other_name == &mine {
+            let tagged = Command::new("docker").args(["tag", &default_cache, &mine]).output().unwrap();
+            assert!(tagged.status.success());
+        }
+        assert_eq!(image_id(other_name), old_master);
+        p.write("Dockerfile", &format!("FROM busybox\nRUN echo changed-{round} > /layer\nCMD [\"cat\", \"/layer\"]\n"));
+        p.slipway(&["steps", "--ci-branch", "master"]).assert_code(0);
+        assert_ne!(image_id(&default_cache), old_master, "master's cache did not move");
+        let after = image_id(other_name);
+        remove_images(&[&mine]);
+        assert_eq!(after, old_master, "{other_name} went with master's old cache");
+    }
+
     // cache ls / rm
     let ls = Command::new(BIN).args(["cache", "ls"]).output().unwrap();
     assert!(String::from_utf8_lossy(&ls.stdout).contains(&cache));
@@ -270,6 +291,33 @@ fn gc_removes_the_image_of_a_run_that_was_killed() {
     remove_images(&[&image]);
     assert_eq!(after, before, "the name did not go back to busybox: {}", String::from_utf8_lossy(&gc.stdout));
     assert!(!image_exists(&built), "gc left the built image: {}", String::from_utf8_lossy(&gc.stdout));
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn two_runs_of_one_build_leave_no_image_whichever_ends_first() {
+    let p = TestProject::new("two-runs-one-build");
+    p.write("Dockerfile", "FROM busybox\nRUN echo built > /who\n");
+    p.write("codeship-services.yml", "web:\n  build: .\n");
+    p.write("codeship-steps.yml", "- { name: first, service: web, command: \"sh -c 'cat /who; sleep $PAUSE'\" }\n");
+    let image = format!("{}_web", p.name);
+    // A starts and builds; B starts while A runs, its build all cached: the same image.
+    // A ends first, then B.
+    let events_a = p.events_path().with_file_name("a.jsonl");
+    let a = p.command(&["steps", "-e", "PAUSE=4"], &events_a).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !support::read_events(&events_a).iter().any(|e| e["event"] == "step_output") {
+        assert!(std::time::Instant::now() < deadline, "A's step did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let b = p.command(&["steps", "-e", "PAUSE=6"], &p.events_path()).spawn().unwrap();
+    let a = a.wait_with_output().unwrap();
+    let b = p.result(b.wait_with_output().unwrap(), &p.events_path());
+    let a_stderr = String::from_utf8_lossy(&a.stderr);
+    assert!(a.status.success(), "{a_stderr}");
+    assert!(!a_stderr.contains("clean-up"), "A complained at its clean-up: {a_stderr}");
+    b.assert_code(0);
+    assert!(!image_exists(&image), "the image outlived both runs");
     p.assert_no_leftovers();
 }
 

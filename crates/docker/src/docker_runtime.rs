@@ -299,6 +299,7 @@ impl Runtime for DockerRuntime {
                 let healthcheck = config.healthcheck.and_then(|h| h.test).filter(|t| !t.is_empty() && t[0] != "NONE");
                 Ok(Some(ImageInfo {
                     id: inspect.id.unwrap_or_default(),
+                    tags: inspect.repo_tags.unwrap_or_default(),
                     volumes: config.volumes.unwrap_or_default(),
                     healthcheck,
                     entrypoint: config.entrypoint.filter(|e| !e.is_empty()),

@@ -5,6 +5,7 @@
 
 use slipway_plan::template::{image_name_part, sanitize_image_tag};
 
+use crate::images::remove_if_nameless;
 use crate::run::Run;
 
 /// Repository of cache images: `slipway-cache/<project>/<service>`.
@@ -79,11 +80,11 @@ impl Run {
             self.notice(format!("cannot keep the cache of `{service}` as {reference}: {}", e.message));
             return;
         }
-        // The cache it replaces would linger untagged: remove it, unless something still
-        // uses it (another branch's cache, a container), which the engine refuses.
+        // The cache it replaces would linger untagged: remove it, unless it still has a
+        // name (another branch's cache, one of yours) or a container uses it.
         let current = self.runtime.inspect_image(&reference).await.ok().flatten().map(|i| i.id);
         if let Some(previous) = previous.filter(|p| Some(p) != current.as_ref()) {
-            let _ = self.runtime.remove_image(&previous).await;
+            let _ = remove_if_nameless(self.runtime.as_ref(), &previous).await;
         }
         output(format!("saved cache {reference}"));
         if self.options.cache.registry.is_some() {

@@ -9,7 +9,7 @@ use slipway_plan::StepId;
 use tokio::sync::OnceCell;
 
 use crate::events::{Event, ImageAction};
-use crate::labels::{object_name, with, IMAGE, IMAGE_ID, IMAGE_REPLACED, PROJECT, SERVICE};
+use crate::labels::{object_name, with, IMAGE, IMAGE_ID, IMAGE_REPLACED, PROJECT, RUN, SERVICE};
 use crate::run::Run;
 use crate::runtime::{BuildOptions, ContainerSpec, ErrorKind, ImageInfo, Labels, Runtime, RuntimeError};
 
@@ -112,10 +112,15 @@ impl Run {
                 Ok(()) => match self.runtime.inspect_image(&image).await {
                     Ok(Some(info)) => {
                         // An unchanged build (every layer cached) is the image that was
-                        // there: it stays, as the engine had it.
-                        if build.is_some() && before.as_deref() != Some(info.id.as_str()) {
-                            self.mark_for_gc(service, &image, &info.id, before.as_deref()).await;
-                            self.images.note_built(&image, &info.id, before);
+                        // there: it stays, as the engine had it — unless another run built
+                        // it and still runs: then the last of the two to end removes it.
+                        let unchanged = before.as_deref() == Some(info.id.as_str());
+                        let built_by =
+                            if unchanged && build.is_some() { self.other_run_built(&info.id).await } else { None };
+                        if build.is_some() && (!unchanged || built_by.is_some()) {
+                            let replaced = if unchanged { built_by.flatten() } else { before };
+                            self.mark_for_gc(service, &image, &info.id, replaced.as_deref()).await;
+                            self.images.note_built(&image, &info.id, replaced);
                         }
                         Ok(info)
                     }
@@ -202,6 +207,15 @@ impl Run {
         Ok(())
     }
 
+    /// Whether another run built image `id` and has not removed it yet (its marker is
+    /// there), and if so the image its name meant before that build.
+    async fn other_run_built(&self, id: &str) -> Option<Option<String>> {
+        let markers = self.runtime.find_labelled(&Labels::from([(IMAGE_ID.to_string(), id.to_string())])).await.ok()?;
+        let (_, _, labels) =
+            markers.containers.into_iter().find(|(_, _, labels)| labels.get(RUN) != Some(&self.plan.run_id))?;
+        Some(labels.get(IMAGE_REPLACED).cloned())
+    }
+
     /// A created (never started) container of the built image, labelled with the run:
     /// if slipway dies before the end of the run, `gc` finds it and removes the image.
     async fn mark_for_gc(&self, service: &str, image: &str, id: &str, replaced: Option<&str>) {
@@ -230,6 +244,19 @@ pub async fn restore_replaced_name(runtime: &dyn Runtime, name: &str, previous: 
     }
 }
 
+/// Remove image `id` if no name means it any more. The engine, asked to remove an image by
+/// id, also removes its one remaining name — which is not ours to remove.
+pub async fn remove_if_nameless(runtime: &dyn Runtime, id: &str) -> Result<bool, RuntimeError> {
+    match runtime.inspect_image(id).await? {
+        Some(info) if info.tags.is_empty() => match runtime.remove_image(id).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == ErrorKind::Conflict => Ok(false),
+            Err(e) => Err(e),
+        },
+        _ => Ok(false),
+    }
+}
+
 /// Remove an image a run built: by name while the name still means it, else by id, so a
 /// build of the same name by another project or branch since then is left alone. An id
 /// that still has another name (a `cached: true` image's cache tag) or runs in a container
@@ -240,12 +267,24 @@ pub async fn remove_built_image(runtime: &dyn Runtime, name: &str, id: &str) -> 
         Ok(None) => false,
         Err(e) => return Err(e),
     };
-    let target = if still_ours || id.is_empty() { name } else { id };
-    match runtime.remove_image(target).await {
+    if !still_ours && !id.is_empty() {
+        return remove_if_nameless(runtime, id).await;
+    }
+    match runtime.remove_image(name).await {
         Ok(()) => Ok(true),
-        Err(e) if e.kind == ErrorKind::Conflict && !still_ours => Ok(false),
+        // Another run built the same image and runs it: it removes it at its end.
+        Err(e) if e.kind == ErrorKind::Conflict && other_marker(runtime, id).await => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Whether another run (its marker container) still claims built image `id`.
+async fn other_marker(runtime: &dyn Runtime, id: &str) -> bool {
+    if id.is_empty() {
+        return false;
+    }
+    let markers = runtime.find_labelled(&Labels::from([(IMAGE_ID.to_string(), id.to_string())])).await;
+    markers.is_ok_and(|m| !m.containers.is_empty())
 }
 
 /// What to do about a failed pull, from the engine's message. Registries answer "denied"

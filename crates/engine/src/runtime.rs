@@ -46,6 +46,8 @@ pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImageInfo {
     pub id: String,
+    /// The names (`repo:tag`) that mean this image.
+    pub tags: Vec<String>,
     /// `VOLUME` paths declared by the image.
     pub volumes: Vec<String>,
     /// The image's `HEALTHCHECK` test, if any (`["NONE"]` counts as none).

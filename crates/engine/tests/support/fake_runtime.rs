@@ -238,6 +238,7 @@ impl Runtime for FakeRuntime {
         state.record(Call::InspectImage(image.to_string()));
         Ok(state.local_images.contains(image).then(|| ImageInfo {
             id: format!("sha256:{image}"),
+            tags: vec![image.to_string()],
             volumes: state.image_volumes.get(image).cloned().unwrap_or_default(),
             healthcheck: None,
             entrypoint: None,
