@@ -22,13 +22,34 @@ const MAX_LABEL: usize = 32;
 /// The summary's: an unnamed step's label is its whole command.
 const MAX_SUMMARY_LABEL: usize = 60;
 
-/// `label`, cut to `max` characters with `…` when longer.
+/// `label`, cut to `max` characters with `…` when longer. What tells copies of one step
+/// apart — the trailing ` [2/3]` of a shard, ` [service]` of a `services:` copy — stays:
+/// the name before it is cut instead.
 fn clip(label: &str, max: usize) -> String {
-    if label.chars().count() > max {
-        label.chars().take(max - 1).chain(std::iter::once('…')).collect()
-    } else {
-        label.to_string()
+    let count = |s: &str| s.chars().count();
+    if count(label) <= max {
+        return label.to_string();
     }
+    let (name, suffix) = split_copy_suffix(label);
+    if !suffix.is_empty() && count(suffix) + 2 <= max {
+        let kept: String = name.chars().take(max - 1 - count(suffix)).collect();
+        return format!("{}…{suffix}", kept.trim_end());
+    }
+    label.chars().take(max - 1).chain(std::iter::once('…')).collect()
+}
+
+/// `label` split before its trailing ` [..]` groups (shard, copy), if any.
+fn split_copy_suffix(label: &str) -> (&str, &str) {
+    let mut cut = label.len();
+    while label[..cut].ends_with(']') {
+        let head = &label[..cut];
+        let Some(open) = head.rfind(" [") else { break };
+        if head[open + 2..head.len() - 1].contains(['[', ']']) {
+            break;
+        }
+        cut = open;
+    }
+    label.split_at(cut)
 }
 
 pub struct TerminalOptions {
@@ -564,5 +585,21 @@ impl Reporter for TerminalReporter {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn a_clipped_label_keeps_what_tells_copies_apart() {
+        assert_eq!(clip("integration-tests-against-postgres [2/3]", 32), "integration-tests-against… [2/3]");
+        assert_eq!(clip("python -c \"import sys\" [test/py-3.11-redis]", 32), "python -c… [test/py-3.11-redis]");
+        assert_eq!(clip("tests [app] [1/8]", 32), "tests [app] [1/8]", "short labels stay whole");
+        assert_eq!(clip("a-very-long-step-name-without-any-suffix-at-all", 20), "a-very-long-step-na…");
+        // A suffix too long to keep with a name: cut like any label.
+        assert_eq!(clip("x [a-service-name-longer-than-the-label]", 20), "x [a-service-name-l…");
+        assert_eq!(clip("sh -c \"[ -f x ] && echo long enough\"", 20), "sh -c \"[ -f x ] && …");
     }
 }
