@@ -353,17 +353,23 @@ fn slipway_trigger_queues_a_build_and_waits_for_it() {
     let name = unique("trigger");
     let repo = Repo::new(tmp.path(), &[("codeship-services.yml", SERVICES), ("codeship-steps.yml", STEPS)]);
     let server = TestServer::start(tmp.path(), &project_toml(&name, &repo, ""));
-    let run = |args: &[&str], token: &str| {
+    let run_on = |branch: &str, args: &[&str], token: &str| {
         std::process::Command::new(support::BIN)
-            .args(["trigger", &name, "--branch", "main", "--server", &server.url])
+            .args(["trigger", &name, "--branch", branch, "--server", &server.url])
             .args(args)
             .env("SLIPWAY_TOKEN", token)
             .output()
             .unwrap()
     };
+    let run = |args: &[&str], token: &str| run_on("main", args, token);
     let refused = run(&[], &server.viewer);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("admin"), "{}", String::from_utf8_lossy(&refused.stderr));
+    // A build that could not run says why, not only that it did not.
+    let missing = run_on("nobranch", &["--wait"], &server.admin);
+    let stdout = String::from_utf8_lossy(&missing.stdout);
+    assert_eq!(missing.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("error") && stdout.contains("couldn't find remote ref refs/heads/nobranch"), "{stdout}");
     let out = run(&["--wait"], &server.admin);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));

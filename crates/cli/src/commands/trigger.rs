@@ -44,7 +44,11 @@ pub fn trigger(args: &TriggerArgs) -> ExitCode {
         };
         let status = build["build"]["status"].as_str().unwrap_or("unknown").to_string();
         if !matches!(status.as_str(), "queued" | "running") {
-            outln!("build #{id} {status}");
+            // Why it ended as it did, when the server knows (a failed fetch, a cancel).
+            match build["build"]["note"].as_str().map(str::trim).filter(|note| !note.is_empty()) {
+                Some(note) => outln!("build #{id} {status}: {note}"),
+                None => outln!("build #{id} {status}"),
+            }
             return if status == "passed" { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_FAILURE) };
         }
     }
