@@ -4,11 +4,15 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use slipway_server::hooks::signature::sign;
+use support::leftovers_with_label;
 use support::server::{assert_engine_clean, Repo, TestServer};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -37,6 +41,60 @@ const STEPS: &str = r#"
 
 fn slow_steps(seconds: u32) -> String {
     format!("- name: slow\n  service: app\n  command: sh -c 'echo started; sleep {seconds}; echo finished'\n")
+}
+
+fn workspace(server: &TestServer, id: i64) -> PathBuf {
+    server.data.join("workspaces").join(id.to_string())
+}
+
+fn output_log(server: &TestServer, id: i64) -> String {
+    std::fs::read_to_string(server.data.join("builds").join(id.to_string()).join("output.log")).unwrap_or_default()
+}
+
+/// `slipway serve` as a child of the test itself (TestServer only kills its own), so
+/// that the test can send it SIGTERM and see how it exits; its URL.
+fn spawn_serve(config: &Path, log: &Path) -> (Child, String) {
+    let mut child = Command::new(support::BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipway serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let log = log.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(file, "{line}");
+            if let Some(url) = line.strip_prefix("slipway serve: listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the server listens");
+    (child, url)
+}
+
+/// SIGTERM, then wait for the exit (failing after `timeout`).
+fn terminate_and_wait(child: &mut Child, timeout: Duration) -> (ExitStatus, Duration) {
+    let sent = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, sent.elapsed());
+        }
+        if sent.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("slipway serve did not exit within {timeout:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn project_toml(name: &str, repo: &Repo, extra: &str) -> String {
@@ -211,7 +269,9 @@ fn a_killed_server_requeues_the_interrupted_build_once_and_it_finishes() {
     server.kill();
     // The build's own process got SIGTERM with its parent and removes its containers.
     assert_engine_clean(&name);
+    assert!(workspace(&server, first).exists(), "a killed server cannot remove the workspace of #{first}");
     server.restart();
+    assert!(!workspace(&server, first).exists(), "the start removes the workspace of the interrupted #{first}");
     let interrupted = server.build(first);
     assert_eq!(interrupted["build"]["status"], "interrupted", "{interrupted}");
     let all = builds(&server, &name);
@@ -220,6 +280,52 @@ fn a_killed_server_requeues_the_interrupted_build_once_and_it_finishes() {
     assert_eq!(all[0]["trigger"], format!("requeued: #{first} was interrupted"));
     let done = server.wait_finished(again);
     assert_eq!(done["build"]["status"], "passed", "{done}\n{}", server.logs());
+    assert!(!workspace(&server, again).exists(), "the workspace of the finished #{again} is left");
+    assert_engine_clean(&name);
+}
+
+#[test]
+fn a_stopped_server_lets_its_build_clean_up_then_queues_it_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = unique("stop");
+    let steps = "- name: slow\n  service: app\n  command: sh -c 'echo slow; sleep 120'\n\
+                 - name: after\n  service: app\n  command: echo after\n";
+    let repo = Repo::new(tmp.path(), &[("codeship-services.yml", SERVICES), ("codeship-steps.yml", steps)]);
+    let mut server = TestServer::start(tmp.path(), &project_toml(&name, &repo, ""));
+    // This test stops the server with SIGTERM itself, so it runs its own process.
+    server.kill();
+    let (mut serve, url) = spawn_serve(&server.config, &server.log);
+    server.url = url;
+    let id = server.trigger(&name, "main");
+    let running = server.wait_for(id, "its step to print", Duration::from_secs(120), |b| {
+        b["build"]["run_id"].is_string() && output_log(&server, id).contains("slow\n")
+    });
+    let run_id = running["build"]["run_id"].as_str().unwrap().to_string();
+
+    let (status, took) = terminate_and_wait(&mut serve, Duration::from_secs(60));
+    assert!(status.success(), "slipway serve exited with {status}\n{}", server.logs());
+    assert!(took < Duration::from_secs(30), "the clean-up of one busybox step took {took:?}");
+    let output = output_log(&server, id);
+    assert!(output.contains("slipway: cancelling"), "the build got SIGTERM:\n{output}");
+    assert!(!output.contains("exiting without clean-up"), "the build got a second signal:\n{output}");
+    // The server waited for the clean-up: nothing is left the moment it exited.
+    let left = leftovers_with_label(&format!("io.slipway.run={run_id}"));
+    assert!(left.is_empty(), "run {run_id} left {left:?}\n{output}");
+    assert!(!workspace(&server, id).exists(), "the workspace of #{id} is left");
+
+    server.restart();
+    let interrupted = server.build(id);
+    assert_eq!(interrupted["build"]["status"], "interrupted", "{interrupted}");
+    let again = builds(&server, &name)[0]["id"].as_i64().unwrap();
+    assert_ne!(again, id, "the interrupted build is queued again");
+    server.wait_for(again, "its step to print", Duration::from_secs(120), |_| {
+        output_log(&server, again).contains("slow\n")
+    });
+    let auth = format!("Bearer {}", server.admin);
+    let (status, _) = server.post(&format!("/api/builds/{again}/cancel"), &[("Authorization", &auth)], b"");
+    assert_eq!(status, 202);
+    assert_eq!(server.wait_finished(again)["build"]["status"], "cancelled");
+    assert!(!workspace(&server, again).exists(), "the workspace of the cancelled #{again} is left");
     assert_engine_clean(&name);
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::builds::{Build, BuildRequest, Status};
 use crate::db::DbError;
 use crate::runner;
-use crate::state::Shared;
+use crate::state::{Shared, StopReason};
 
 /// Start builds while the limits allow, then wait for a change. Never returns.
 pub async fn dispatch(server: Shared) {
@@ -22,6 +22,9 @@ pub async fn dispatch(server: Shared) {
 }
 
 fn start_ready(server: &Shared) -> Result<(), DbError> {
+    if server.is_stopping() {
+        return Ok(());
+    }
     let queued = server.db.builds_with_status(Status::Queued)?;
     for build in queued {
         let (total, of_project) = {
@@ -90,11 +93,11 @@ pub fn cancel(server: &Shared, build: &Build, note: &str) -> Result<bool, DbErro
             let pid = {
                 let mut running = server.running();
                 let Some(entry) = running.get_mut(&build.id) else { return Ok(false) };
-                if entry.cancelled {
-                    // Already on its way out: keep the first reason.
+                if entry.stop.is_some() {
+                    // Already on its way out (and signalled): keep the first reason.
                     return Ok(false);
                 }
-                entry.cancelled = true;
+                entry.stop = Some(StopReason::Cancelled);
                 entry.pid
             };
             server.db.set_note(build.id, note)?;
@@ -111,30 +114,27 @@ pub fn rerun(server: &Shared, build: &Build) -> Result<Build, EnqueueError> {
     enqueue(server, request)
 }
 
-/// At start: builds that were running when the server stopped are interrupted, and
-/// queued again unless they already were such a second try.
+/// At start: builds that were still running when the server died are interrupted.
 pub fn recover(server: &Shared) -> Result<Vec<(i64, Option<i64>)>, DbError> {
     let mut recovered = Vec::new();
     for build in server.db.builds_with_status(Status::Running)? {
-        server.db.finish(
-            build.id,
-            Status::Interrupted,
-            None,
-            Some("interrupted: the server stopped during the build"),
-        )?;
-        let again = if build.recovers.is_none() {
-            let request =
-                BuildRequest { trigger: format!("requeued: #{} was interrupted", build.id), ..build.request.clone() };
-            let new = server.db.enqueue(&request, Some(build.id))?;
-            tracing::warn!("build #{} was interrupted by a server stop; queued again as #{}", build.id, new.id);
-            Some(new.id)
-        } else {
-            tracing::warn!("build #{} was interrupted again; not requeued a second time", build.id);
-            None
-        };
-        recovered.push((build.id, again));
+        recovered.push((build.id, interrupt(server, &build)?));
     }
     Ok(recovered)
+}
+
+/// A build the server stopped during: it ends interrupted, and is queued again unless it
+/// already was such a second try. The id of the new build, if any.
+pub fn interrupt(server: &Shared, build: &Build) -> Result<Option<i64>, DbError> {
+    server.db.finish(build.id, Status::Interrupted, None, Some("interrupted: the server stopped during the build"))?;
+    if build.recovers.is_some() {
+        tracing::warn!("build #{} was interrupted again; not requeued a second time", build.id);
+        return Ok(None);
+    }
+    let request = BuildRequest { trigger: format!("requeued: #{} was interrupted", build.id), ..build.request.clone() };
+    let new = server.db.enqueue(&request, Some(build.id))?;
+    tracing::warn!("build #{} was interrupted by a server stop; queued again as #{}", build.id, new.id);
+    Ok(Some(new.id))
 }
 
 /// Running builds per project, for the dashboard.

@@ -14,8 +14,10 @@ pub mod http;
 pub mod live;
 pub mod pages;
 pub mod runner;
+pub mod shutdown;
 pub mod state;
 pub mod view_models;
+pub mod workspaces;
 
 use std::time::Duration;
 
@@ -35,7 +37,7 @@ pub enum ServeError {
 }
 
 /// Open the data dir, requeue interrupted builds, start the dispatcher and serve HTTP
-/// until `shutdown` completes.
+/// until `shutdown` completes; then stop the running builds and wait for their clean-up.
 pub async fn serve(
     config: ServerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -43,6 +45,8 @@ pub async fn serve(
     let address = config.listen;
     let server = Server::open(config)?;
     dispatcher::recover(&server)?;
+    // Before any build starts, so that none of its files can be taken for a leftover.
+    workspaces::remove_stale(&server).await;
     remove_leftovers(&server);
     tokio::spawn(dispatcher::dispatch(server.clone()));
     let listener =
@@ -56,14 +60,26 @@ pub async fn serve(
         shutdown.await;
         stopping.cancel();
     });
+    // The builds are told at once, while HTTP winds down beside them.
+    let builds_stopped = tokio::spawn({
+        let (server, stop) = (server.clone(), stop.clone());
+        async move {
+            stop.cancelled().await;
+            shutdown::stop_builds(&server, shutdown::BUILDS_CLEAN_UP_TIMEOUT).await;
+        }
+    });
     let graceful = stop.clone();
     let http =
         axum::serve(listener, http::router(server)).with_graceful_shutdown(async move { graceful.cancelled().await });
-    tokio::select! {
+    let result = tokio::select! {
         result = http => result.map_err(ServeError::Http),
         // Live-log viewers never hang up by themselves: do not wait for them for long.
         () = async { stop.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => Ok(()),
-    }
+    };
+    // HTTP may also have failed on its own: the builds still get a clean stop.
+    stop.cancel();
+    let _ = builds_stopped.await;
+    result
 }
 
 /// `slipway gc` in the background: containers of builds whose process is gone (the

@@ -14,50 +14,66 @@ use tokio::sync::watch;
 
 use crate::builds::{Build, CommitDetails, Status};
 use crate::config::ProjectConfig;
-use crate::git;
-use crate::state::{Running, Shared};
+use crate::state::{Running, Shared, StopReason};
+use crate::{dispatcher, git, workspaces};
 
 /// Exit status of `slipway steps` after SIGINT/SIGTERM.
 const EXIT_CANCELLED: i32 = 130;
 
-/// Register a build that was just marked running, so that a cancel finds it from now on;
-/// then run it in the background.
+/// Register a build that was just marked running, so that a cancel or a server stop
+/// finds it from now on; then run it in the background.
 pub fn start(server: &Shared, build: Build) {
     let (events_tx, events_rx) = watch::channel(0u64);
-    server.running().insert(
-        build.id,
-        Running {
-            project: build.request.project.clone(),
-            branch: build.request.branch.clone(),
-            pid: None,
-            cancelled: false,
-            events: events_rx,
-        },
-    );
+    {
+        let mut running = server.running();
+        // Checked with `running` locked, as the stop sets it: a build the stop did not
+        // see must not start.
+        let stop = server.is_stopping().then_some(StopReason::ServerStopping);
+        running.insert(
+            build.id,
+            Running {
+                project: build.request.project.clone(),
+                branch: build.request.branch.clone(),
+                pid: None,
+                stop,
+                events: events_rx,
+            },
+        );
+    }
     tokio::spawn(run(server.clone(), build, events_tx));
 }
 
-/// Run a registered build; records its end.
+/// Run a registered build; removes its workspace, records its end, and only then
+/// forgets it, so that a stopping server that waits for it waits for all of that.
 async fn run(server: Shared, build: Build, events_tx: watch::Sender<u64>) {
     server.announce(build.id, Status::Running);
     let (status, exit_code, note) = match server.config.project(&build.request.project).cloned() {
         Some(project) => execute(&server, &build, &project, events_tx).await,
         None => (Status::Error, None, Some(format!("project `{}` is no longer configured", build.request.project))),
     };
-    let cancelled = server.running().remove(&build.id).is_some_and(|r| r.cancelled);
-    let status = if cancelled && status != Status::Passed { Status::Cancelled } else { status };
-    if let Err(e) = server.db.finish(build.id, status, exit_code, note.as_deref()) {
+    workspaces::remove(&server.paths, build.id).await;
+    let status = match stop_reason(&server, build.id) {
+        Some(_) if status == Status::Passed => status,
+        Some(StopReason::Cancelled) => Status::Cancelled,
+        Some(StopReason::ServerStopping) => Status::Interrupted,
+        None => status,
+    };
+    let recorded = if status == Status::Interrupted {
+        dispatcher::interrupt(&server, &build).map(|_| ())
+    } else {
+        server.db.finish(build.id, status, exit_code, note.as_deref())
+    };
+    if let Err(e) = recorded {
         tracing::error!("build #{}: cannot record its end: {e}", build.id);
     }
-    let workspace = server.paths.workspaces.join(build.id.to_string());
-    if let Err(e) = tokio::fs::remove_dir_all(&workspace).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!("build #{}: cannot remove {}: {e}", build.id, workspace.display());
-        }
-    }
+    server.running().remove(&build.id);
     tracing::info!("build #{} {} {}: {}", build.id, build.request.project, build.request.branch, status.as_str());
     server.announce(build.id, status);
     server.wake.notify_one();
+}
+
+fn stop_reason(server: &Shared, id: i64) -> Option<StopReason> {
+    server.running().get(&id).and_then(|r| r.stop)
 }
 
 async fn execute(
@@ -76,7 +92,7 @@ async fn execute(
         Err(e) => return (Status::Error, None, Some(format!("cannot write {}: {e}", output_path.display()))),
     };
     // The folder's name is the project's name in slipway (labels, cache tags, timings).
-    let workspace = server.paths.workspaces.join(build.id.to_string()).join(&project.name);
+    let workspace = workspaces::path(&server.paths, build.id).join(&project.name);
     let _ =
         output.write_all(format!("fetching {} {}\n", project.public_git_url(), build.request.branch).as_bytes()).await;
     let head = match git::checkout(
@@ -91,7 +107,7 @@ async fn execute(
         Ok(head) => head,
         Err(e) => return (Status::Error, None, Some(crate::config::redact_url(&e))),
     };
-    if server.running().get(&build.id).is_some_and(|r| r.cancelled) {
+    if stop_reason(server, build.id).is_some() {
         return (Status::Cancelled, None, None);
     }
     // A trigger that named no commit, or a hook that said little of it: the checkout knows.
@@ -163,16 +179,17 @@ async fn execute(
         Err(e) => return (Status::Error, None, Some(format!("cannot start {}: {e}", server.slipway_bin.display()))),
     };
     let pid = child.id();
-    let cancelled_before = {
+    // A stop asked for before the process existed could not signal it: do it now.
+    let stopped_before = {
         let mut running = server.running();
         let entry = running.get_mut(&build.id);
-        let cancelled = entry.as_ref().is_some_and(|r| r.cancelled);
+        let stopped = entry.as_ref().is_some_and(|r| r.stop.is_some());
         if let Some(r) = entry {
             r.pid = pid;
         }
-        cancelled
+        stopped
     };
-    if cancelled_before {
+    if stopped_before {
         terminate(pid);
     }
     let follow = follow_events(server.clone(), build.id, events_tx);
@@ -266,7 +283,8 @@ fn last_lines(path: &Path, n: usize) -> Option<String> {
     (!lines.is_empty()).then(|| lines[lines.len().saturating_sub(n)..].join("\n"))
 }
 
-/// SIGTERM: `slipway steps` cancels its steps and removes what it created.
+/// SIGTERM: `slipway steps` cancels its steps and removes what it created. Send it once
+/// per build: a second signal makes it exit at once, leaving everything behind.
 pub fn terminate(pid: Option<u32>) {
     if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);

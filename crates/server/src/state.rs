@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use slipway_store::Store;
@@ -51,10 +52,19 @@ pub struct Running {
     pub branch: String,
     /// The child process, once started (None while the checkout runs).
     pub pid: Option<u32>,
-    /// Set when someone cancelled it: the exit then counts as cancelled.
-    pub cancelled: bool,
+    /// Why it was asked to stop, once it was: it got SIGTERM for the first reason only.
+    pub stop: Option<StopReason>,
     /// The number of complete lines in its events file, for live viewers.
     pub events: watch::Receiver<u64>,
+}
+
+/// Why a running build was told to stop; decides how its end is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// By a user or a newer push: it ends cancelled.
+    Cancelled,
+    /// The server is stopping: it ends interrupted and is queued again.
+    ServerStopping,
 }
 
 pub struct Server {
@@ -66,6 +76,8 @@ pub struct Server {
     /// Wakes the dispatcher: a build was queued or finished.
     pub wake: Notify,
     pub running: Mutex<HashMap<i64, Running>>,
+    /// Set (with `running` locked) when the server stops: no build starts after that.
+    pub stopping: AtomicBool,
     /// Every status change, for live pages.
     pub statuses: broadcast::Sender<(i64, Status)>,
 }
@@ -100,12 +112,17 @@ impl Server {
             slipway_bin,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
             statuses,
         }))
     }
 
     pub fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Running>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     pub fn announce(&self, id: i64, status: Status) {

@@ -47,7 +47,20 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        errln!("slipway serve: stopping; running builds are cancelled and will be queued again at the next start");
+        errln!(
+            "slipway serve: stopping; running builds clean up (up to {}s) and are queued again at the next start \
+             (press Ctrl-C again to exit at once)",
+            slipway_server::shutdown::BUILDS_CLEAN_UP_TIMEOUT.as_secs()
+        );
+        // The signal handlers stay installed: without this, a second Ctrl-C would do nothing.
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            errln!("slipway serve: exiting without waiting for the builds; the next start removes what they leave");
+            std::process::exit(i32::from(super::EXIT_FAILURE));
+        });
     };
     match slipway_server::serve(config, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
