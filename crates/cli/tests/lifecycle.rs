@@ -420,6 +420,30 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(images_marked(&marker), Vec::<String>::new(), "the interrupted build left layers");
 
+    // Interrupted as a step starts: the engine may still commit that step, after the
+    // cancel, and the run never hears of that layer.
+    p.write(
+        "Dockerfile",
+        &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo {marker} > /a\nRUN sleep 60\n"),
+    );
+    std::fs::remove_file(&events).expect("the first run's events");
+    let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !read_events(&events)
+        .iter()
+        .any(|e| e["event"] == "image_output" && e["line"].as_str().is_some_and(|l| l.starts_with("Step 3/")))
+    {
+        assert!(Instant::now() < deadline, "the build did not reach its RUN: {:?}", read_events(&events));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // While the engine starts the step's container (it commits the step ~0.5–1 s on).
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(&child);
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(images_marked(&marker), Vec::<String>::new(), "the build interrupted as a step started left layers");
+
     p.write("Dockerfile", &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN exit 4\n"));
     let r = p.slipway(&["steps"]);
     r.assert_code(1);

@@ -147,6 +147,7 @@ impl DockerRuntime {
             .into_iter()
             .map(|i| ImageSummary {
                 id: i.id,
+                parent: i.parent_id,
                 tags: i.repo_tags,
                 labels: i.labels.into_iter().collect(),
                 created: i.created,

@@ -23,13 +23,26 @@ pub(crate) struct Images {
     built: Mutex<Vec<BuiltImage>>,
     /// Images pushed by a push step: kept.
     pushed: Mutex<Vec<String>>,
-    /// The last layer each unfinished build committed, by building service: an
-    /// interrupted or failed build leaves it (and its untagged parents) with no name.
-    unfinished: Mutex<HashMap<String, String>>,
+    /// Builds that did not finish, by building service: an interrupted or failed build
+    /// leaves its last layer (and its untagged parents) with no name.
+    unfinished: Mutex<HashMap<String, UnfinishedBuild>>,
     /// Every layer the run's builds committed anew (not taken from the cache): the
     /// stages of a multi-stage build that the image does not build on are left with no
     /// name, and go at the end of the run.
     committed: Mutex<Vec<String>>,
+}
+
+/// Where a build that has not finished is: what the run must remove if it never does.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UnfinishedBuild {
+    /// The last layer it committed (at first, the base image's id), short form.
+    pub last_layer: Option<String>,
+    /// The container the engine runs the current `RUN` step in.
+    pub builder: Option<String>,
+    /// When it started, in seconds since the epoch, as the engine dates images.
+    pub started: i64,
+    /// The engine said how it ended (it failed): it commits nothing more.
+    pub ended: bool,
 }
 
 /// An image a run built: the name it was tagged with and the id it got.
@@ -63,10 +76,22 @@ impl Images {
         self.committed.lock().expect("images").clone()
     }
 
-    /// The last layers of builds that did not finish.
-    pub fn unfinished(&self) -> Vec<String> {
+    /// The builds that did not finish.
+    pub(crate) fn unfinished(&self) -> Vec<UnfinishedBuild> {
         self.unfinished.lock().expect("images").values().cloned().collect()
     }
+
+    fn update_unfinished(&self, service: &str, change: impl FnOnce(&mut UnfinishedBuild)) {
+        if let Some(build) = self.unfinished.lock().expect("images").get_mut(service) {
+            change(build);
+        }
+    }
+}
+
+/// The container id in a classic build's ` ---> Running in 0a1b2c3d4e5f` line.
+fn builder_container(line: &str) -> Option<&str> {
+    let id = line.trim().strip_prefix("---> Running in ")?;
+    (id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
 }
 
 /// The layer id in a classic build's ` ---> 5d0da3dc9764` line (not ` ---> Running in …`).
@@ -164,9 +189,19 @@ impl Run {
         let spec = &self.plan.services[service];
         let shown = self.image_output(image, step);
         let from_cache = std::sync::atomic::AtomicBool::new(false);
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        self.images.unfinished.lock().expect("images").insert(
+            service.to_string(),
+            UnfinishedBuild { started: i64::try_from(started).unwrap_or(0), ..UnfinishedBuild::default() },
+        );
         let output = |line: String| {
-            if let Some(layer) = committed_layer(&line) {
-                self.images.unfinished.lock().expect("images").insert(service.to_string(), layer.to_string());
+            if let Some(container) = builder_container(&line) {
+                self.images.update_unfinished(service, |b| b.builder = Some(container.to_string()));
+            } else if let Some(layer) = committed_layer(&line) {
+                self.images.update_unfinished(service, |b| {
+                    b.last_layer = Some(layer.to_string());
+                    b.builder = None;
+                });
                 if !from_cache.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     self.images.committed.lock().expect("images").push(layer.to_string());
                 }
@@ -190,6 +225,7 @@ impl Run {
         };
         let build = &self.plan.builds[service];
         self.runtime.build_image(build, &options, &output).await.map_err(|e| {
+            self.images.update_unfinished(service, |b| b.ended = true);
             format!(
                 "building the image of service `{service}` ({}) failed: {} (the build output above shows the step; fix {})",
                 spec.image_at,
@@ -301,7 +337,7 @@ fn pull_advice(message: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::{committed_layer, pull_advice};
+    use super::{builder_container, committed_layer, pull_advice};
 
     #[test]
     fn pull_advice_tells_an_unreachable_registry_from_a_wrong_name() {
@@ -315,6 +351,8 @@ mod tests {
     fn only_committed_layer_lines_name_a_layer() {
         assert_eq!(committed_layer(" ---> 5d0da3dc9764"), Some("5d0da3dc9764"));
         assert_eq!(committed_layer(" ---> Running in 0a1b2c3d4e5f"), None);
+        assert_eq!(builder_container(" ---> Running in 0a1b2c3d4e5f"), Some("0a1b2c3d4e5f"));
+        assert_eq!(builder_container(" ---> 5d0da3dc9764"), None);
         assert_eq!(committed_layer(" ---> Using cache"), None);
         assert_eq!(committed_layer("Step 2/3 : RUN true"), None);
     }

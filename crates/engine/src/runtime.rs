@@ -204,6 +204,8 @@ pub struct ContainerSummary {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImageSummary {
     pub id: String,
+    /// The image it was committed on (a build's previous layer); empty for none.
+    pub parent: String,
     pub tags: Vec<String>,
     pub labels: Labels,
     /// Seconds since the epoch.

@@ -4,10 +4,10 @@
 use futures::future::join_all;
 
 use crate::events::Event;
-use crate::images::{remove_built_image, restore_replaced_name};
-use crate::labels::{with, RUN};
+use crate::images::{remove_built_image, restore_replaced_name, UnfinishedBuild};
+use crate::labels::{with, PROJECT, RUN};
 use crate::run::Run;
-use crate::runtime::{Labels, Leftovers, Runtime};
+use crate::runtime::{ImageSummary, Labels, Leftovers, Runtime};
 
 pub(crate) async fn sweep_run(run: &Run) {
     // A cancelled step may have asked for a container or network the engine is still
@@ -58,25 +58,84 @@ pub(crate) async fn sweep_run(run: &Run) {
     // failed at its FROM names the base image, which stays) and nothing builds on it.
     // Removing it removes its untagged parents too. Unless images are kept, so do the
     // other stages of multi-stage builds: what they committed is left with no name.
-    let mut unfinished = run.images.unfinished();
-    if !run.options.keep_images && !warm_pool {
-        unfinished.extend(run.images.committed());
+    let builds = run.images.unfinished();
+    let interrupted: Vec<&UnfinishedBuild> = builds.iter().filter(|b| !b.ended).collect();
+    if !interrupted.is_empty() {
+        let_go_of(run.runtime.as_ref(), &interrupted).await;
     }
-    unfinished.sort();
-    unfinished.dedup();
-    if !unfinished.is_empty() {
+    let mut layers: Vec<String> = builds.iter().filter_map(|b| b.last_layer.clone()).collect();
+    if !run.options.keep_images && !warm_pool {
+        layers.extend(run.images.committed());
+    }
+    layers.sort();
+    layers.dedup();
+    if !layers.is_empty() {
         let dangling = run.runtime.list_dangling_images(None).await.unwrap_or_default();
-        for layer in unfinished {
-            let Some(image) = dangling.iter().find(|i| i.id.trim_start_matches("sha256:").starts_with(&layer)) else {
-                continue;
-            };
-            match remove_soon(run.runtime.as_ref(), &image.id).await {
+        // An interrupted build may commit one more layer after the cancel, which the run
+        // never hears of: an untagged child of its last layer (or of its base image).
+        let since = interrupted.iter().map(|b| b.started).min();
+        for image in leftover_layers(&dangling, &layers, since, &run.plan.project) {
+            let short: String = image.trim_start_matches("sha256:").chars().take(12).collect();
+            match remove_soon(run.runtime.as_ref(), &image).await {
                 Ok(()) => removed += 1,
-                Err(e) => errors.push(format!("image {layer} of a build of the run: {}", e.message)),
+                Err(e) => errors.push(format!("image {short} of a build of the run: {}", e.message)),
             }
         }
     }
     run.events.send(Event::Cleanup { removed, kept: Vec::new(), errors });
+}
+
+/// How long an interrupted build's engine side may take to stop, at most.
+const BUILD_STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The engine may commit the step it was in when the build was cancelled (a `COPY`
+/// has no container to wait for): give it this long.
+const BUILD_STEP_SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Wait until the engine has stopped the interrupted builds: their `RUN` containers are
+/// gone, and a moment has passed for a step without one.
+async fn let_go_of(runtime: &dyn Runtime, builds: &[&UnfinishedBuild]) {
+    let started = std::time::Instant::now();
+    for builder in builds.iter().filter_map(|b| b.builder.as_deref()) {
+        while started.elapsed() < BUILD_STOP_WAIT && runtime.container_state(builder).await.is_ok() {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    if let Some(rest) = BUILD_STEP_SETTLE.checked_sub(started.elapsed()) {
+        tokio::time::sleep(rest).await;
+    }
+}
+
+/// The untagged images to remove, children before parents: those whose id starts with
+/// one of `layers`, and — made since `since` — their untagged descendants and those of
+/// a layer that has a name (a base image). Images another project labelled are not ours.
+fn leftover_layers(dangling: &[ImageSummary], layers: &[String], since: Option<i64>, project: &str) -> Vec<String> {
+    let short = |id: &str| id.trim_start_matches("sha256:").to_string();
+    let is_layer = |id: &str| layers.iter().any(|l| short(id).starts_with(l.as_str()));
+    let ours = |i: &ImageSummary| i.labels.get(PROJECT).is_none_or(|p| p == project);
+    // (id, depth below a layer)
+    let mut found: Vec<(String, usize)> =
+        dangling.iter().filter(|i| is_layer(&i.id) && ours(i)).map(|i| (i.id.clone(), 0)).collect();
+    if let Some(since) = since {
+        loop {
+            let next = dangling.iter().find_map(|i| {
+                if found.iter().any(|(id, _)| *id == i.id) || i.created < since || !ours(i) || i.parent.is_empty() {
+                    return None;
+                }
+                let depth = if is_layer(&i.parent) {
+                    1
+                } else {
+                    found.iter().find(|(id, _)| *id == i.parent).map(|(_, d)| d + 1)?
+                };
+                Some((i.id.clone(), depth))
+            });
+            match next {
+                Some(child) => found.push(child),
+                None => break,
+            }
+        }
+    }
+    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.into_iter().map(|(id, _)| id).collect()
 }
 
 /// Remove an image that a cancelled build's step container may still hold for a moment
@@ -127,4 +186,44 @@ pub async fn remove_all(runtime: &dyn Runtime, found: &Leftovers) -> (usize, Vec
         .await,
     );
     (removed, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leftover_layers;
+    use crate::runtime::{ImageSummary, Labels};
+
+    fn image(id: &str, parent: &str, created: i64, project: Option<&str>) -> ImageSummary {
+        let labels: Labels = project.map(|p| ("io.slipway.project".to_string(), p.to_string())).into_iter().collect();
+        ImageSummary {
+            id: format!("sha256:{id}"),
+            parent: format!("sha256:{parent}"),
+            created,
+            labels,
+            ..ImageSummary::default()
+        }
+    }
+
+    #[test]
+    fn an_interrupted_builds_late_layers_go_children_first() {
+        let dangling = [
+            image("aaaaaaaaaaaa01", "base00000000", 100, None), // the last layer the run saw
+            image("bbbbbbbbbbbb01", "aaaaaaaaaaaa01", 101, None), // committed after the cancel
+            image("cccccccccccc01", "bbbbbbbbbbbb01", 101, None), // and its child
+            image("dddddddddddd01", "base00000000", 50, None),  // older: someone else's
+            image("eeeeeeeeeeee01", "aaaaaaaaaaaa01", 101, Some("other")), // another project's
+        ];
+        let layers = ["aaaaaaaaaaaa".to_string()];
+        assert_eq!(
+            leftover_layers(&dangling, &layers, Some(100), "mine"),
+            ["sha256:cccccccccccc01", "sha256:bbbbbbbbbbbb01", "sha256:aaaaaaaaaaaa01"]
+        );
+        // Nothing committed yet: the base image's new children.
+        assert_eq!(
+            leftover_layers(&dangling, &["base00000000".to_string()], Some(100), "mine")[0],
+            "sha256:cccccccccccc01"
+        );
+        // A finished build's layers only: no descendants looked for.
+        assert_eq!(leftover_layers(&dangling, &layers, None, "mine"), ["sha256:aaaaaaaaaaaa01"]);
+    }
 }
