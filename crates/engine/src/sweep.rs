@@ -134,7 +134,7 @@ fn leftover_layers(dangling: &[ImageSummary], layers: &[String], since: Option<i
             }
         }
     }
-    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.sort_by_key(|(_, depth)| std::cmp::Reverse(*depth));
     found.into_iter().map(|(id, _)| id).collect()
 }
 
