@@ -1,6 +1,8 @@
 //! Ctrl-C, SIGTERM and SIGHUP (the terminal closed, an SSH session dropped): the first
 //! cancels the run (which then cleans up), the second exits at once (`slipway gc`
-//! removes what is left).
+//! removes what is left). SIGUSR2 is what a `slipway serve` build gets when the server
+//! dies: it cancels too, but the kernel sends it once per exiting
+//! server thread, so it never counts as the second signal.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -17,15 +19,20 @@ pub fn cancelled_exit_code() -> u8 {
 
 pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool) {
     tokio::spawn(async move {
-        let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) =
-            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup()))
-        else {
+        let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup), Ok(mut parent_died)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::user_defined2()),
+        ) else {
             return;
         };
         let signo = tokio::select! {
             _ = interrupt.recv() => 2,
             _ = terminate.recv() => 15,
             _ = hangup.recv() => 1,
+            // Reported as the SIGTERM a stopped server sends.
+            _ = parent_died.recv() => 15,
         };
         CANCELLED_BY.store(128 + signo, Ordering::Relaxed);
         if !quiet {

@@ -267,8 +267,12 @@ fn a_killed_server_requeues_the_interrupted_build_once_and_it_finishes() {
         b["steps"].as_array().is_some_and(|s| !s.is_empty())
     });
     server.kill();
-    // The build's own process got SIGTERM with its parent and removes its containers.
+    // The build's own process got the parent-death signal and removes its containers —
+    // once, however many server threads it was signalled for.
     assert_engine_clean(&name);
+    let output = output_log(&server, first);
+    assert!(output.contains("cancelling"), "the build was not cancelled:\n{output}");
+    assert!(!output.contains("exiting without clean-up"), "the build took a second signal:\n{output}");
     assert!(workspace(&server, first).exists(), "a killed server cannot remove the workspace of #{first}");
     server.restart();
     assert!(!workspace(&server, first).exists(), "the start removes the workspace of the interrupted #{first}");

@@ -166,12 +166,14 @@ async fn execute(
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))
         .kill_on_drop(false);
-    // If the server dies (even by SIGKILL), the build gets the SIGTERM of a Ctrl-C: it
-    // cancels its steps and removes its containers; the restarted server requeues it.
+    // If the server dies (even by SIGKILL), the build gets SIGUSR2, which `slipway steps`
+    // takes as a Ctrl-C: it cancels its steps and removes its containers; the restarted
+    // server requeues it. Not SIGTERM: the kernel sends the signal once per exiting server
+    // thread, and a second SIGTERM would cut the clean-up short.
     // SAFETY: only the async-signal-safe prctl call runs between fork and exec.
     unsafe {
         command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM).map_err(std::io::Error::from)
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGUSR2).map_err(std::io::Error::from)
         });
     }
     let mut child = match command.spawn() {
