@@ -407,7 +407,11 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     let marker = p.name.clone();
     p.write("Dockerfile", &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo building; sleep 60\n"));
     p.write("codeship-services.yml", "app:\n  build: .\n");
-    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
+    // Two steps wait for the one build.
+    p.write(
+        "codeship-steps.yml",
+        "- type: parallel\n  steps:\n  - { name: use, service: app, command: \"true\" }\n  - { name: also, service: app, command: \"true\" }\n",
+    );
     let events = p.events_path();
     let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -419,6 +423,9 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     let out = wait_with_timeout(child, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(images_marked(&marker), Vec::<String>::new(), "the interrupted build left layers");
+    let builds = read_events(&events).iter().filter(|e| e["event"] == "image_started").count();
+    assert_eq!(builds, 1, "the other step started the build again after the cancel");
+    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
 
     // Interrupted as a step starts: the engine may still commit that step, after the
     // cancel, and the run never hears of that layer.

@@ -116,6 +116,10 @@ impl Run {
         let service = builder.unwrap_or(service);
         let cell = self.images.cells.lock().expect("images").entry(key).or_default().clone();
         cell.get_or_init(|| async {
+            // Steps waiting for the image of a build the cancel stopped: none starts it again.
+            if self.cancel.is_cancelled() {
+                return Err("cancelled".to_string());
+            }
             if build.is_none() {
                 if let Some(info) = self.runtime.inspect_image(&image).await.map_err(|e| e.message)? {
                     return Ok(info);

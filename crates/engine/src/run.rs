@@ -86,6 +86,8 @@ pub(crate) struct Run {
     /// Services whose warm environments fit none of this run's steps (said once each).
     pub warm_misfits: Mutex<HashSet<String>>,
     statuses: Mutex<Vec<Option<(StepStatus, Option<i64>)>>>,
+    /// The run's cancel: what is shared between steps (a build) starts no more after it.
+    pub cancel: CancellationToken,
 }
 
 /// Run a plan to the end (or until `cancel`), then remove everything it created
@@ -98,7 +100,8 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> RunOutcome {
     let started = Instant::now();
-    let run = Run::new(plan.clone(), runtime, options, events);
+    let mut run = Run::new(plan.clone(), runtime, options, events);
+    run.cancel = cancel.clone();
     run.events.send(Event::RunStarted {
         run_id: plan.run_id.clone(),
         project: plan.project.clone(),
@@ -177,6 +180,7 @@ impl Run {
             warm_pools: tokio::sync::OnceCell::new(),
             warm_misfits: Mutex::default(),
             statuses: Mutex::new(vec![None; plan.steps.len()]),
+            cancel: CancellationToken::new(),
             plan,
             runtime,
             creations,
