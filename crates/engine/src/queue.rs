@@ -48,6 +48,8 @@ pub(crate) struct QueueState {
     retry: u32,
     /// A worker's fair share of the whole queue.
     share: Duration,
+    /// Whether any file has a recorded duration (the others' are guesses).
+    any_history: bool,
 }
 
 impl QueueState {
@@ -69,7 +71,15 @@ impl QueueState {
             .collect();
         let workers = (lists.len() as u32).max(1);
         let share = lists.iter().flatten().map(|i| i.estimate).sum::<Duration>() / workers;
-        Self { started: vec![false; lists.len()], busy: vec![false; lists.len()], lists, retry: spec.retry, share }
+        let any_history = lists.iter().flatten().any(|i| i.known);
+        Self {
+            started: vec![false; lists.len()],
+            busy: vec![false; lists.len()],
+            lists,
+            retry: spec.retry,
+            share,
+            any_history,
+        }
     }
 
     fn remaining(&self) -> Duration {
@@ -101,9 +111,8 @@ impl QueueState {
         }
         if worker < self.lists.len() && !self.started[worker] && !self.lists[worker].is_empty() {
             self.started[worker] = true;
-            let any_history = self.lists.iter().flatten().any(|i| i.known);
             let own = &mut self.lists[worker];
-            if any_history && own.iter().any(|i| i.known) {
+            if self.any_history && own.iter().any(|i| i.known) {
                 let (batch, reserved): (Vec<Item>, Vec<Item>) = own.drain(..).partition(|i| i.known);
                 own.extend(reserved);
                 return Some(batch);
@@ -132,11 +141,18 @@ impl QueueState {
             None => (0..self.lists.len()).max_by_key(load)?,
         };
         let target = (self.remaining() / (2 * workers)).max(self.share / 8);
+        // Beside recorded durations, a file without one has a guess (the median): it goes
+        // alone, as it may take far longer, so that the other workers share the rest.
+        let any_history = self.any_history;
         let list = &mut self.lists[source];
         let mut batch = vec![list.pop_back()?];
         let mut size = batch[0].estimate;
-        while size < target {
+        while size < target && (batch[0].known || !any_history) {
             let Some(next) = list.pop_back() else { break };
+            if any_history && !next.known {
+                list.push_back(next);
+                break;
+            }
             size += next.estimate;
             batch.push(next);
         }
@@ -491,6 +507,17 @@ mod tests {
         assert_eq!(names(q.take(1).unwrap()), ["f4", "f5"], "no reserve: every duration is known");
         assert_eq!(names(q.take(1).unwrap()), ["f3"], "the first to finish runs the guess");
         assert!(q.take(0).is_none());
+    }
+
+    #[test]
+    fn files_without_history_go_one_a_batch_beside_recorded_ones() {
+        // Worker 0: f1 known, f2 and f3 new (guessed small); worker 1: f4 known.
+        let mut q = queue_knowing(&[&[10, 1, 1], &[10]], 0, &["f1", "f4"]);
+        let names = |b: Vec<Item>| b.into_iter().map(|i| i.file).collect::<Vec<_>>();
+        assert_eq!(names(q.take(0).unwrap()), ["f1"]);
+        assert_eq!(names(q.take(1).unwrap()), ["f4"]);
+        assert_eq!(names(q.take(0).unwrap()), ["f3"], "one guess, not both");
+        assert_eq!(names(q.take(1).unwrap()), ["f2"], "the other worker gets the other");
     }
 
     #[test]
