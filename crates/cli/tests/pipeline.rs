@@ -222,6 +222,24 @@ fn junit_report_has_every_step() {
 }
 
 #[test]
+fn junit_folders_are_made_and_a_path_that_cannot_be_written_fails_before_the_run() {
+    let p = TestProject::with_files("junit-path", BUSYBOX, "- { name: only, service: app, command: 'true' }\n");
+    let nested = p.file("no/such/dir/junit.xml");
+    let r = p.slipway(&["steps", "--junit", nested.to_str().unwrap()]);
+    r.assert_code(0);
+    let xml = std::fs::read_to_string(&nested).expect("junit written in the folders it made");
+    assert!(xml.contains(r#"<testcase name="only""#), "{xml}");
+
+    p.write("a-file", "");
+    let under_a_file = p.file("a-file/junit.xml");
+    let r = p.slipway(&["steps", "--junit", under_a_file.to_str().unwrap()]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("cannot write the JUnit report"), "{}", r.dump());
+    assert!(!r.started("only"), "nothing runs when the report cannot be written:\n{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn built_image_is_built_once_per_run_and_shared() {
     let p = TestProject::new("build-once");
     p.write("Dockerfile", "FROM busybox\nRUN echo built-into-image > /built\n");

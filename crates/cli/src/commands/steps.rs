@@ -70,7 +70,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     let commit = crate::ci_vars::history_commit(&project_dir, &exec.ci, ci("CI_COMMIT_ID"));
     reporters.push(Box::new(HistoryReporter::new(store.clone(), ci("CI_BRANCH"), commit)));
     if let Some(path) = &args.junit {
-        reporters.push(Box::new(JunitReporter::new(path.clone())));
+        reporters.push(Box::new(JunitReporter::create(path.clone()).map_err(fail)?));
     }
     if let Some(path) = &args.events {
         reporters.push(Box::new(JsonReporter::create(path).map_err(fail)?));

@@ -2,7 +2,8 @@
 //! can show slipway's results.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use slipway_engine::reports::{TestCaseResult, TestStatus};
@@ -25,7 +26,20 @@ pub struct JunitReporter {
 }
 
 impl JunitReporter {
-    pub fn new(path: PathBuf) -> Self {
+    /// A reporter for `path`, its folders made (as pytest's `--junitxml` makes them) and
+    /// the file checked writable now: the report is written when the run is over, and a
+    /// bad path must fail the run before it starts, not turn a passed run red at its end.
+    pub fn create(path: PathBuf) -> Result<Self, String> {
+        prepare_report_path(&path).map_err(|e| {
+            format!(
+                "cannot write the JUnit report `{}`: {e}; give --junit a path in a folder you can write to",
+                path.display()
+            )
+        })?;
+        Ok(Self::new(path))
+    }
+
+    fn new(path: PathBuf) -> Self {
         Self {
             path,
             project: String::new(),
@@ -35,6 +49,27 @@ impl JunitReporter {
             tests: HashMap::new(),
         }
     }
+}
+
+/// Make the folders of `path` and check the file can be opened for writing, leaving
+/// neither a new empty file (a CI system would read it as a broken report) nor a change
+/// to an existing one.
+fn prepare_report_path(path: &Path) -> Result<(), String> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| match e.kind() {
+            // The bare "File exists" would not say which part of the path is in the way.
+            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory => {
+                format!("cannot create its folder `{}`: a file in that path is in the way", folder.display())
+            }
+            _ => format!("cannot create its folder `{}`: {e}", folder.display()),
+        })?;
+    }
+    let existed = path.symlink_metadata().is_ok();
+    OpenOptions::new().append(true).create(true).open(path).map_err(|e| e.to_string())?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 impl Reporter for JunitReporter {
@@ -123,5 +158,48 @@ impl Reporter for JunitReporter {
         }
         let xml = report.to_string().map_err(|e| format!("cannot write JUnit report: {e}"))?;
         std::fs::write(&self.path, xml).map_err(|e| format!("cannot write JUnit report `{}`: {e}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_makes_missing_folders_and_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no/such/dir/junit.xml");
+        let mut reporter = JunitReporter::create(path.clone()).expect("folders made");
+        assert!(path.parent().unwrap().is_dir());
+        assert!(!path.exists(), "no empty report before the run ends");
+        reporter.finish().expect("report written");
+        assert!(std::fs::read_to_string(&path).unwrap().contains("<testsuites"));
+    }
+
+    #[test]
+    fn create_keeps_an_existing_report_until_the_run_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        std::fs::write(&path, "old report").unwrap();
+        JunitReporter::create(path.clone()).expect("writable");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old report");
+    }
+
+    #[test]
+    fn create_fails_when_the_folder_cannot_be_made() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a-file"), "").unwrap();
+        let path = dir.path().join("a-file/sub/junit.xml");
+        let Err(message) = JunitReporter::create(path.clone()) else { panic!("a file cannot hold a folder") };
+        assert!(message.contains(&format!("`{}`", path.display())), "{message}");
+        assert!(message.contains("a file in that path is in the way"), "{message}");
+        assert!(message.contains("give --junit a path"), "{message}");
+    }
+
+    #[test]
+    fn create_fails_when_the_path_is_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let Err(message) = JunitReporter::create(dir.path().to_path_buf()) else { panic!("a folder is not a file") };
+        assert!(message.contains("cannot write the JUnit report"), "{message}");
     }
 }
