@@ -31,6 +31,7 @@ pub(crate) enum StepEnd {
     ExitedWith {
         code: i64,
         message: String,
+        details: Vec<String>,
     },
     /// A queue worker whose container stopped under it: with the queue's `retry`, it
     /// gets another attempt in a fresh environment for the batch it lost.
@@ -111,9 +112,10 @@ impl Run {
             let (status, exit_code, message, details) = match end {
                 StepEnd::Exited(0) => (StepStatus::Passed, Some(0), None, Vec::new()),
                 StepEnd::Exited(code) => (StepStatus::Failed, Some(code), Some(exit_message(code)), Vec::new()),
-                StepEnd::ExitedWith { code, message } | StepEnd::WorkerStopped { code, message } => {
-                    (StepStatus::Failed, Some(code), Some(message), Vec::new())
+                StepEnd::ExitedWith { code, message, details } => {
+                    (StepStatus::Failed, Some(code), Some(message), details)
                 }
+                StepEnd::WorkerStopped { code, message } => (StepStatus::Failed, Some(code), Some(message), Vec::new()),
                 StepEnd::Failed { message, details } => (StepStatus::Failed, None, Some(message), details),
                 StepEnd::Cancelled => (StepStatus::Cancelled, None, Some("cancelled".into()), Vec::new()),
             };
@@ -363,11 +365,53 @@ impl Run {
             Ok(code @ (137 | 143)) if !action.files.is_empty() && action.queue.is_none() => StepEnd::ExitedWith {
                 code,
                 message: format!("{}; its files did not finish: {}", exit_message(code), files_list(&action.files)),
+                details: Vec::new(),
             },
             Ok(code) => StepEnd::Exited(code),
             Err(message) => start_failure(message),
         };
+        let end = match end {
+            StepEnd::Exited(code) if code != 0 => match self.failed_dependencies(&containers).await {
+                Some((why, details)) => {
+                    StepEnd::ExitedWith { code, message: format!("{}; {why}", exit_message(code)), details }
+                }
+                None => StepEnd::Exited(code),
+            },
+            end => end,
+        };
         self.after_end(id, action, end, &on_fail_spec, &network, res).await
+    }
+
+    /// The step's dependencies that exited with a failure while it ran — the likely
+    /// cause of its failure (a database that crashed, a server that did not start) — and
+    /// their last log lines.
+    async fn failed_dependencies(
+        &self,
+        containers: &[(String, ContainerSpec, Option<ContainerSpec>)],
+    ) -> Option<(String, Vec<String>)> {
+        let mut failed = Vec::new();
+        let mut details = Vec::new();
+        for (container, spec, _) in containers {
+            let Ok(state) = self.runtime.container_state(container).await else { continue };
+            let Some(code) = state.exit_code.filter(|c| *c != 0 && !state.running) else { continue };
+            let service = spec.labels.get(SERVICE).cloned().unwrap_or_default();
+            failed.push((service.clone(), code));
+            if let Ok(lines) = self.runtime.tail_output(container, 20).await {
+                if !lines.is_empty() {
+                    details.push(format!("last {} log lines of {service}:", lines.len()));
+                    details.extend(lines);
+                }
+            }
+        }
+        let why = match failed.as_slice() {
+            [] => return None,
+            [(service, code)] => format!("its dependency `{service}` had exited with code {code}"),
+            many => format!(
+                "its dependencies had exited: {}",
+                many.iter().map(|(s, c)| format!("`{s}` (code {c})")).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        Some((why, details))
     }
 
     /// Read the step's JUnit reports from the container its command ran in (through the
@@ -692,6 +736,7 @@ pub(crate) fn worker_end(end: Result<WorkerEnd, String>) -> StepEnd {
     match end {
         Ok(WorkerEnd::Passed) => StepEnd::Exited(0),
         Ok(WorkerEnd::FilesFailed(files)) => StepEnd::ExitedWith {
+            details: Vec::new(),
             code: 1,
             message: format!("{} test file(s) failed: {}", files.len(), files.join(", ")),
         },
@@ -751,7 +796,11 @@ const NOT_EXECUTABLE: &str = "is not executable";
 /// exits 127 (not found) or 126 (not executable), as under a shell or `docker run`.
 fn start_failure(message: String) -> StepEnd {
     match message.strip_prefix(COMMAND_NOT_STARTED) {
-        Some(why) => StepEnd::ExitedWith { code: if why.contains(NOT_EXECUTABLE) { 126 } else { 127 }, message },
+        Some(why) => StepEnd::ExitedWith {
+            code: if why.contains(NOT_EXECUTABLE) { 126 } else { 127 },
+            message,
+            details: Vec::new(),
+        },
         None => StepEnd::failed(message),
     }
 }

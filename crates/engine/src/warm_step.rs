@@ -120,9 +120,11 @@ impl Run {
         }
         let end = match code {
             Ok(code) => StepEnd::Exited(code),
-            Err((message, Some(code))) => {
-                StepEnd::ExitedWith { code, message: format!("{} ({message})", crate::step::exit_message(code)) }
-            }
+            Err((message, Some(code))) => StepEnd::ExitedWith {
+                code,
+                message: format!("{} ({message})", crate::step::exit_message(code)),
+                details: Vec::new(),
+            },
             Err((message, None)) => StepEnd::failed(message),
         };
         // Dropping the lease hands the container back.
