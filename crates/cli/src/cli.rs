@@ -1,8 +1,9 @@
 //! Command-line interface: Jet's command and flag names, plus slipway's own.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -13,6 +14,39 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The command line; on a mistake, clap's message and exit.
+    pub fn from_command_line() -> Self {
+        Self::try_parse_with_env(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// `args` read with the environment's values for the flags that have one. A variable
+    /// set but empty counts as unset, as an empty DOCKER_HOST does (and does for the docker
+    /// CLI): clap would read `SLIPWAY_STATE_DIR=` as an empty `--state-dir` and blame a flag
+    /// nobody passed.
+    pub fn try_parse_with_env<T: Into<OsString> + Clone>(
+        args: impl IntoIterator<Item = T>,
+    ) -> Result<Self, clap::Error> {
+        let mut command = without_empty_env(Cli::command());
+        let mut matches = command.try_get_matches_from_mut(args)?;
+        Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
+    }
+}
+
+/// `command` and its subcommands, with no environment value for flags whose variable is empty.
+fn without_empty_env(command: clap::Command) -> clap::Command {
+    command
+        .mut_args(|arg| {
+            let empty = arg.get_env().and_then(std::env::var_os).is_some_and(|value| value.is_empty());
+            if empty {
+                arg.env(None::<&str>)
+            } else {
+                arg
+            }
+        })
+        .mut_subcommands(without_empty_env)
 }
 
 #[derive(Subcommand, Debug)]
@@ -441,4 +475,74 @@ pub enum TokenCommand {
         #[command(flatten)]
         config: ServerConfigArgs,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every flag backed by a variable, and a command line that reads it.
+    const ENV_FLAGS: &[&str] = &[
+        "SLIPWAY_STATE_DIR",
+        "SLIPWAY_SERVER_CONFIG",
+        "SLIPWAY_DATA_DIR",
+        "SLIPWAY_LISTEN",
+        "SLIPWAY_CONCURRENCY",
+        "SLIPWAY_PUBLIC_READ",
+        "SLIPWAY_SERVER",
+        "SLIPWAY_TOKEN",
+    ];
+
+    #[test]
+    fn every_variable_backed_flag_is_listed_here() {
+        fn names(command: &clap::Command, into: &mut Vec<String>) {
+            into.extend(command.get_arguments().filter_map(|a| a.get_env()).map(|n| n.to_string_lossy().into_owned()));
+            command.get_subcommands().for_each(|sub| names(sub, into));
+        }
+        let mut found = Vec::new();
+        names(&Cli::command(), &mut found);
+        for name in found {
+            assert!(ENV_FLAGS.contains(&name.as_str()), "{name} is not covered by empty_variables_count_as_unset");
+        }
+    }
+
+    // The only test of this binary that sets these variables: no other reads them.
+    #[test]
+    fn empty_variables_count_as_unset() {
+        for name in ENV_FLAGS {
+            std::env::set_var(name, "");
+        }
+        let parsed = |args: &[&str]| Cli::try_parse_with_env(std::iter::once("slipway").chain(args.iter().copied()));
+        let outcome = std::panic::catch_unwind(|| {
+            let Ok(Cli { command: Command::Steps(steps) }) = parsed(&["steps"]) else { panic!("steps") };
+            assert_eq!(steps.exec.state_dir, None);
+            let Ok(Cli { command: Command::History(history) }) = parsed(&["history"]) else { panic!("history") };
+            assert_eq!(history.state.state_dir, None);
+            let Ok(Cli { command: Command::Serve(serve) }) = parsed(&["serve"]) else { panic!("serve") };
+            assert_eq!(serve.config.config, None);
+            assert_eq!(serve.config.data_dir, None);
+            assert_eq!(serve.listen, None);
+            assert_eq!(serve.concurrency, None);
+            assert!(!serve.public_read);
+            // An empty token is no token: clap says the flag is missing rather than empty.
+            let error = parsed(&["trigger", "app", "--branch", "main"]).unwrap_err();
+            assert_eq!(error.kind(), clap::error::ErrorKind::MissingRequiredArgument, "{error}");
+            let Ok(Cli { command: Command::Trigger(trigger) }) =
+                parsed(&["trigger", "app", "--branch", "main", "--token", "t"])
+            else {
+                panic!("trigger")
+            };
+            assert_eq!(trigger.server, "http://127.0.0.1:8080");
+            // A value that is not empty still counts.
+            std::env::set_var("SLIPWAY_STATE_DIR", "/elsewhere");
+            let Ok(Cli { command: Command::History(history) }) = parsed(&["history"]) else { panic!("history") };
+            assert_eq!(history.state.state_dir, Some(PathBuf::from("/elsewhere")));
+        });
+        for name in ENV_FLAGS {
+            std::env::remove_var(name);
+        }
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
 }

@@ -14,8 +14,6 @@ mod split_inputs;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::cli::{Cli, Command};
 
 /// `--debug` (or SLIPWAY_LOG=debug, any tracing filter) logs every engine call with
@@ -48,7 +46,7 @@ fn init_debug_log(cli: &Cli) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_command_line();
     init_debug_log(&cli);
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         console::set_colors_enabled(false);
