@@ -548,7 +548,8 @@ impl Run {
             return end;
         }
         for (n, on_fail) in action.on_fail.iter().enumerate() {
-            let text = on_fail.command.join(" ");
+            // Quoted as written, so it can be pasted into a shell.
+            let text = shell_words::join(&on_fail.command);
             self.phase(id, format!("on_fail: {text}"));
             let name = format!("{}-onfail{}", spec.name, n + 1);
             let base = if on_fail.service == action.service {

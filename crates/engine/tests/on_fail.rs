@@ -31,6 +31,12 @@ async fn on_fail_commands_run_after_a_failure_and_their_output_is_the_steps() {
     assert_eq!((end.status, end.exit_code), (Failed, Some(1)), "the step's own exit code counts");
     assert_eq!(run.output("test"), ["3 failed", "collecting logs"]);
     assert_eq!(notices(&run.events), ["on_fail command `exit 4` exited with code 4"]);
+    // Shown quoted as written, so it can be pasted into a shell.
+    let shown = run
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::StepPhase { message, .. } if message == "on_fail: print 'collecting logs'"));
+    assert!(shown, "{:?}", run.events);
     assert_eq!(fake.created().0, 3, "the step's container and one per on_fail command");
     fake.assert_nothing_left();
 }
