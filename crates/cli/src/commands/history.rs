@@ -18,12 +18,20 @@ pub fn state_dir(project_dir: &Path, explicit: Option<&Path>) -> PathBuf {
     explicit.map_or_else(|| project_dir.join(".slipway"), Path::to_path_buf)
 }
 
-fn open(state: &StateArgs) -> Result<Store, ExitCode> {
+/// The history, or `None` when no run has recorded one yet (not an error: a new project
+/// simply has no runs).
+fn open(state: &StateArgs) -> Result<Option<Store>, ExitCode> {
     let dir = state_dir(&state.dir, state.state_dir.as_deref());
     if !dir.join(slipway_store::DATABASE_FILE).exists() {
-        return Err(fail(format!("no run history in {} yet: `slipway steps` records one", dir.display())));
+        return Ok(None);
     }
-    Store::open(&dir).map_err(fail)
+    Store::open(&dir).map(Some).map_err(fail)
+}
+
+/// What `history` and `flaky` say when there is no history at all.
+fn no_runs_yet(state: &StateArgs) -> String {
+    let dir = state_dir(&state.dir, state.state_dir.as_deref());
+    format!("no runs yet in {}: `slipway steps` records each run there", dir.display())
 }
 
 fn when(t: SystemTime) -> String {
@@ -46,7 +54,11 @@ fn shown_result(run: &RunSummary) -> &str {
 
 pub fn history(args: &HistoryArgs) -> ExitCode {
     let store = match open(&args.state) {
-        Ok(s) => s,
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            outln!("{}", no_runs_yet(&args.state));
+            return ExitCode::SUCCESS;
+        }
         Err(code) => return code,
     };
     match store.runs(None, args.limit) {
@@ -85,7 +97,8 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
 
 pub fn show(args: &ShowArgs) -> ExitCode {
     let store = match open(&args.state) {
-        Ok(s) => s,
+        Ok(Some(s)) => s,
+        Ok(None) => return fail(format!("no run `{}`: {}", args.run, no_runs_yet(&args.state))),
         Err(code) => return code,
     };
     let detail = match store.run(&args.run) {
@@ -140,7 +153,11 @@ pub fn show(args: &ShowArgs) -> ExitCode {
 
 pub fn flaky(args: &HistoryArgs) -> ExitCode {
     let store = match open(&args.state) {
-        Ok(s) => s,
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            outln!("{}", no_runs_yet(&args.state));
+            return ExitCode::SUCCESS;
+        }
         Err(code) => return code,
     };
     match store.flaky_tests(None) {
@@ -261,4 +278,24 @@ pub fn split(args: &SplitArgs) -> ExitCode {
         outln!("no files for shard(s) {} (a run skips them)", empty.join(", "));
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_in(dir: &Path) -> StateArgs {
+        StateArgs { dir: dir.to_path_buf(), state_dir: None }
+    }
+
+    #[test]
+    fn history_and_flaky_of_a_project_without_runs_succeed_and_show_of_a_run_fails() {
+        let project = tempfile::tempdir().unwrap();
+        let args = HistoryArgs { state: state_in(project.path()), limit: 20 };
+        assert_eq!(history(&args), ExitCode::SUCCESS);
+        assert_eq!(flaky(&args), ExitCode::SUCCESS);
+        let show_args = ShowArgs { state: state_in(project.path()), run: "abc".into(), logs: false };
+        assert_eq!(show(&show_args), ExitCode::from(super::super::EXIT_FAILURE));
+        assert!(!project.path().join(".slipway").exists(), "looking creates no history");
+    }
 }
