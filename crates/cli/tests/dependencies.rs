@@ -25,3 +25,21 @@ fn a_step_failing_after_its_dependency_crashed_names_it_and_shows_its_last_lines
     assert!(r.stdout.contains("FATAL no password set"), "the terminal shows the lines: {}", r.stdout);
     p.assert_no_leftovers();
 }
+
+#[test]
+fn a_missing_command_of_a_step_with_dependencies_is_named_plainly() {
+    let p = TestProject::with_files(
+        "dep-missing-cmd",
+        "app:\n  image: busybox\n  depends_on: [db]\ndb:\n  image: busybox\n  command: sleep 30\n",
+        "- { name: nocmd, service: app, command: npm test }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.finished("nocmd")["exit_code"], 127, "{}", r.dump());
+    assert_eq!(r.output("nocmd"), ["slipway: `npm` is not in the image's $PATH"], "{}", r.dump());
+    p.write("codeship-steps.yml", "- { name: nofile, service: app, command: ./gradlew test }\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert_eq!(r.output("nofile"), ["slipway: `./gradlew` does not exist in the container"], "{}", r.dump());
+    p.assert_no_leftovers();
+}

@@ -9,7 +9,9 @@
 
 use crate::runtime::{ContainerSpec, ImageInfo};
 
-const GATE_SCRIPT: &str = "read -r _ || exit 125; exec \"$@\"";
+/// A command the image lacks is said in slipway's words, as for a plain start, rather
+/// than the shell's `slipway-gate: exec: line 0: npm: not found`.
+const GATE_SCRIPT: &str = r#"read -r _ || exit 125; command -v "$1" >/dev/null || { case $1 in */*) w='does not exist in the container';; *) w='is not in the image'\''s $PATH';; esac; echo "slipway: \`$1\` $w" >&2; exit 127; }; exec "$@""#;
 const GATE_NAME: &str = "slipway-gate";
 
 /// The gated form of `spec`, or `None` when there is no command to hold.
