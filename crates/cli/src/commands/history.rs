@@ -64,35 +64,54 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
     match store.runs(None, args.limit) {
         Ok(runs) if runs.is_empty() => outln!("no runs yet"),
         Ok(runs) => {
-            outln!(
-                "{:<12} {:<19} {:<11} {:<20} {:>8} {:>11} {:>11}",
-                "RUN",
-                "STARTED",
-                "RESULT",
-                "BRANCH",
-                "TIME",
-                "STEPS",
-                "TESTS"
-            );
-            for run in runs {
-                let steps = format!("{}/{} failed", run.failed_steps, run.steps);
-                let tests =
-                    if run.tests == 0 { String::new() } else { format!("{}/{} failed", run.failed_tests, run.tests) };
-                outln!(
-                    "{:<12} {:<19} {:<11} {:<20} {:>8} {:>11} {:>11}",
-                    run.id,
-                    when(run.started_at),
-                    shown_result(&run),
-                    run.branch.clone().unwrap_or_default(),
-                    took(run.started_at, run.finished_at),
-                    steps,
-                    tests
-                );
+            for line in history_lines(&runs) {
+                outln!("{line}");
             }
         }
         Err(e) => return fail(e),
     }
     ExitCode::SUCCESS
+}
+
+/// The `history` table: a header and one line per run.
+fn history_lines(runs: &[RunSummary]) -> Vec<String> {
+    let header = ["RUN", "STARTED", "RESULT", "BRANCH", "TIME", "STEPS", "TESTS"].map(String::from).to_vec();
+    let rows = runs.iter().map(|run| {
+        let tests = if run.tests == 0 { String::new() } else { format!("{}/{} failed", run.failed_tests, run.tests) };
+        vec![
+            run.id.clone(),
+            when(run.started_at),
+            shown_result(run).to_string(),
+            run.branch.clone().unwrap_or_default(),
+            took(run.started_at, run.finished_at),
+            format!("{}/{} failed", run.failed_steps, run.steps),
+            tests,
+        ]
+    });
+    // Only TIME is a number, lined up by its last digit.
+    let right_aligned = [false, false, false, false, true, false, false];
+    table(&std::iter::once(header).chain(rows).collect::<Vec<_>>(), &right_aligned)
+}
+
+/// `rows` (the header first) in columns as wide as their widest cell, two spaces apart, so
+/// every value starts (or, right-aligned, ends) where its header does, however long it is.
+fn table(rows: &[Vec<String>], right_aligned: &[bool]) -> Vec<String> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|row| row.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let cells = row.iter().zip(&widths).enumerate().map(|(c, (cell, &width))| {
+                if right_aligned.get(c).copied().unwrap_or(false) {
+                    format!("{cell:>width$}")
+                } else {
+                    format!("{cell:<width$}")
+                }
+            });
+            cells.collect::<Vec<_>>().join("  ").trim_end().to_string()
+        })
+        .collect()
 }
 
 pub fn show(args: &ShowArgs) -> ExitCode {
@@ -297,5 +316,49 @@ mod tests {
         let show_args = ShowArgs { state: state_in(project.path()), run: "abc".into(), logs: false };
         assert_eq!(show(&show_args), ExitCode::from(super::super::EXIT_FAILURE));
         assert!(!project.path().join(".slipway").exists(), "looking creates no history");
+    }
+
+    fn run(id: &str, branch: &str, seconds: u64, steps: (u32, u32), tests: (u32, u32)) -> RunSummary {
+        let started_at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        RunSummary {
+            id: id.into(),
+            project: "p".into(),
+            branch: Some(branch.into()).filter(|b: &String| !b.is_empty()),
+            commit: None,
+            started_at,
+            finished_at: Some(started_at + std::time::Duration::from_millis(seconds * 1000 + 300)),
+            result: "failed".into(),
+            process: None,
+            steps: steps.1,
+            failed_steps: steps.0,
+            tests: tests.1,
+            failed_tests: tests.0,
+        }
+    }
+
+    /// Where `text` starts in `line`, in characters.
+    fn column(line: &str, text: &str) -> usize {
+        let at = line.find(text).unwrap_or_else(|| panic!("no `{text}` in `{line}`"));
+        line[..at].chars().count()
+    }
+
+    #[test]
+    fn history_values_sit_under_their_headers_however_long_they_are() {
+        let runs = [
+            run("91ec266031", "", 3, (1, 4), (0, 0)),
+            run("0a1b2c3d4e", "feature/a-branch-name-longer-than-twenty", 12345, (12, 130), (3, 1024)),
+        ];
+        let lines = history_lines(&runs);
+        let [header, first, second] = &lines[..] else { panic!("{lines:#?}") };
+        assert_eq!(column(first, "1/4 failed"), column(header, "STEPS"), "{lines:#?}");
+        assert_eq!(column(second, "12/130 failed"), column(header, "STEPS"), "{lines:#?}");
+        assert_eq!(column(second, "3/1024 failed"), column(header, "TESTS"), "{lines:#?}");
+        assert_eq!(column(second, "feature/"), column(header, "BRANCH"), "{lines:#?}");
+        assert_eq!(column(first, "failed"), column(header, "RESULT"), "{lines:#?}");
+        // Durations end where TIME ends.
+        let time_end = column(header, "TIME") + "TIME".len();
+        assert_eq!(column(first, "3.3s") + "3.3s".len(), time_end, "{lines:#?}");
+        assert_eq!(column(second, "12345.3s") + "12345.3s".len(), time_end, "{lines:#?}");
+        assert!(lines.iter().all(|l| !l.ends_with(' ')), "no trailing spaces: {lines:#?}");
     }
 }
