@@ -49,7 +49,7 @@ pub fn parse_junit(xml: &str) -> Result<Vec<TestCaseResult>, String> {
                 if open.result.status == TestStatus::Passed {
                     open.result.status = main_status(e.name().as_ref()).expect("a status element");
                     open.result.message = attribute(e, "message")?.filter(|m| !m.trim().is_empty());
-                    open.reading_text = open.result.message.is_none() && matches!(event, Event::Start(_));
+                    open.reading_text = matches!(event, Event::Start(_));
                 }
             }
             Event::End(e) if main_status(e.name().as_ref()).is_some() => {
@@ -88,11 +88,14 @@ pub fn parse_junit(xml: &str) -> Result<Vec<TestCaseResult>, String> {
     Ok(cases)
 }
 
+const PYTEST_COLLECTION_FAILURE: &str = "collection failure";
+
 /// A `<testcase>` whose end has not been read yet.
 struct OpenCase {
     /// What is known so far: its outcome and message until a status element says otherwise.
     result: TestCaseResult,
-    /// Inside a failure/error/skipped element without a `message`: its text stands in.
+    /// Inside a failure/error/skipped element: its text stands in for a missing `message`
+    /// and says what a generic one means.
     reading_text: bool,
     text: String,
 }
@@ -114,7 +117,14 @@ impl OpenCase {
     fn finish(self) -> TestCaseResult {
         // One line: it is shown beside the test's name in the summary.
         let first_line = |text: &str| text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
-        let message = self.result.message.as_deref().and_then(first_line).or_else(|| first_line(&self.text));
+        let mut message = self.result.message.as_deref().and_then(first_line).or_else(|| first_line(&self.text));
+        // pytest's "collection failure" says nothing of the cause; its last `E` line does.
+        if message.as_deref() == Some(PYTEST_COLLECTION_FAILURE) {
+            let cause = self.text.lines().rev().find_map(|l| l.strip_prefix("E ")).map(str::trim);
+            if let Some(cause) = cause.filter(|c| !c.is_empty()) {
+                message = Some(format!("{PYTEST_COLLECTION_FAILURE}: {cause}"));
+            }
+        }
         TestCaseResult { message, ..self.result }
     }
 }
@@ -191,6 +201,7 @@ mod tests {
             <testcase name=\"flaky\"><flakyFailure message=\"once\"/></testcase>\
             <testcase name=\"c\"><failure><![CDATA[cdata first line\nsecond]]></failure></testcase>\
             <testcase name=\"n\"><failure>a&nbsp;b</failure></testcase>\
+            <testcase classname=\"tests.test_c\" name=\"\"><error message=\"collection failure\">tests/test_c.py:1: in &lt;module&gt;\n    import nope\nE   ModuleNotFoundError: No module named 'nope'</error></testcase>\
             </testsuite>";
         let cases = parse_junit(xml).unwrap();
         let got: Vec<_> = cases.iter().map(|c| (c.name.as_str(), c.status, c.message.as_deref())).collect();
@@ -203,6 +214,7 @@ mod tests {
                 ("flaky", TestStatus::Passed, None),
                 ("c", TestStatus::Failed, Some("cdata first line")),
                 ("n", TestStatus::Failed, Some("a&nbsp;b")),
+                ("", TestStatus::Error, Some("collection failure: ModuleNotFoundError: No module named 'nope'")),
             ]
         );
     }

@@ -355,10 +355,11 @@ impl Run {
             _ if self.options.interactive.is_some() => self.run_interactive(&main_id).await,
             _ => self.start_and_stream(id, &main_id, turn).await,
         };
+        let mut reported = HashSet::new();
         if code.is_ok() {
             let fresh = Fresh { since: attempt_started, existing: &existing };
             let source = ReportSource { runtime: self.runtime.as_ref(), container: &command_container, lease: None };
-            self.collect_reports(id, attempt, action, source, &service_working_dir, fresh).await;
+            reported = self.collect_reports(id, attempt, action, source, &service_working_dir, fresh).await;
         }
         let end = match code {
             // A static shard stopped from outside: its files are what the counts miss.
@@ -375,7 +376,7 @@ impl Run {
                 Some((why, details)) => {
                     StepEnd::ExitedWith { code, message: format!("{}; {why}", exit_message(code)), details }
                 }
-                None => StepEnd::Exited(code),
+                None => results_cut_short(action, code, &reported),
             },
             end => end,
         };
@@ -415,7 +416,7 @@ impl Run {
     }
 
     /// Read the step's JUnit reports from the container its command ran in (through the
-    /// lease, when it is a warm one).
+    /// lease, when it is a warm one). Returns the test files they have tests of.
     pub(crate) async fn collect_reports(
         &self,
         id: StepId,
@@ -424,9 +425,9 @@ impl Run {
         source: ReportSource<'_>,
         working_dir: &str,
         fresh: Fresh<'_>,
-    ) {
+    ) -> HashSet<String> {
         if action.reports.is_empty() {
-            return;
+            return HashSet::new();
         }
         let (mut cases, problems) = collect(
             source,
@@ -443,7 +444,9 @@ impl Run {
         for problem in problems {
             self.notice(format!("{}: {problem}", self.plan.step(id).label));
         }
+        let files = cases.iter().filter_map(|c| c.file.clone()).collect();
         self.events.send(Event::TestResults { step: id, attempt, cases });
+        files
     }
 
     /// Start dependencies level by level: a member starts once everything it needs is ready.
@@ -773,6 +776,30 @@ pub(crate) fn files_list(files: &[String]) -> String {
         list.push_str(&format!(" and {} more", files.len() - SHOWN));
     }
     list
+}
+
+/// How a static shard that exited with `code` (not 0) ends, when its reports have tests
+/// of only some of its files: a test runner that stopped early (pytest on a collection
+/// error) ran none of the others, and the counts miss their tests — say which.
+pub(crate) fn results_cut_short(action: &RunAction, code: i64, reported: &HashSet<String>) -> StepEnd {
+    if action.reports.is_empty() || action.files.is_empty() || action.queue.is_some() || reported.is_empty() {
+        return StepEnd::Exited(code);
+    }
+    let missing: Vec<String> = action.files.iter().filter(|f| !reported.contains(*f)).cloned().collect();
+    if missing.is_empty() {
+        return StepEnd::Exited(code);
+    }
+    StepEnd::ExitedWith {
+        code,
+        message: format!(
+            "{}; its reports have no tests of {} of its {} files, which did not run: {}",
+            exit_message(code),
+            missing.len(),
+            action.files.len(),
+            files_list(&missing)
+        ),
+        details: Vec::new(),
+    }
 }
 
 /// "exited with code N", with what the shell's conventional codes mean.

@@ -106,12 +106,13 @@ impl Run {
             user: spec.user.clone(),
         };
         let code = self.run_command_in(id, &container, Some(&mut lease), &exec).await;
+        let mut reported = std::collections::HashSet::new();
         tracing::debug!("{container}: command ran {:?}", started.elapsed().unwrap_or_default());
         if code.is_ok() {
             let fresh = Fresh { since: started, existing: &existing };
             let source =
                 ReportSource { runtime: self.runtime.as_ref(), container: &container, lease: Some(&mut lease) };
-            self.collect_reports(id, attempt, action, source, &working_dir, fresh).await;
+            reported = self.collect_reports(id, attempt, action, source, &working_dir, fresh).await;
             tracing::debug!("{container}: reports read {:?}", started.elapsed().unwrap_or_default());
         } else if !action.reports.is_empty() {
             // The container stopped under the command: no reports to read. Say the step
@@ -119,7 +120,8 @@ impl Run {
             self.events.send(Event::TestResults { step: id, attempt, cases: Vec::new() });
         }
         let end = match code {
-            Ok(code) => StepEnd::Exited(code),
+            Ok(0) => StepEnd::Exited(0),
+            Ok(code) => crate::step::results_cut_short(action, code, &reported),
             Err((message, Some(code))) => StepEnd::ExitedWith {
                 code,
                 message: format!("{} ({message})", crate::step::exit_message(code)),
