@@ -293,6 +293,10 @@ fn an_image_that_cannot_be_pulled_shows_the_engines_message() {
         "{message}"
     );
     assert!(message.len() > 80, "the engine's own message is included: {message}");
+    // The terminal shows the engine's message once; the step's end and the summary name it.
+    let engine_message = &message[message.find("): ").unwrap() + 3..];
+    assert_eq!(r.stdout.matches(engine_message).count() + r.stderr.matches(engine_message).count(), 1, "{}", r.dump());
+    assert!(r.stdout.contains("(./codeship-services.yml:2:10) (the error is above)"), "{}", r.dump());
     // `slipway run` says it once, not again as the command's failure.
     let r = p.slipway(&["run", "app", "true"]);
     r.assert_code(1);

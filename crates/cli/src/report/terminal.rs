@@ -86,8 +86,7 @@ pub struct TerminalReporter {
     /// Images built or pulled during the run, for the summary: a step's time includes
     /// waiting for its image, and the summary says how much of it that was.
     image_times: Vec<String>,
-    /// Image errors already printed: `slipway run` does not print them again as the
-    /// step's failure.
+    /// Image errors already printed: a step failing with one says so in short.
     image_errors: Vec<String>,
     finished: HashMap<StepId, Finished>,
     /// Test cases from the steps' reports, with the attempt they came from.
@@ -132,6 +131,16 @@ impl TerminalReporter {
 
     fn plain(&self) -> Style {
         Style::new().force_styling(self.options.color)
+    }
+
+    /// A step's failure message; an image error printed already is only named again.
+    fn unrepeated<'m>(&self, message: &'m str) -> std::borrow::Cow<'m, str> {
+        match message.split_once(": ") {
+            Some((what, _)) if self.image_errors.iter().any(|e| e == message) => {
+                format!("{what} (the error is above)").into()
+            }
+            _ => message.into(),
+        }
     }
 
     fn label_style(&self, id: StepId) -> Style {
@@ -267,7 +276,7 @@ impl TerminalReporter {
                 sw = service_width
             );
             if let Some(message) = f.message.as_ref().filter(|_| f.status != StepStatus::Passed) {
-                row.push_str(&format!("  {}", self.plain().dim().apply_to(message)));
+                row.push_str(&format!("  {}", self.plain().dim().apply_to(self.unrepeated(message))));
             }
             if f.attempt > 1 {
                 // The time is the last attempt's; the earlier ones failed.
@@ -439,7 +448,10 @@ impl Reporter for TerminalReporter {
                         errln!("{} {error}", self.style(1).bold().apply_to("error:"));
                         self.image_errors.push(error.clone());
                     }
-                    Some(error) => self.line(format!("{} {error}", self.style(1).bold().apply_to("error:"))),
+                    Some(error) => {
+                        self.line(format!("{} {error}", self.style(1).bold().apply_to("error:")));
+                        self.image_errors.push(error.clone());
+                    }
                     None => {
                         let verb = if *action == ImageAction::Build { "built" } else { "pulled" };
                         let text = format!("{verb} image {image} in {}", human(*duration));
@@ -535,7 +547,7 @@ impl Reporter for TerminalReporter {
                         _ => {
                             let mut text = format!("{} in {}", self.status_text(*status), human(*duration));
                             if let Some(m) = message.as_ref().filter(|_| *status != StepStatus::Passed) {
-                                text.push_str(&format!(": {m}"));
+                                text.push_str(&format!(": {}", self.unrepeated(m)));
                             }
                             self.step_line(*step, text);
                             for detail in details {
