@@ -40,7 +40,7 @@ fn init_debug_log(cli: &Cli) {
         // Its own report of a failed write goes to stderr too, and panics when that is a
         // closed pipe: the run would stop before its clean-up.
         .log_internal_errors(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(commands::color_override().unwrap_or_else(|| std::io::IsTerminal::is_terminal(&std::io::stderr())))
         .with_target(false)
         .try_init();
 }
@@ -48,9 +48,10 @@ fn init_debug_log(cli: &Cli) {
 fn main() -> ExitCode {
     let cli = Cli::from_command_line();
     init_debug_log(&cli);
-    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        console::set_colors_enabled(false);
-        console::set_colors_enabled_stderr(false);
+    // Styles that are not forced either way (progress bars) follow NO_COLOR / FORCE_COLOR too.
+    if let Some(color) = commands::color_override() {
+        console::set_colors_enabled(color);
+        console::set_colors_enabled_stderr(color);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -240,6 +240,29 @@ fn junit_folders_are_made_and_a_path_that_cannot_be_written_fails_before_the_run
 }
 
 #[test]
+fn force_color_colours_piped_output_unless_no_color_is_set() {
+    let p = TestProject::with_files("force-color", BUSYBOX, "- { name: only, service: app, command: echo hi }\n");
+    let run = |env: &[(&str, &str)]| {
+        let events = p.events_path();
+        let mut command = p.command(&["steps"], &events);
+        command.env_remove("NO_COLOR").env_remove("FORCE_COLOR").env_remove("CLICOLOR_FORCE").envs(env.iter().copied());
+        let r = p.result(command.output().expect("slipway runs"), &events);
+        r.assert_code(0);
+        r
+    };
+    const ESC: &str = "\x1b[";
+    let plain = run(&[]);
+    assert!(!plain.stdout.contains(ESC), "piped output has no colour by default:\n{}", plain.dump());
+    for var in ["FORCE_COLOR", "CLICOLOR_FORCE"] {
+        let forced = run(&[(var, "1")]);
+        assert!(forced.stdout.contains(ESC), "{var}=1 colours piped output:\n{}", forced.dump());
+    }
+    let no_color = run(&[("FORCE_COLOR", "1"), ("NO_COLOR", "1")]);
+    assert!(!no_color.stdout.contains(ESC) && !no_color.stderr.contains(ESC), "NO_COLOR wins:\n{}", no_color.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn built_image_is_built_once_per_run_and_shared() {
     let p = TestProject::new("build-once");
     p.write("Dockerfile", "FROM busybox\nRUN echo built-into-image > /built\n");

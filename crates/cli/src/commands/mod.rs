@@ -39,9 +39,29 @@ use crate::signals::cancel_on_signals;
 
 /// Exit status for failed steps, invalid files, and errors slipway reports.
 pub const EXIT_FAILURE: u8 = 1;
-/// Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+/// Colour on a terminal, or wherever FORCE_COLOR / CLICOLOR_FORCE ask for it; never with
+/// NO_COLOR set. See [`color_override`].
 pub fn use_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    color_override().unwrap_or_else(|| std::io::stdout().is_terminal())
+}
+
+/// Colour as the environment decides it, whatever the output is: `Some(false)` with
+/// NO_COLOR (https://no-color.org), which wins; `Some(true)` with FORCE_COLOR or
+/// CLICOLOR_FORCE (not empty, not `0`), for piped output a CI log viewer shows in colour;
+/// `None` leaves it to whether the output is a terminal.
+pub fn color_override() -> Option<bool> {
+    color_override_from(|name| std::env::var_os(name))
+}
+
+fn color_override_from(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<bool> {
+    let forced = |name| var(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if var("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        Some(false)
+    } else if forced("FORCE_COLOR") || forced("CLICOLOR_FORCE") {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 pub fn print_diagnostics(diags: &Diagnostics, color: bool) {
@@ -254,4 +274,28 @@ pub fn process_labels() -> Labels {
 
 pub fn this_host() -> String {
     hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn override_with(vars: &[(&str, &str)]) -> Option<bool> {
+        color_override_from(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.into()))
+    }
+
+    #[test]
+    fn force_color_and_clicolor_force_force_colour_and_no_color_wins() {
+        assert_eq!(override_with(&[]), None);
+        assert_eq!(override_with(&[("FORCE_COLOR", "1")]), Some(true));
+        assert_eq!(override_with(&[("FORCE_COLOR", "3")]), Some(true));
+        assert_eq!(override_with(&[("CLICOLOR_FORCE", "1")]), Some(true));
+        // Empty or `0` forces nothing.
+        assert_eq!(override_with(&[("FORCE_COLOR", ""), ("CLICOLOR_FORCE", "0")]), None);
+        assert_eq!(override_with(&[("FORCE_COLOR", "0")]), None);
+        assert_eq!(override_with(&[("NO_COLOR", "1"), ("FORCE_COLOR", "1"), ("CLICOLOR_FORCE", "1")]), Some(false));
+        // An empty NO_COLOR is not set (https://no-color.org).
+        assert_eq!(override_with(&[("NO_COLOR", ""), ("FORCE_COLOR", "1")]), Some(true));
+        assert_eq!(override_with(&[("NO_COLOR", "")]), None);
+    }
 }
