@@ -291,12 +291,24 @@ fn check_push_image(
     });
     if !matches {
         let images: Vec<String> = candidates.iter().filter_map(|s| named(s)).collect();
-        diags.error(&image_name.span, format!("push image_name `{}` matches no service image", image_name.value)).hint(
-            format!(
+        let built = candidates.iter().any(|s| s.build.is_some());
+        let hint = match (built, images.is_empty()) {
+            (true, false) => format!(
                 "push the image a service builds: set `image_name` to its `build: image:` ({})",
+                images.join(", ")
+            ),
+            (true, true) => {
+                "push the image a service builds: set `image_name` to its `build: image:` (none is named)".to_string()
+            }
+            // Only pulled images: a push sends the image of the step's service on.
+            (false, _) => format!(
+                "set `image_name` to the service's image ({}), or push a service with a `build:`",
                 if images.is_empty() { "none is named".to_string() } else { images.join(", ") }
             ),
-        );
+        };
+        diags
+            .error(&image_name.span, format!("push image_name `{}` matches no service image", image_name.value))
+            .hint(hint);
     }
 }
 

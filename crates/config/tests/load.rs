@@ -474,6 +474,15 @@ fn repeated_names_among_siblings_and_unmatched_push_names_are_errors() {
         "{errors:?}"
     );
     assert!(errors.iter().any(|e| e.contains("`acme/other` matches no service image")), "{errors:?}");
+
+    // A pulled image: the hint names it, not a `build: image:` it does not have.
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    write(dir.path(), "codeship-steps.yml", "- { type: push, service: app, image_name: acme/other }\n");
+    let rendered: Vec<String> = load(&options(dir.path())).unwrap_err().iter().map(|d| d.render(false)).collect();
+    assert!(
+        rendered.iter().any(|e| e.contains("set `image_name` to the service's image (busybox), or push a service with a `build:`")),
+        "{rendered:?}"
+    );
 }
 
 #[test]
