@@ -27,16 +27,16 @@ pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool) {
         ) else {
             return;
         };
-        let signo = tokio::select! {
-            _ = interrupt.recv() => 2,
-            _ = terminate.recv() => 15,
-            _ = hangup.recv() => 1,
+        let (signo, again) = tokio::select! {
+            _ = interrupt.recv() => (2, "press Ctrl-C again to exit at once"),
+            _ = terminate.recv() => (15, "a second SIGTERM exits at once"),
+            _ = hangup.recv() => (1, "a second signal exits at once"),
             // Reported as the SIGTERM a stopped server sends.
-            _ = parent_died.recv() => 15,
+            _ = parent_died.recv() => (15, "the server that started this build is gone"),
         };
         CANCELLED_BY.store(128 + signo, Ordering::Relaxed);
         if !quiet {
-            errln!("\nslipway: cancelling; removing what the run created (press Ctrl-C again to exit at once)");
+            errln!("\nslipway: cancelling; removing what the run created ({again})");
         }
         cancel.cancel();
         tokio::select! { _ = interrupt.recv() => {}, _ = terminate.recv() => {}, _ = hangup.recv() => {} }

@@ -271,7 +271,7 @@ fn a_killed_server_requeues_the_interrupted_build_once_and_it_finishes() {
     // once, however many server threads it was signalled for.
     assert_engine_clean(&name);
     let output = output_log(&server, first);
-    assert!(output.contains("cancelling"), "the build was not cancelled:\n{output}");
+    assert!(output.contains("the server that started this build is gone"), "the build was not cancelled:\n{output}");
     assert!(!output.contains("exiting without clean-up"), "the build took a second signal:\n{output}");
     assert!(workspace(&server, first).exists(), "a killed server cannot remove the workspace of #{first}");
     server.restart();
@@ -310,7 +310,10 @@ fn a_stopped_server_lets_its_build_clean_up_then_queues_it_again() {
     assert!(status.success(), "slipway serve exited with {status}\n{}", server.logs());
     assert!(took < Duration::from_secs(30), "the clean-up of one busybox step took {took:?}");
     let output = output_log(&server, id);
-    assert!(output.contains("slipway: cancelling"), "the build got SIGTERM:\n{output}");
+    assert!(
+        output.contains("slipway: cancelling") && output.contains("a second SIGTERM exits at once"),
+        "the build got SIGTERM:\n{output}"
+    );
     assert!(!output.contains("exiting without clean-up"), "the build got a second signal:\n{output}");
     // The server waited for the clean-up: nothing is left the moment it exited.
     let left = leftovers_with_label(&format!("io.slipway.run={run_id}"));
