@@ -38,6 +38,14 @@ fn clip(label: &str, max: usize) -> String {
     label.chars().take(max - 1).chain(std::iter::once('…')).collect()
 }
 
+/// What a terminal would show of a line that redraws itself with carriage returns (a
+/// progress counter): the text after the last one. Printed whole, it would also write
+/// over the step's label.
+fn shown_part(line: &str) -> &str {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    line.rsplit('\r').find(|part| !part.is_empty()).unwrap_or(line)
+}
+
 /// `label` split before its trailing ` [..]` groups (shard, copy), if any.
 fn split_copy_suffix(label: &str) -> (&str, &str) {
     let mut cut = label.len();
@@ -496,10 +504,11 @@ impl Reporter for TerminalReporter {
                 }
             }
             Event::StepOutput { step, stream, line } => {
+                let line = shown_part(line);
                 let text = if *stream == Stream::Stderr && self.options.color {
                     self.style(167).apply_to(line).to_string()
                 } else {
-                    line.clone()
+                    line.to_string()
                 };
                 self.step_line(*step, text);
             }
@@ -603,6 +612,14 @@ impl Reporter for TerminalReporter {
 #[cfg(test)]
 mod tests {
     use super::clip;
+
+    #[test]
+    fn a_line_redrawn_with_carriage_returns_shows_its_last_state() {
+        assert_eq!(super::shown_part("50%\r100%"), "100%");
+        assert_eq!(super::shown_part("done\r"), "done", "a Windows line end");
+        assert_eq!(super::shown_part("10%\r\r"), "10%");
+        assert_eq!(super::shown_part("plain"), "plain");
+    }
 
     #[test]
     fn a_clipped_label_keeps_what_tells_copies_apart() {
