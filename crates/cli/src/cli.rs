@@ -391,7 +391,8 @@ pub struct SplitArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Test files (relative to the project dir, as the history records them).
+    /// Test files (relative to the project dir, as the history records them), or quoted
+    /// globs such as 'tests/**/test_*.py', expanded there as a step's `split.files` is.
     #[arg(required = true)]
     pub files: Vec<String>,
 }

@@ -140,6 +140,21 @@ fn static_shards_learn_from_the_first_run_and_the_history_records_it() {
     // lag (learned from the first run) plus their files' time.
     let after = split_plan(&p, "2", &paths);
     assert_eq!(after["unknown"], 0, "{after}");
+    // A quoted glob, written as the step's `split.files` is, is expanded in the project
+    // dir as a run expands it: the same plan as the files named one by one.
+    let globbed = split_plan(&p, "2", &["tests/*.t"]);
+    assert_eq!(globbed["shards"], after["shards"], "{globbed}");
+    // Names the history has no timings for are said to be that, not "no timings yet",
+    // and names of files that are not there are counted.
+    let elsewhere = p.slipway(&["split", "--shards", "2", "--step", "tests", "other/x.t", "other/y.t"]);
+    elsewhere.assert_code(0);
+    assert!(elsewhere.stderr.contains("2 of the 2 named files do not exist"), "{}", elsewhere.dump());
+    assert!(
+        elsewhere.stdout.contains("none of these 2 file(s) has recorded timings")
+            && !elsewhere.stdout.contains("no timings recorded yet"),
+        "{}",
+        elsewhere.dump()
+    );
     // A misspelt --step is named, with the steps there are, and the plan still comes.
     let misspelt = p.slipway(&["split", "--shards", "2", "--step", "test", "tests/a.t"]);
     misspelt.assert_code(0);

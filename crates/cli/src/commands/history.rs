@@ -1,13 +1,14 @@
 //! The run history: `history`, `show`, `flaky`, and `split` (the timings as a plan other
 //! CI systems can use).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use slipway_engine::liveness::slipway_runs;
 use slipway_engine::reports::test_id;
-use slipway_plan::split::{split_files_with_lags, SplitBy};
+use slipway_plan::split::{split_files_with_lags, SplitBy, SplitPlan};
 use slipway_store::{RunSummary, Store, RUNNING};
 
 use super::{error, fail, this_host};
@@ -199,9 +200,88 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The files `split` was given: a glob (quoted, as a step's `split.files` is written)
+/// expanded in the project dir as a run expands `split.files`; a name kept as given.
+#[derive(Debug, Default, PartialEq)]
+struct SplitFileArguments {
+    files: Vec<String>,
+    /// Names (not globs) with no such file in the project dir.
+    missing: Vec<String>,
+    /// Globs that match no file.
+    unmatched_globs: Vec<String>,
+}
+
+fn expand_split_files(project_dir: &Path, arguments: &[String]) -> Result<SplitFileArguments, String> {
+    let mut expanded = SplitFileArguments::default();
+    for argument in arguments {
+        let exists = project_dir.join(argument).is_file();
+        // A file whose name holds `[` or `*` is still that file.
+        if exists || !argument.contains(['*', '?', '[', '{']) {
+            if !exists {
+                expanded.missing.push(argument.clone());
+            }
+            expanded.files.push(argument.clone());
+            continue;
+        }
+        let matches = crate::split_inputs::matching_files(project_dir, argument)
+            .map_err(|e| format!("the glob `{argument}` is invalid: {e}"))?;
+        if matches.is_empty() {
+            expanded.unmatched_globs.push(argument.clone());
+        }
+        expanded.files.extend(matches);
+    }
+    Ok(expanded)
+}
+
+/// Why a split asked to go by timings went by count. With timings in the history but
+/// none for these files, "no timings recorded yet" would be wrong: the names likely
+/// differ from the recorded ones (another folder, a path not relative to the project).
+fn by_count_reason(plan: &SplitPlan, timings: &HashMap<String, Duration>) -> String {
+    let total: usize = plan.shards.iter().map(|s| s.files.len()).sum();
+    if timings.is_empty() || plan.unknown < total {
+        return plan.why_by_count();
+    }
+    let example = timings.keys().min().map(String::as_str).unwrap_or_default();
+    format!(
+        "none of these {total} file(s) has recorded timings, though the history has them for {} other file(s), such as `{example}`: name files relative to the project dir, as the history does",
+        timings.len()
+    )
+}
+
 pub fn split(args: &SplitArgs) -> ExitCode {
     if args.shards == 0 {
         return fail("--shards must be at least 1");
+    }
+    let project_dir = &args.state.dir;
+    let given = match expand_split_files(project_dir, &args.files) {
+        Ok(given) => given,
+        Err(e) => return fail(e),
+    };
+    if !given.unmatched_globs.is_empty() {
+        let globs = given.unmatched_globs.iter().map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ");
+        errln!(
+            "warning: no file in {} matches {globs} (globs are matched against paths relative to the project dir)",
+            project_dir.display()
+        );
+    }
+    if given.files.is_empty() {
+        return fail(format!(
+            "no test files to split: name files or a glob that matches some in {} (--dir sets the project dir)",
+            project_dir.display()
+        ));
+    }
+    if !given.missing.is_empty() {
+        let shown: Vec<String> = given.missing.iter().take(5).map(|f| format!("`{f}`")).collect();
+        let more = given.missing.len().saturating_sub(shown.len());
+        errln!(
+            "warning: {} of the {} named files {} not exist in {}: {}{}; the plan still places them",
+            given.missing.len(),
+            given.files.len(),
+            if given.missing.len() == 1 { "does" } else { "do" },
+            project_dir.display(),
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        );
     }
     let dir = state_dir(&args.state.dir, args.state.state_dir.as_deref());
     let project = slipway_config::project::project_name(&args.state.dir);
@@ -246,7 +326,7 @@ pub fn split(args: &SplitArgs) -> ExitCode {
         SplitByArg::Count => SplitBy::Count,
         SplitByArg::Name => SplitBy::Name,
     };
-    let plan = split_files_with_lags(&args.files, &timings, by, args.shards, &lags);
+    let plan = split_files_with_lags(&given.files, &timings, by, args.shards, &lags);
     let lag = |i: usize| lags.get(i).copied().unwrap_or_default();
     if args.json {
         let shards: Vec<serde_json::Value> = plan
@@ -273,7 +353,7 @@ pub fn split(args: &SplitArgs) -> ExitCode {
         args.shards,
         format!("{:?}", plan.by).to_lowercase(),
         if by == SplitBy::Timings && plan.by == SplitBy::Count {
-            format!(" ({})", plan.why_by_count())
+            format!(" ({})", by_count_reason(&plan, &timings))
         } else if plan.unknown > 0 {
             format!(" ({} file(s) without history count as the median)", plan.unknown)
         } else {
@@ -302,6 +382,49 @@ pub fn split(args: &SplitArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_expands_quoted_globs_in_the_project_dir_and_names_missing_files() {
+        let project = tempfile::tempdir().unwrap();
+        for file in ["tests/test_a.py", "tests/api/test_b.py", "tests/helper.py", "odd[1].py"] {
+            let path = project.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let arguments: Vec<String> =
+            ["tests/**/test_*.py", "tests/gone.py", "odd[1].py", "other/*.py"].map(String::from).to_vec();
+        let expanded = expand_split_files(project.path(), &arguments).unwrap();
+        assert_eq!(
+            expanded,
+            SplitFileArguments {
+                files: ["tests/api/test_b.py", "tests/test_a.py", "tests/gone.py", "odd[1].py"]
+                    .map(String::from)
+                    .to_vec(),
+                missing: vec!["tests/gone.py".to_string()],
+                unmatched_globs: vec!["other/*.py".to_string()],
+            }
+        );
+        let invalid = expand_split_files(project.path(), &["tests/[".to_string()]).unwrap_err();
+        assert!(invalid.contains("the glob `tests/[` is invalid"), "{invalid}");
+    }
+
+    #[test]
+    fn split_by_count_says_whether_the_history_has_timings_for_other_files() {
+        let files: Vec<String> = ["tests/a.py", "tests/b.py"].map(String::from).to_vec();
+        let plan = |timings: &HashMap<String, Duration>| {
+            slipway_plan::split::split_files(&files, timings, SplitBy::Timings, 2)
+        };
+        let none = HashMap::new();
+        assert_eq!(by_count_reason(&plan(&none), &none), "no timings recorded yet");
+        let others: HashMap<String, Duration> = [
+            ("src/tests/a.py".to_string(), Duration::from_secs(2)),
+            ("src/tests/b.py".to_string(), Duration::from_secs(1)),
+        ]
+        .into();
+        let reason = by_count_reason(&plan(&others), &others);
+        assert!(reason.starts_with("none of these 2 file(s) has recorded timings"), "{reason}");
+        assert!(reason.contains("2 other file(s), such as `src/tests/a.py`"), "{reason}");
+    }
 
     fn state_in(dir: &Path) -> StateArgs {
         StateArgs { dir: dir.to_path_buf(), state_dir: None }
