@@ -275,6 +275,10 @@ impl<'a> Walker<'a> {
                 let why_by_count = plan.why_by_count();
                 let notes: Vec<String> =
                     plan.shards.iter().map(|shard| queue_share_note(plan.by, shard, &why_by_count)).collect();
+                // With fewer files than workers, a worker without a file has nothing to
+                // take either (only the others' retries): it does not start.
+                let idle: Vec<bool> =
+                    plan.shards.iter().map(|s| s.files.is_empty() && input.files.len() < count as usize).collect();
                 let durations: HashMap<String, Duration> =
                     estimates(&input.files, &input.timings).into_iter().collect();
                 let assignment = plan
@@ -313,7 +317,9 @@ impl<'a> Walker<'a> {
                         split_note: notes.get(index as usize - 1).cloned(),
                         ..base.clone()
                     };
-                    children.push(self.shard_leaf(&name, index, count, action, inherited, None));
+                    let skip = idle[index as usize - 1]
+                        .then(|| "no test files for this worker: there are fewer files than workers".to_string());
+                    children.push(self.shard_leaf(&name, index, count, action, inherited, skip));
                 }
             }
             Some(split) => {

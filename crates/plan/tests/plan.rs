@@ -313,6 +313,21 @@ fn a_shard_left_without_files_by_its_start_lag_says_so() {
 }
 
 #[test]
+fn queue_workers_beyond_the_number_of_files_do_not_start() {
+    let steps = "- name: tests\n  service: app\n  parallelism: 4\n  split:\n    files: \"t/*.py\"\n    mode: queue\n  command: pytest {files}\n";
+    let (_dir, project) = project(ONE, steps);
+    let request = slipway_plan::split_requests(&project).pop().expect("a split step");
+    let files: Vec<String> = ["t/a.py", "t/b.py"].map(String::from).to_vec();
+    let input = slipway_plan::SplitInput { timings: Default::default(), files, start_lags: Vec::new() };
+    let mut ctx = ctx(None);
+    ctx.split_inputs.insert(request.key, input);
+    let plan = build_plan(&project, &ctx).unwrap();
+    let skipped =
+        plan.steps.iter().filter(|s| s.skip.as_deref().is_some_and(|w| w.contains("fewer files than workers")));
+    assert_eq!(skipped.count(), 2, "{:?}", plan.steps.iter().map(|s| &s.skip).collect::<Vec<_>>());
+}
+
+#[test]
 fn only_what_running_steps_use_is_in_use() {
     let (_d, p) = project_with(
         &["app.env.encrypted", "deploy.env.encrypted", "pull.encrypted", "push.encrypted", "creds.env.encrypted"],
