@@ -17,12 +17,21 @@ use support::{read_events, RunResult, TestProject};
 
 /// `sh run-tests.sh REPORT FILE…`: outcomes are `pass`, `fail`, `once` (fails the first
 /// time it runs in this project, then passes), `hang` and `hangonce` (hangs the first
-/// time, then passes). The report's timestamp has no
+/// time, then passes), and `abort` (as pytest on a collection error: the whole run stops
+/// with a report of only that file's error). The report's timestamp has no
 /// zone, as pytest before 8 writes it.
 const RUNNER: &str = r#"
 report=$1; shift
 mkdir -p "$(dirname "$report")" .markers
 echo "shard ${SLIPWAY_SHARD_INDEX:-none}/${SLIPWAY_SHARD_COUNT:-none} runs: $*"
+for f in "$@"; do
+  read ms outcome < "$f"
+  if [ "$outcome" = abort ]; then
+    name=$(basename "$f" .t)
+    echo "<testsuites><testsuite name=\"fake\" tests=\"1\" errors=\"1\"><testcase classname=\"tests.$name\" name=\"\"><error message=\"collection failure\">E   SyntaxError: $name is broken</error></testcase></testsuite></testsuites>" > "$report"
+    echo "collection error in $name"; exit 2
+  fi
+done
 status=0; failures=0; cases=""
 for f in "$@"; do
   read ms outcome < "$f"
@@ -301,6 +310,21 @@ fn reports_are_read_from_the_steps_own_container_when_it_has_dependencies() {
         assert_eq!(names, ["test_beside_db"], "{}", r.dump());
         assert!(!r.stdout.contains("no reports") && !r.stderr.contains("no reports"), "{}", r.dump());
     }
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn a_shard_whose_runner_stopped_early_names_the_files_that_did_not_run() {
+    let files = [("a", 50, "pass"), ("b", 50, "abort"), ("c", 50, "pass")];
+    let p = suite("stopped-early", &files, &step(1, "name", "static", ""));
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    let message = r.finished("tests [1/1]")["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        message.contains("its reports have no tests of 2 of its 3 files, which did not run: tests/a.t, tests/c.t"),
+        "{message}"
+    );
+    assert!(r.stdout.contains("collection failure: SyntaxError: b is broken"), "{}", r.dump());
     p.assert_no_leftovers();
 }
 
