@@ -151,6 +151,9 @@ fn a_killed_run_reads_as_interrupted_in_the_history_and_gc_removes_what_it_left(
     let run_id = history.lines().nth(1).and_then(|l| l.split_whitespace().next()).expect("a run in the history");
     let show = p.slipway(&["show", run_id]);
     assert!(show.stdout.lines().next().is_some_and(|l| l.ends_with(": interrupted")), "{}", show.dump());
+    // The steps it was in are recorded from their start: cut off with the run.
+    let cut_off = show.stdout.lines().filter(|l| l.split_whitespace().nth(2) == Some("interrupted")).count();
+    assert!(cut_off >= 1, "{}", show.dump());
     assert!(!p.leftovers().is_empty(), "a killed run leaves its containers for gc");
     let gc = Command::new(BIN).arg("gc").output().expect("gc");
     assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));

@@ -127,7 +127,8 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let run = &detail.run;
-    outln!("run {} of {}: {}", run.id, run.project, shown_result(run));
+    let result = shown_result(run);
+    outln!("run {} of {}: {result}", run.id, run.project);
     outln!(
         "started {}, took {}, branch {}, commit {}",
         when(run.started_at),
@@ -139,8 +140,10 @@ pub fn show(args: &ShowArgs) -> ExitCode {
     outln!("{:<40} {:<14} {:<10} {:>8} {:>4}", "STEP", "SERVICE", "STATUS", "TIME", "TRY");
     for step in &detail.steps {
         let time = step.started_at.map_or_else(|| "—".to_string(), |s| took(s, step.finished_at));
+        // A step still recorded as running in a run that died was cut off with it.
+        let status = if step.status == "running" && result == "interrupted" { "interrupted" } else { &step.status };
         let mut line =
-            format!("{:<40} {:<14} {:<10} {:>8} {:>4}", step.label, step.service, step.status, time, step.attempt);
+            format!("{:<40} {:<14} {:<10} {:>8} {:>4}", step.label, step.service, status, time, step.attempt);
         if step.warm {
             line.push_str("  (warm)");
         }

@@ -49,6 +49,26 @@ impl HistoryReporter {
         }
     }
 
+    /// A step attempt's row with `status`; times, exit code and message still empty.
+    fn step_record(&self, step: StepId, attempt: u32, status: &str) -> StepRecord {
+        let info = &self.steps[step.0];
+        StepRecord {
+            run_id: self.run_id.clone(),
+            step: step.0 as u32,
+            label: info.label.clone(),
+            name: info.name.clone(),
+            service: info.service.clone(),
+            status: status.to_string(),
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+            shard: info.shard.map(|(index, _)| index),
+            attempt,
+            message: None,
+            warm: false,
+        }
+    }
+
     fn note<T>(&mut self, result: Result<T, slipway_store::StoreError>) {
         if let Err(e) = result {
             if self.errors.len() < 5 {
@@ -111,7 +131,13 @@ impl Reporter for HistoryReporter {
             }
             Event::StepStarted { step, attempt } => {
                 self.attempts.insert(*step, *attempt);
-                self.started.insert((*step, *attempt), SystemTime::now());
+                let now = SystemTime::now();
+                self.started.insert((*step, *attempt), now);
+                // Recorded as running now, so a run that dies (kill -9, out of memory)
+                // still shows which steps it was in.
+                let record = StepRecord { started_at: Some(now), ..self.step_record(*step, *attempt, "running") };
+                let result = self.store.record_step(&record);
+                self.note(result);
             }
             Event::StepOutput { step, line, .. } => {
                 let attempt = self.attempts.get(step).copied().unwrap_or(1);
@@ -131,28 +157,20 @@ impl Reporter for HistoryReporter {
                 self.tests.insert((*step, *attempt), all);
             }
             Event::StepFinished { step, status, exit_code, message, attempt, .. } => {
-                let info = self.steps[step.0].clone();
                 let attempt = (*attempt).max(1);
                 let started_at = self.started.get(&(*step, attempt)).copied();
                 let record = StepRecord {
-                    run_id: self.run_id.clone(),
-                    step: step.0 as u32,
-                    label: info.label.clone(),
-                    name: info.name.clone(),
-                    service: info.service.clone(),
-                    status: status_text(*status).to_string(),
                     exit_code: *exit_code,
                     started_at,
                     finished_at: started_at.map(|_| SystemTime::now()),
-                    shard: info.shard.map(|(index, _)| index),
-                    attempt,
                     message: message.clone(),
                     warm: self.warm.contains(&(*step, attempt)),
+                    ..self.step_record(*step, attempt, status_text(*status))
                 };
                 let result = self.store.record_step(&record);
                 self.note(result);
                 if let Some(lines) = self.logs.remove(&(*step, attempt)) {
-                    let result = self.store.write_log(&self.run_id, &info.label, attempt, &lines);
+                    let result = self.store.write_log(&self.run_id, &record.label, attempt, &lines);
                     self.note(result);
                 }
             }
