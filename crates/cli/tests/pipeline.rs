@@ -349,3 +349,24 @@ fn no_output_is_lost_however_fast_the_command_exits() {
     assert_eq!(r.output("quick"), ["x"]);
     p.assert_no_leftovers();
 }
+
+#[test]
+fn a_project_whose_history_cannot_be_written_still_runs() {
+    let p = TestProject::with_files(
+        "no-history",
+        "app:\n  image: busybox\n",
+        "- { name: hi, service: app, command: echo hi }\n",
+    );
+    // Where the history folder would go, a file: the folder cannot be made, as in a
+    // read-only checkout.
+    p.write(".slipway", "not a folder");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("hi"), ["hi"]);
+    assert!(r.stderr.contains("this run is not kept in the history"), "{}", r.dump());
+    // A folder asked for explicitly is not skipped.
+    let r = p.slipway(&["steps", "--state-dir", ".slipway/inside"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("set --state-dir"), "{}", r.dump());
+    p.assert_no_leftovers();
+}

@@ -26,9 +26,28 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
     prepared.ctx.push = args.push;
     prepared.ctx.approve = args.approve;
     let state = state_dir(&prepared.project.dir, exec.state_dir.as_deref());
-    let store = Arc::new(
-        Store::open(&state).map_err(|e| fail(format!("{e} (set --state-dir to keep the history elsewhere)")))?,
-    );
+    // Lives until the run ends: the history of a run that cannot write its own.
+    let mut _scratch_state = None;
+    let store = match Store::open(&state) {
+        Ok(store) => store,
+        // A read-only checkout still runs (as Jet or compose would); only the history
+        // (and what splitting learns from it) is lost. A folder asked for is not skipped.
+        Err(e) if exec.state_dir.is_none() => {
+            let scratch = tempfile::Builder::new()
+                .prefix("slipway-state-")
+                .tempdir()
+                .map_err(|t| fail(format!("{e}; and no temporary folder for this run's history either: {t}")))?;
+            let store = Store::open(scratch.path()).map_err(|e| fail(format!("{e} (set --state-dir)")))?;
+            errln!(
+                "{} {e}: this run is not kept in the history (set --state-dir or SLIPWAY_STATE_DIR to a writable folder to keep it)",
+                console::Style::new().yellow().force_styling(use_color()).apply_to("slipway: warning:")
+            );
+            _scratch_state = Some(scratch);
+            store
+        }
+        Err(e) => return Err(fail(format!("{e} (set --state-dir to keep the history elsewhere)"))),
+    };
+    let store = Arc::new(store);
     let project_name = prepared.project.name.clone();
     let project_dir = prepared.project.dir.clone();
     // An engine that does not answer is reported after any mistake in the files.
