@@ -357,6 +357,10 @@ pub struct HistoryArgs {
     /// How many lines at most: runs for `history`, tests for `flaky`.
     #[arg(short = 'n', long, default_value = "20")]
     pub limit: usize,
+    /// Only this project's runs (a state dir shared by several projects holds them all;
+    /// a project is named after its folder).
+    #[arg(long)]
+    pub project: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -62,7 +62,7 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
         }
         Err(code) => return code,
     };
-    match store.runs(None, args.limit) {
+    match store.runs(args.project.as_deref(), args.limit) {
         Ok(runs) if runs.is_empty() => outln!("no runs yet"),
         Ok(runs) => {
             for line in history_lines(&runs) {
@@ -76,10 +76,15 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
 
 /// The `history` table: a header and one line per run.
 fn history_lines(runs: &[RunSummary]) -> Vec<String> {
-    let header = ["RUN", "STARTED", "RESULT", "BRANCH", "TIME", "STEPS", "TESTS"].map(String::from).to_vec();
+    // A state dir shared by several projects: say whose each run is.
+    let projects = runs.iter().any(|r| Some(&r.project) != runs.first().map(|first| &first.project));
+    let mut header = vec!["RUN", "STARTED", "RESULT", "BRANCH", "TIME", "STEPS", "TESTS"];
+    if projects {
+        header.insert(1, "PROJECT");
+    }
     let rows = runs.iter().map(|run| {
         let tests = if run.tests == 0 { String::new() } else { format!("{}/{} failed", run.failed_tests, run.tests) };
-        vec![
+        let mut row = vec![
             run.id.clone(),
             when(run.started_at),
             shown_result(run).to_string(),
@@ -87,10 +92,15 @@ fn history_lines(runs: &[RunSummary]) -> Vec<String> {
             took(run.started_at, run.finished_at),
             format!("{}/{} failed", run.failed_steps, run.steps),
             tests,
-        ]
+        ];
+        if projects {
+            row.insert(1, run.project.clone());
+        }
+        row
     });
     // Only TIME is a number, lined up by its last digit.
-    let right_aligned = [false, false, false, false, true, false, false];
+    let right_aligned: Vec<bool> = header.iter().map(|h| *h == "TIME").collect();
+    let header = header.into_iter().map(String::from).collect();
     table(&std::iter::once(header).chain(rows).collect::<Vec<_>>(), &right_aligned)
 }
 
@@ -183,7 +193,7 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
         }
         Err(code) => return code,
     };
-    match store.flaky_tests(None) {
+    match store.flaky_tests(args.project.as_deref()) {
         Ok(tests) if tests.is_empty() => outln!("no flaky tests: no test both passed and failed on one commit"),
         Ok(tests) => {
             outln!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED");
@@ -436,7 +446,7 @@ mod tests {
     #[test]
     fn history_and_flaky_of_a_project_without_runs_succeed_and_show_of_a_run_fails() {
         let project = tempfile::tempdir().unwrap();
-        let args = HistoryArgs { state: state_in(project.path()), limit: 20 };
+        let args = HistoryArgs { state: state_in(project.path()), limit: 20, project: None };
         assert_eq!(history(&args), ExitCode::SUCCESS);
         assert_eq!(flaky(&args), ExitCode::SUCCESS);
         let show_args = ShowArgs { state: state_in(project.path()), run: "abc".into(), logs: false };
@@ -486,5 +496,15 @@ mod tests {
         assert_eq!(column(first, "3.3s") + "3.3s".len(), time_end, "{lines:#?}");
         assert_eq!(column(second, "12345.3s") + "12345.3s".len(), time_end, "{lines:#?}");
         assert!(lines.iter().all(|l| !l.ends_with(' ')), "no trailing spaces: {lines:#?}");
+        assert!(!lines[0].contains("PROJECT"), "one project: no column for it");
+    }
+
+    #[test]
+    fn runs_of_several_projects_say_whose_they_are() {
+        let mut other = run("0a1b2c3d4e", "main", 4, (0, 1), (0, 0));
+        other.project = "billing".into();
+        let lines = history_lines(&[run("91ec266031", "main", 3, (1, 4), (0, 0)), other]);
+        assert_eq!(column(&lines[2], "billing"), column(&lines[0], "PROJECT"), "{lines:#?}");
+        assert_eq!(column(&lines[1], "p "), column(&lines[0], "PROJECT"), "{lines:#?}");
     }
 }
