@@ -425,6 +425,12 @@ fn queue_workers_run_every_file_once_and_retry_failed_files() {
     }
     // The retried file's pass replaces its failure in the summary.
     assert!(r.stdout.contains("7 tests: 7 passed, 0 failed"), "{}", r.dump());
+    // The stored logs tell how the queue went: each worker's share and its batches.
+    let run_id = r.events.iter().find(|e| e["event"] == "run_started").unwrap()["run_id"].as_str().unwrap().to_string();
+    let show = p.slipway(&["show", &run_id, "--logs"]);
+    show.assert_code(0);
+    assert!(show.stdout.contains("slipway: started: queue worker"), "{}", show.stdout);
+    assert!(show.stdout.contains("slipway: batch 1: "), "{}", show.stdout);
     p.assert_no_leftovers();
 }
 
@@ -484,6 +490,15 @@ fn kill_the_stuck_shard(p: &TestProject) -> RunResult {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    // Its name says which shard it is, as its step label does: `tests [2/3]` is `…-shard2of3-…`.
+    let (name, label) =
+        docker(&["inspect", "--format", "{{.Name}} {{index .Config.Labels \"io.slipway.step\"}}", &victim])
+            .trim()
+            .split_once(' ')
+            .map(|(n, l)| (n.to_string(), l.to_string()))
+            .expect("name and label");
+    let shard = label.trim_start_matches("tests [").trim_end_matches(']').replace('/', "of");
+    assert!(name.contains(&format!("-shard{shard}-")), "{name} is {label}");
     docker(&["kill", &victim]);
     let output = child.wait_with_output().expect("slipway exits");
     p.result(output, &events)

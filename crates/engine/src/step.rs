@@ -161,7 +161,11 @@ impl Run {
         let env = &action.environment;
         let run_id = self.plan.run_id.as_str();
         let step_label = self.plan.step(id).label.as_str();
-        let step_tag = format!("s{}", id.0);
+        // A shard's containers say which shard they are (`docker kill …-shard2of4-app`).
+        let step_tag = match action.shard {
+            Some((index, count)) => format!("s{}-shard{index}of{count}", id.0),
+            None => format!("s{}", id.0),
+        };
 
         // Images, all at once; a build or pull is shared with other steps that need it.
         // The step's network is made meanwhile: the engine creates networks one at a

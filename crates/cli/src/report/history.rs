@@ -69,6 +69,16 @@ impl HistoryReporter {
         }
     }
 
+    /// Add a line to the log of the step's current attempt.
+    fn log(&mut self, step: StepId, line: String) {
+        let attempt = self.attempts.get(&step).copied().unwrap_or(1);
+        let log = self.logs.entry((step, attempt)).or_default();
+        if log.len() >= MAX_LOG_LINES {
+            log.remove(0);
+        }
+        log.push(line);
+    }
+
     fn note<T>(&mut self, result: Result<T, slipway_store::StoreError>) {
         if let Err(e) = result {
             if self.errors.len() < 5 {
@@ -131,6 +141,9 @@ impl Reporter for HistoryReporter {
             }
             Event::StepStarted { step, attempt } => {
                 self.attempts.insert(*step, *attempt);
+                if let Some(split) = self.steps[step.0].split.clone() {
+                    self.log(*step, format!("slipway: started: {split}"));
+                }
                 let now = SystemTime::now();
                 self.started.insert((*step, *attempt), now);
                 // Recorded as running now, so a run that dies (kill -9, out of memory)
@@ -139,13 +152,11 @@ impl Reporter for HistoryReporter {
                 let result = self.store.record_step(&record);
                 self.note(result);
             }
-            Event::StepOutput { step, line, .. } => {
-                let attempt = self.attempts.get(step).copied().unwrap_or(1);
-                let log = self.logs.entry((*step, attempt)).or_default();
-                if log.len() >= MAX_LOG_LINES {
-                    log.remove(0);
-                }
-                log.push(line.replace('\n', " "));
+            Event::StepOutput { step, line, .. } => self.log(*step, line.replace('\n', " ")),
+            // What slipway said of the step as it went (its share of a split, its queue
+            // batches, on_fail), so `show --logs` can tell how a split went.
+            Event::StepPhase { step, message } if message != "running" => {
+                self.log(*step, format!("slipway: {message}"))
             }
             Event::TestResults { step, attempt, cases } => {
                 let records: Vec<TestCaseRecord> = cases.iter().map(record).collect();
