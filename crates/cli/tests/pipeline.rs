@@ -370,3 +370,31 @@ fn a_project_whose_history_cannot_be_written_still_runs() {
     assert!(r.stderr.contains("set --state-dir"), "{}", r.dump());
     p.assert_no_leftovers();
 }
+
+#[test]
+fn a_step_that_runs_past_its_timeout_is_stopped_and_fails() {
+    let p = TestProject::with_files(
+        "timeout",
+        "app:\n  image: busybox\n",
+        "- type: parallel\n  steps:\n  - { name: stuck, service: app, timeout: 2s, command: sleep 120 }\n  - { name: quick, service: app, timeout: 1m, command: echo done }\n- { name: after, service: app, command: 'true' }\n",
+    );
+    let started = std::time::Instant::now();
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "the timeout did not stop it");
+    let stuck = r.finished("stuck");
+    assert_eq!((stuck["status"].as_str(), stuck["exit_code"].as_i64()), (Some("failed"), Some(124)), "{}", r.dump());
+    assert!(stuck["message"].as_str().unwrap_or_default().starts_with("timed out: stopped after 2"), "{stuck}");
+    assert_eq!(r.status("quick"), "passed");
+    assert_eq!(r.status("after"), "not_run", "a timed-out step fails the serial group");
+    p.assert_no_leftovers();
+
+    p.write(
+        "codeship-steps.yml",
+        "- { service: app, timeout: soon, command: 'true' }\n- { service: app, timeout: 0s, command: 'true' }\n",
+    );
+    let r = p.slipway(&["validate"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("`timeout` of") && r.stderr.contains("is zero"), "{}", r.dump());
+    assert!(r.stderr.contains("e.g. `timeout: 20m`"), "{}", r.dump());
+}

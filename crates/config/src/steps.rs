@@ -45,6 +45,8 @@ pub struct RunStep {
     pub on_fail: Vec<OnFail>,
     /// `parallelism`, `split`, `reports`, `retry`.
     pub splitting: Splitting,
+    /// How long the step (each shard, each attempt) may run before it fails.
+    pub timeout: Option<Spanned<std::time::Duration>>,
 }
 
 #[derive(Clone, Debug)]
@@ -107,7 +109,8 @@ impl Step {
 }
 
 const COMMON_KEYS: &[&str] = &["name", "tag", "exclude", "type", "encrypted_dockercfg_path", "dockercfg_service"];
-const RUN_KEYS: &[&str] = &["service", "services", "command", "on_fail", "parallelism", "split", "reports", "retry"];
+const RUN_KEYS: &[&str] =
+    &["service", "services", "command", "on_fail", "parallelism", "split", "reports", "retry", "timeout"];
 const GROUP_KEYS: &[&str] = &["service", "services", "steps"];
 const PUSH_KEYS: &[&str] = &["service", "image_name", "image_tag", "registry"];
 const MANUAL_KEYS: &[&str] = &["service", "steps"];
@@ -298,7 +301,25 @@ fn parse_run(f: &mut Fields, service: Option<Spanned<String>>, what: &str, diags
                 .hint("add `split: {files: GLOB}` and `parallelism: N`");
         }
     }
-    RunStep { service, services, command: command_, on_fail, splitting }
+    let timeout = f.take("timeout").and_then(|node| {
+        let text = string(node, &format!("`timeout` of {what}"), diags)?;
+        match crate::duration::parse_duration(&text.value) {
+            Ok(d) if !d.is_zero() => Some(Spanned::new(d, node.span.clone())),
+            Ok(_) => {
+                diags
+                    .error(&node.span, format!("`timeout` of {what} is zero"))
+                    .hint("write how long the step may run, e.g. `timeout: 20m`");
+                None
+            }
+            Err(problem) => {
+                diags
+                    .error(&node.span, format!("`timeout` of {what}: {problem}"))
+                    .hint("e.g. `timeout: 20m` or `timeout: 90s`");
+                None
+            }
+        }
+    });
+    RunStep { service, services, command: command_, on_fail, splitting, timeout }
 }
 
 fn on_fail_entry(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<OnFail> {

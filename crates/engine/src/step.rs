@@ -98,7 +98,7 @@ impl Run {
             self.events.send(Event::StepStarted { step: id, attempt });
             let started = Instant::now();
             let end = match &step.action {
-                Action::Run(action) => self.run_action(id, attempt, action, turn.as_ref(), &cancel).await,
+                Action::Run(action) => self.run_action_in_time(id, attempt, action, turn.as_ref(), &cancel).await,
                 Action::Push(push) => tokio::select! {
                     pushed = self.push(id, push) => match pushed {
                         Ok(()) => StepEnd::Exited(0),
@@ -125,6 +125,40 @@ impl Run {
                 return status == StepStatus::Passed;
             }
             attempt += 1;
+        }
+    }
+
+    /// One attempt of a run step, stopped like a cancelled one (its environment removed)
+    /// once it has run for the step's `timeout`: it then fails with code 124, as under
+    /// `timeout(1)`.
+    async fn run_action_in_time(
+        &self,
+        id: StepId,
+        attempt: u32,
+        action: &RunAction,
+        turn: Option<&Turn<'_>>,
+        cancel: &CancellationToken,
+    ) -> StepEnd {
+        let Some(limit) = action.timeout else {
+            return self.run_action(id, attempt, action, turn, cancel).await;
+        };
+        let stop = cancel.child_token();
+        let attempt_run = self.run_action(id, attempt, action, turn, &stop);
+        tokio::pin!(attempt_run);
+        let end = tokio::select! {
+            end = &mut attempt_run => return end,
+            () = tokio::time::sleep(limit) => {
+                stop.cancel();
+                attempt_run.await
+            }
+        };
+        match end {
+            StepEnd::Cancelled if !cancel.is_cancelled() => StepEnd::ExitedWith {
+                code: 124,
+                message: format!("timed out: stopped after {} (the step's `timeout`)", humantime(limit)),
+                details: Vec::new(),
+            },
+            end => end,
         }
     }
 

@@ -93,6 +93,8 @@ pub struct RunAction {
     pub reports: Vec<String>,
     /// Extra attempts when it fails.
     pub retry: u32,
+    /// How long an attempt may run before it is stopped and fails.
+    pub timeout: Option<Duration>,
     /// `(index, count)`, 1-based, when the step is one shard of a split.
     pub shard: Option<(u32, u32)>,
     /// The test files this shard runs (a queue worker's come in batches).

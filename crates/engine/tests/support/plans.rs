@@ -137,6 +137,7 @@ impl PlanBuilder {
                 extra_env: Vec::new(),
                 reports: Vec::new(),
                 retry: 0,
+                timeout: None,
                 shard: None,
                 files: Vec::new(),
                 split_files: Vec::new(),
