@@ -192,7 +192,7 @@ pub fn expand_shard(command: &[String], index: u32, count: u32) -> Vec<String> {
 const NOTABLE_LAG: Duration = Duration::from_millis(100);
 
 /// What a static shard was given and why, for its log: `5 files, ~15.1 s by recorded
-/// timings (it gets going ~2.1 s after the first)`. `used` is what the split really did
+/// timings (it gets going ~2.1 s after the quickest shard)`. `used` is what the split really did
 /// (`timings` falls back to `count` without history), `asked` what the step asked for.
 pub fn static_share_note(
     used: SplitBy,
@@ -205,7 +205,9 @@ pub fn static_share_note(
     match (used, asked) {
         (SplitBy::Timings, _) => {
             let late = match lag.filter(|lag| *lag >= NOTABLE_LAG) {
-                Some(lag) => format!(" (it gets going ~{:.1} s after the first)", lag.as_secs_f64()),
+                // Measured against the shard that got going soonest in recent runs, which
+                // need not be shard 1.
+                Some(lag) => format!(" (it gets going ~{:.1} s after the quickest shard)", lag.as_secs_f64()),
                 None => String::new(),
             };
             format!("{files}, ~{:.1} s by recorded timings{late}", shard.estimate.as_secs_f64())
@@ -237,7 +239,7 @@ pub fn empty_shard_reason(used: SplitBy, lag: Option<Duration>, fewer_files_than
     }
     match lag.filter(|lag| used == SplitBy::Timings && *lag >= NOTABLE_LAG) {
         Some(lag) => format!(
-            "no test files left for this shard: it gets going about {:.1} s after the first, and the others finish them all sooner",
+            "no test files left for this shard: it gets going about {:.1} s after the quickest shard, and the others finish them all sooner",
             lag.as_secs_f64()
         ),
         None => "no test files left for this shard".to_string(),

@@ -309,7 +309,7 @@ fn a_shard_left_without_files_by_its_start_lag_says_so() {
     let skips: Vec<Option<&str>> = plan.steps.iter().map(|s| s.skip.as_deref()).collect();
     assert_eq!(skips[..2], [None, None]);
     let last = skips[2].expect("the third shard starts too late to get a file");
-    assert!(last.contains("about 10.0 s after the first"), "{last}");
+    assert!(last.contains("about 10.0 s after the quickest shard"), "{last}");
 }
 
 #[test]
