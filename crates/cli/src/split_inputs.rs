@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use globset::GlobBuilder;
-use slipway_config::{Diagnostics, Project};
+use globset::{GlobBuilder, GlobSetBuilder};
+use slipway_config::{Diagnostics, Project, Spanned};
 use slipway_plan::{split_requests, SplitInput};
 use walkdir::WalkDir;
 
@@ -34,6 +34,17 @@ pub fn matching_files(dir: &Path, glob: &str) -> Result<Vec<String>, String> {
     Ok(files)
 }
 
+/// `files` less those an `exclude` glob matches; `Err` names a glob that is not one.
+fn without_excluded(files: Vec<String>, exclude: &[Spanned<String>]) -> Result<Vec<String>, (Spanned<String>, String)> {
+    let mut excluded = GlobSetBuilder::new();
+    for glob in exclude {
+        let built = GlobBuilder::new(&glob.value).literal_separator(true).build();
+        excluded.add(built.map_err(|e| (glob.clone(), e.to_string()))?);
+    }
+    let excluded = excluded.build().map_err(|e| (exclude[0].clone(), e.to_string()))?;
+    Ok(files.into_iter().filter(|f| !excluded.is_match(f)).collect())
+}
+
 /// `timings(step name)` gives recorded durations by file; `lags(step name, shards)` how
 /// much later each shard got going in recent runs.
 pub fn split_inputs(
@@ -52,12 +63,22 @@ pub fn split_inputs(
                 continue;
             }
         };
+        let matched = files.len();
+        let files = match without_excluded(files, &request.exclude) {
+            Ok(files) => files,
+            Err((exclude, e)) => {
+                diags.error(&exclude.span, format!("step `{name}`: the glob `{}` is invalid: {e}", exclude.value));
+                continue;
+            }
+        };
         if files.is_empty() {
+            let why = if matched > 0 {
+                format!("its `exclude` leaves none of the {matched} it matches")
+            } else {
+                "no file matches it".to_string()
+            };
             diags
-                .error(
-                    &glob.span,
-                    format!("step `{name}` splits the files matching `{}`, but no file matches it", glob.value),
-                )
+                .error(&glob.span, format!("step `{name}` splits the files matching `{}`, but {why}", glob.value))
                 .hint(format!(
                     "the glob is matched against paths relative to the project dir `{}`",
                     project.dir.display()
@@ -95,5 +116,19 @@ mod tests {
             matching_files(dir.path(), "**/test_*.py").unwrap(),
             ["other/test_c.py", "tests/api/test_b.py", "tests/test_a.py"]
         );
+    }
+
+    #[test]
+    fn excluded_globs_leave_files_out() {
+        let file = slipway_config::SourceFile::new("steps.yml", "steps.yml", "tests/api/**  [");
+        let glob =
+            |text: &str, at: usize| Spanned::new(text.to_string(), slipway_config::Span::new(&file, at, text.len()));
+        let files: Vec<String> =
+            ["tests/api/test_b.py", "tests/test_a.py", "tests/test_fwd.py"].map(String::from).to_vec();
+        let kept = without_excluded(files.clone(), &[glob("tests/api/**", 0), glob("tests/test_fwd.py", 0)]).unwrap();
+        assert_eq!(kept, ["tests/test_a.py"]);
+        assert_eq!(without_excluded(files.clone(), &[]).unwrap(), files);
+        let (bad, _) = without_excluded(files, &[glob("[", 14)]).unwrap_err();
+        assert_eq!(bad.value, "[");
     }
 }

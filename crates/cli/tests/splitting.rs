@@ -314,6 +314,19 @@ fn reports_are_read_from_the_steps_own_container_when_it_has_dependencies() {
 }
 
 #[test]
+fn excluded_files_are_not_split_or_run() {
+    let files = [("a", 50, "pass"), ("b", 50, "fail"), ("c", 50, "pass")];
+    let steps = step(2, "count", "static", "")
+        .replace("    files: 'tests/*.t'\n", "    files: 'tests/*.t'\n    exclude: [tests/b.t]\n");
+    let p = suite("split-exclude", &files, &steps);
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let ran: BTreeSet<String> = shard_files(&r, 2).into_iter().flatten().collect();
+    assert_eq!(ran, ["tests/a.t", "tests/c.t"].map(String::from).into_iter().collect(), "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn a_shard_whose_runner_stopped_early_names_the_files_that_did_not_run() {
     let files = [("a", 50, "pass"), ("b", 50, "abort"), ("c", 50, "pass")];
     let p = suite("stopped-early", &files, &step(1, "name", "static", ""));

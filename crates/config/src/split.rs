@@ -27,6 +27,9 @@ pub enum SplitMode {
 pub struct Split {
     /// Glob of test files, relative to the project dir.
     pub files: Spanned<String>,
+    /// Globs of files `files` matches that are not to run (a runner's own ignore list
+    /// does not apply to files named on its command line).
+    pub exclude: Vec<Spanned<String>>,
     pub by: SplitBy,
     pub mode: SplitMode,
     pub span: Span,
@@ -93,7 +96,8 @@ fn parse_split(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<Split
         Some("queue") => SplitMode::Queue,
         _ => SplitMode::Static,
     };
-    f.warn_rest(&what, &[], "", &["files", "by", "mode"], diags);
+    let exclude = f.take("exclude").map(|n| glob_list(n, &format!("`exclude` of {what}"), diags)).unwrap_or_default();
+    f.warn_rest(&what, &[], "", &["files", "exclude", "by", "mode"], diags);
     let Some(files) = files else {
         diags
             .error(&node.span, format!("{what} has no `files`"))
@@ -101,7 +105,7 @@ fn parse_split(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<Split
         return None;
     };
     check_glob(&files, &format!("`files` of {what}"), diags);
-    Some(Split { files, by, mode, span: node.span.clone() })
+    Some(Split { files, exclude, by, mode, span: node.span.clone() })
 }
 
 fn glob_list(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<Spanned<String>> {
@@ -114,7 +118,7 @@ fn glob_list(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<Spanned<St
         // `reports: 5` is a slip, not a file named 5: a glob written bare is a word.
         if matches!(item.value, Value::Int(_) | Value::Float(_) | Value::Bool(_)) {
             diags
-                .error(&item.span, format!("{what} must be globs of report files, found {}", item.kind()))
+                .error(&item.span, format!("{what} must be globs of file names, found {}", item.kind()))
                 .hint("write a glob such as \"reports/*.xml\"; quote it if a file really has this name");
         } else if let Some(glob) = string(item, what, diags) {
             globs.push(glob);

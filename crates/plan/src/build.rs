@@ -550,6 +550,8 @@ pub struct SplitRequest {
     pub name: String,
     /// The glob of its test files, where the steps file gives it.
     pub files: Spanned<String>,
+    /// Globs of files to leave out of those.
+    pub exclude: Vec<Spanned<String>>,
     pub shards: usize,
 }
 
@@ -564,6 +566,7 @@ pub fn split_requests(project: &Project) -> Vec<SplitRequest> {
                             key: split_key(step),
                             name: step.display_name(),
                             files: split.files.clone(),
+                            exclude: split.exclude.clone(),
                             shards: run.splitting.parallelism.as_ref().map_or(1, |n| n.value as usize),
                         });
                     }
