@@ -4,16 +4,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use slipway_server::hooks::signature::sign;
 use support::leftovers_with_label;
-use support::server::{assert_engine_clean, Repo, TestServer};
+use support::server::{assert_engine_clean, spawn_serve, Repo, TestServer};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -49,35 +48,6 @@ fn workspace(server: &TestServer, id: i64) -> PathBuf {
 
 fn output_log(server: &TestServer, id: i64) -> String {
     std::fs::read_to_string(server.data.join("builds").join(id.to_string()).join("output.log")).unwrap_or_default()
-}
-
-/// `slipway serve` as a child of the test itself (TestServer only kills its own), so
-/// that the test can send it SIGTERM and see how it exits; its URL.
-fn spawn_serve(config: &Path, log: &Path) -> (Child, String) {
-    let mut child = Command::new(support::BIN)
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("slipway serve starts");
-    let stderr = child.stderr.take().unwrap();
-    let log = log.to_path_buf();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = writeln!(file, "{line}");
-            if let Some(url) = line.strip_prefix("slipway serve: listening on ") {
-                let _ = tx.send(url.trim().to_string());
-            }
-        }
-    });
-    let url = rx.recv_timeout(Duration::from_secs(30)).expect("the server listens");
-    (child, url)
 }
 
 /// SIGTERM, then wait for the exit (failing after `timeout`).
@@ -299,7 +269,7 @@ fn a_stopped_server_lets_its_build_clean_up_then_queues_it_again() {
     // This test stops the server with SIGTERM itself, so it runs its own process.
     server.kill();
     let (mut serve, url) = spawn_serve(&server.config, &server.log);
-    server.url = url;
+    server.url = url.expect("the server listens");
     let id = server.trigger(&name, "main");
     let running = server.wait_for(id, "its step to print", Duration::from_secs(120), |b| {
         b["build"]["run_id"].is_string() && output_log(&server, id).contains("slow\n")

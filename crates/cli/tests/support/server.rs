@@ -10,6 +10,35 @@ use serde_json::Value;
 
 use super::BIN;
 
+/// `slipway serve --config CONFIG`, its stderr appended to `log`: the process, and its URL
+/// once it listens (`None` if it did not within 30 s).
+pub fn spawn_serve(config: &Path, log: &Path) -> (Child, Option<String>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("NO_COLOR", "1")
+        .env("SLIPWAY_LOG", "slipway_server=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("slipway serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let log = log.to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(file, "{line}");
+            if let Some(url) = line.strip_prefix("slipway serve: listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    (child, rx.recv_timeout(Duration::from_secs(30)).ok())
+}
+
 pub struct TestServer {
     pub url: String,
     pub data: PathBuf,
@@ -107,32 +136,8 @@ impl TestServer {
 
     /// Start (again) on a new port; waits until it listens.
     pub fn restart(&mut self) {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&self.config)
-            .env("NO_COLOR", "1")
-            .env("SLIPWAY_LOG", "slipway_server=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("slipway serve starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = self.log.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::Write;
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = writeln!(file, "{line}");
-                if let Some(url) = line.strip_prefix("slipway serve: listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        self.url = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("server did not start:\n{}", self.logs()));
+        let (child, url) = spawn_serve(&self.config, &self.log);
+        self.url = url.unwrap_or_else(|| panic!("server did not start:\n{}", self.logs()));
         self.child = Some(child);
     }
 
