@@ -243,11 +243,9 @@ fn a_run_keeps_its_own_image_while_another_project_builds_the_same_name() {
 
     let events = first.events_path();
     let child = first.command(&["steps"], &events).spawn().expect("spawn");
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "ready") {
-        assert!(std::time::Instant::now() < deadline, "the first run did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_for_event(&events, "the first run's start", Duration::from_secs(120), |e| {
+        e["event"] == "step_output" && e["line"] == "ready"
+    });
     // The second project builds the name anew, runs, and removes its image at its end.
     let r = second.slipway(&["steps"]);
     r.assert_code(0);
@@ -276,11 +274,7 @@ fn gc_removes_the_image_of_a_run_that_was_killed() {
     let before = image_id(&image);
     let events = p.events_path();
     let mut child = p.command(&["steps"], &events).spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output") {
-        assert!(std::time::Instant::now() < deadline, "the step did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_for_event(&events, "the step's start", Duration::from_secs(60), |e| e["event"] == "step_output");
     child.kill().unwrap(); // SIGKILL: no clean-up at all
     child.wait().unwrap();
     let built = image_id(&image);
@@ -305,11 +299,7 @@ fn two_runs_of_one_build_leave_no_image_whichever_ends_first() {
     // A ends first, then B.
     let events_a = p.events_path().with_file_name("a.jsonl");
     let a = p.command(&["steps", "-e", "PAUSE=4"], &events_a).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while !support::read_events(&events_a).iter().any(|e| e["event"] == "step_output") {
-        assert!(std::time::Instant::now() < deadline, "A's step did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_for_event(&events_a, "A's step start", Duration::from_secs(60), |e| e["event"] == "step_output");
     let b = p.command(&["steps", "-e", "PAUSE=6"], &p.events_path()).spawn().unwrap();
     let a = a.wait_with_output().unwrap();
     let b = p.result(b.wait_with_output().unwrap(), &p.events_path());

@@ -6,7 +6,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{read_events, TestProject, BIN};
+use support::{read_events, wait_for_event, TestProject, BIN};
 
 const LONG_PARALLEL: &str = r#"
 - type: parallel
@@ -421,11 +421,9 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     );
     let events = p.events_path();
     let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !read_events(&events).iter().any(|e| e["event"] == "image_output" && e["line"] == "building") {
-        assert!(Instant::now() < deadline, "the build did not reach its RUN: {:?}", read_events(&events));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_event(&events, "the build's RUN", Duration::from_secs(60), |e| {
+        e["event"] == "image_output" && e["line"] == "building"
+    });
     interrupt(&child);
     let out = wait_with_timeout(child, Duration::from_secs(30));
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
@@ -442,14 +440,9 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     );
     std::fs::remove_file(&events).expect("the first run's events");
     let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !read_events(&events)
-        .iter()
-        .any(|e| e["event"] == "image_output" && e["line"].as_str().is_some_and(|l| l.starts_with("Step 3/")))
-    {
-        assert!(Instant::now() < deadline, "the build did not reach its RUN: {:?}", read_events(&events));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_event(&events, "the build's step 3", Duration::from_secs(60), |e| {
+        e["event"] == "image_output" && e["line"].as_str().is_some_and(|l| l.starts_with("Step 3/"))
+    });
     // While the engine starts the step's container (it commits the step ~0.5–1 s on).
     std::thread::sleep(Duration::from_millis(500));
     interrupt(&child);

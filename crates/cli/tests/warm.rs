@@ -277,11 +277,9 @@ fn a_service_that_cannot_be_kept_warm_is_named_with_the_reason() {
 fn steps_until_started(p: &TestProject, name: &str) -> (Child, std::path::PathBuf) {
     let events = p.path.parent().expect("parent").join(format!("events-{name}.jsonl"));
     let run = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !support::read_events(&events).iter().any(|e| e["event"] == "step_output" && e["line"] == "started") {
-        assert!(Instant::now() < deadline, "the step did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_for_event(&events, "the step's start", Duration::from_secs(60), |e| {
+        e["event"] == "step_output" && e["line"] == "started"
+    });
     (run, events)
 }
 

@@ -149,6 +149,16 @@ pub fn leftovers_with_label(label: &str) -> Vec<String> {
         .collect()
 }
 
+/// Wait (up to `limit`, polling every 20 ms) until the events file at `path` has an event
+/// that `wanted` accepts; panics naming `what` otherwise.
+pub fn wait_for_event(path: &Path, what: &str, limit: std::time::Duration, wanted: impl Fn(&Value) -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !read_events(path).iter().any(&wanted) {
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen: {:?}", read_events(path));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 pub fn read_events(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
