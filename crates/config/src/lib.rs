@@ -17,6 +17,7 @@ pub mod source;
 pub mod split;
 pub mod steps;
 pub mod tag_pattern;
+mod template_fields;
 mod validate;
 pub mod yaml;
 
@@ -29,3 +30,4 @@ pub use source::{SourceFile, Span, Spanned};
 pub use split::{Split, SplitBy, SplitMode, Splitting};
 pub use steps::{Group, GroupMode, OnFail, PushStep, RegistryAuth, RunStep, Step, StepKind};
 pub use tag_pattern::TagPattern;
+pub use template_fields::TEMPLATE_FIELDS;

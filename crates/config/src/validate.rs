@@ -9,11 +9,16 @@ use crate::project::Project;
 use crate::service::Service;
 use crate::source::{Span, Spanned};
 use crate::steps::{Step, StepKind};
+use crate::template_fields::check_template_fields;
 
 pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
     for service in project.services.values() {
         check_image_or_build(project, service, diags);
         check_references(project, service, diags);
+        for (arg, value) in service.build.iter().flat_map(|b| &b.args) {
+            let what = format!("build arg `{}` of service `{}`", arg.value, service.name.value);
+            check_template_fields(value.as_deref().unwrap_or_default(), &arg.span, &what, diags);
+        }
     }
     check_builds(project, diags);
     check_cycles(project, diags);
@@ -264,6 +269,9 @@ fn check_step<'a>(
                         .hint("set `image_name` to the image of the service to push");
                 }
                 Some(image_name) => check_push_image(project, service, image_name, diags),
+            }
+            if let Some(tag) = &push.image_tag {
+                check_template_fields(&tag.value, &tag.span, &format!("`image_tag` of {what}"), diags);
             }
         }
     }

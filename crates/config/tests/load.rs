@@ -856,3 +856,32 @@ fn shm_size_and_tmpfs_are_read_and_checked() {
     assert!(e.iter().any(|e| e.contains("codeship-services.yml:3:13") && e.contains("is not a size")), "{e:?}");
     assert!(e.iter().any(|e| e.contains("codeship-services.yml:4:10") && e.contains("absolute path")), "{e:?}");
 }
+
+#[test]
+fn a_misspelt_template_field_is_reported_with_the_other_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\n");
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  build:\n    image: acme/app\n    args: { TAG: \"{{ .Brnch }}\" }\n",
+    );
+    write(
+        dir.path(),
+        "codeship-steps.yml",
+        "- { type: push, service: app, image_name: acme/other, image_tag: \"{{ .CommitID | printf \\\"%.7s\\\" }}-{{ .Tme.Unix }}\" }\n",
+    );
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert!(errors.iter().any(|e| e.contains("`acme/other` matches no service image")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("codeship-steps.yml:1:") && e.contains("the template field `.Tme`")),
+        "{errors:?}"
+    );
+    assert!(!errors.iter().any(|e| e.contains("`.CommitID`")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("codeship-services.yml:4:")
+            && e.contains("build arg `TAG`")
+            && e.contains("`.Brnch`")),
+        "{errors:?}"
+    );
+}

@@ -7,26 +7,7 @@ pub use slipway_config::image_name_part;
 /// Values a template may use, by field name (`Branch`, `CommitID`, …).
 pub type TemplateVars = BTreeMap<String, String>;
 
-pub const TEMPLATE_FIELDS: &[&str] = &[
-    "ProjectID",
-    "BuildID",
-    "RepoName",
-    "Branch",
-    "CommitID",
-    "CommitMessage",
-    "CommitDescription",
-    "CommitterName",
-    "CommitterEmail",
-    "CommitterUsername",
-    "Time",
-    "Timestamp",
-    "StringTime",
-    "StepName",
-    "ServiceName",
-    "ImageName",
-    "Ci",
-    "CiName",
-];
+pub use slipway_config::TEMPLATE_FIELDS;
 
 /// Render `{{ … }}` actions: fields such as `{{ .Branch }}`, and the part of Go's
 /// templates Jet's users wrote (see [`crate::go_template`]). An action it cannot do is
