@@ -398,3 +398,18 @@ fn a_step_that_runs_past_its_timeout_is_stopped_and_fails() {
     assert!(r.stderr.contains("`timeout` of") && r.stderr.contains("is zero"), "{}", r.dump());
     assert!(r.stderr.contains("e.g. `timeout: 20m`"), "{}", r.dump());
 }
+
+#[test]
+fn more_parallel_steps_than_the_engine_has_address_pools_wait_for_a_network() {
+    // A stock engine has about 30 address pools for bridge networks, one per step.
+    let steps: String = (1..=40).map(|i| format!("  - {{ name: s{i}, command: 'true' }}\n")).collect();
+    let p = TestProject::with_files(
+        "many-networks",
+        "app:\n  image: busybox\n",
+        &format!("- type: parallel\n  service: app\n  steps:\n{steps}"),
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("40 passed"), "{}", r.dump());
+    p.assert_no_leftovers();
+}

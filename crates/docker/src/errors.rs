@@ -6,16 +6,17 @@ use slipway_engine::runtime::{ErrorKind, RuntimeError};
 pub fn runtime_error(error: Error) -> RuntimeError {
     match error {
         Error::DockerResponseServerError { status_code, message } => {
-            let kind = if status_code == 404 {
-                ErrorKind::NotFound
-            } else if status_code == 409 {
-                ErrorKind::Conflict
-            } else if message.contains("non-overlapping IPv4 address pool") || message.contains("no available network")
-            {
-                ErrorKind::AddressPoolsExhausted
-            } else {
-                ErrorKind::Other
-            };
+            // Engines answer 404 (20.10) or 403 for exhausted pools: the message tells.
+            let kind =
+                if message.contains("non-overlapping IPv4 address pool") || message.contains("no available network") {
+                    ErrorKind::AddressPoolsExhausted
+                } else if status_code == 404 {
+                    ErrorKind::NotFound
+                } else if status_code == 409 {
+                    ErrorKind::Conflict
+                } else {
+                    ErrorKind::Other
+                };
             RuntimeError { kind, message }
         }
         Error::HyperLegacyError { .. }
@@ -81,6 +82,15 @@ mod tests {
 
     fn io(kind: std::io::ErrorKind) -> std::io::Error {
         std::io::Error::new(kind, format!("{kind:?} from the system"))
+    }
+
+    #[test]
+    fn exhausted_address_pools_are_told_apart_whatever_the_status() {
+        for status_code in [403, 404, 500] {
+            let message = "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".to_string();
+            let error = runtime_error(Error::DockerResponseServerError { status_code, message });
+            assert_eq!(error.kind, ErrorKind::AddressPoolsExhausted, "status {status_code}");
+        }
     }
 
     #[test]
