@@ -430,6 +430,8 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     assert_eq!(images_marked(&marker), Vec::<String>::new(), "the interrupted build left layers");
     let builds = read_events(&events).iter().filter(|e| e["event"] == "image_started").count();
     assert_eq!(builds, 1, "the other step started the build again after the cancel");
+    let r = p.result(out, &events);
+    assert_eq!((r.status("use"), r.status("also")), ("cancelled".into(), "cancelled".into()), "{}", r.dump());
     p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
 
     // Interrupted as a step starts: the engine may still commit that step, after the

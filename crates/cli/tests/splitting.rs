@@ -579,6 +579,26 @@ fn a_killed_queue_worker_with_retry_runs_its_batch_again_in_a_fresh_environment(
     p.assert_no_leftovers();
 }
 
+#[test]
+fn a_queue_batch_past_the_timeout_is_stopped_and_with_retry_runs_again() {
+    let files = [("fine", 100, "pass"), ("stuck", 100, "hangonce"), ("good", 100, "pass")];
+    let p = suite("queue-timeout", &files, &step(3, "timings", "queue", "  retry: 1\n  timeout: 3s\n"));
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    // Only the worker whose batch hung is stopped; the others, idle while it ran, are not.
+    let retried: Vec<&Value> =
+        r.events.iter().filter(|e| e["event"] == "step_finished" && e["will_retry"] == true).collect();
+    assert_eq!(retried.len(), 1, "{}", r.dump());
+    let message = retried[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("timed out: stopped after 3.0 s") && message.contains("queued again: tests/stuck.t"),
+        "{message}"
+    );
+    let stuck: Vec<(String, String)> = cases(&r).into_iter().filter(|(name, _)| name == "test_stuck").collect();
+    assert_eq!(stuck, [("test_stuck".to_string(), "passed".to_string())], "{}", r.dump());
+    p.assert_no_leftovers();
+}
+
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker CLI");
     String::from_utf8_lossy(&out.stdout).into_owned()

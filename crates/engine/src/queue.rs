@@ -301,57 +301,40 @@ impl Run {
                 working_dir: None,
                 user: None,
             };
-            let code = match self.run_command_in(id, &setup.container, setup.lease.as_deref_mut(), &command).await {
-                Ok(code) => code,
+            // A queue worker's `timeout` bounds each batch: the worker itself may wait
+            // for others' retries as long as they run.
+            let ran = self.run_command_in(id, &setup.container, setup.lease.as_deref_mut(), &command);
+            let ran = match action.timeout {
+                Some(limit) => tokio::time::timeout(limit, ran).await.map_err(|_| limit),
+                None => Ok(ran.await),
+            };
+            let code = match ran {
+                Ok(Ok(code)) => code,
                 // The pool saw the container stop under the batch.
-                Err((_, Some(code))) => code,
-                Err((message, None)) => return Err(message),
+                Ok(Err((_, Some(code)))) => code,
+                Ok(Err((message, None))) => return Err(message),
+                Err(limit) => {
+                    // Stopping the container stops the batch's processes with it.
+                    let _ = self.runtime.remove_container(&setup.container).await;
+                    let why = format!(
+                        "batch {batch_number} timed out: stopped after {} (the step's `timeout`)",
+                        crate::readiness::humantime(limit)
+                    );
+                    return Ok(self.stop_worker(id, queue, worker, batch, attempt, action, 124, why));
+                }
             };
             tracing::debug!("{}: batch {batch_number} ran {:?}", setup.container, started.elapsed());
             // A batch that failed because its container died is not the files' fault.
             let stopped =
                 if code > 128 { stopped_container(self.runtime.as_ref(), &setup.container).await } else { None };
             if let Some(state) = stopped {
-                // With `retry`, the batch goes back in the queue: the others, or this
-                // worker's next attempt in a fresh environment, run it.
-                let (requeued, lost): (Vec<String>, Vec<String>) = {
-                    let mut queue = queue.lock().expect("queue");
-                    let mut requeued = Vec::new();
-                    let mut lost = Vec::new();
-                    for item in batch {
-                        let file = item.file.clone();
-                        if queue.retry(worker, item) {
-                            requeued.push(file);
-                        } else {
-                            lost.push(file);
-                        }
-                    }
-                    queue.leave(worker);
-                    (requeued, lost)
-                };
-                if !lost.is_empty() && !action.reports.is_empty() {
-                    // No results for what it lost: the summary then names the worker among
-                    // those whose tests are missing from the counts.
-                    self.events.send(Event::TestResults { step: id, attempt, cases: Vec::new() });
-                }
                 let code = state.exit_code.unwrap_or(code);
                 let why = state.error.map(|e| format!(": {e}")).unwrap_or_default();
-                let fate = match (requeued.is_empty(), lost.is_empty()) {
-                    (true, _) => format!("that batch's files did not finish: {}", lost.join(", ")),
-                    (false, true) => format!("that batch's files are queued again: {}", requeued.join(", ")),
-                    (false, false) => format!(
-                        "queued again: {}; out of attempts, did not finish: {}",
-                        requeued.join(", "),
-                        lost.join(", ")
-                    ),
-                };
-                return Ok(WorkerEnd::Stopped {
-                    code,
-                    message: format!(
-                        "the worker's container stopped during batch {batch_number} ({}{why}); {fate}",
-                        crate::step::exit_message(code),
-                    ),
-                });
+                let why = format!(
+                    "the worker's container stopped during batch {batch_number} ({}{why})",
+                    crate::step::exit_message(code)
+                );
+                return Ok(self.stop_worker(id, queue, worker, batch, attempt, action, code, why));
             }
             let mut failing: HashSet<String> = HashSet::new();
             let mut reported = false;
@@ -404,6 +387,51 @@ impl Run {
     }
 
     /// Run a command in a running container, its output as the step's, until it ends.
+    /// A worker whose batch was cut off (its container stopped, or the batch timed out):
+    /// with `retry`, the batch goes back in the queue — the others, or this worker's next
+    /// attempt in a fresh environment, run it — else its files did not finish.
+    #[allow(clippy::too_many_arguments)]
+    fn stop_worker(
+        &self,
+        id: StepId,
+        queue: &Mutex<QueueState>,
+        worker: usize,
+        batch: Vec<Item>,
+        attempt: u32,
+        action: &RunAction,
+        code: i64,
+        why: String,
+    ) -> WorkerEnd {
+        let (requeued, lost): (Vec<String>, Vec<String>) = {
+            let mut queue = queue.lock().expect("queue");
+            let mut requeued = Vec::new();
+            let mut lost = Vec::new();
+            for item in batch {
+                let file = item.file.clone();
+                if queue.retry(worker, item) {
+                    requeued.push(file);
+                } else {
+                    lost.push(file);
+                }
+            }
+            queue.leave(worker);
+            (requeued, lost)
+        };
+        if !lost.is_empty() && !action.reports.is_empty() {
+            // No results for what it lost: the summary then names the worker among
+            // those whose tests are missing from the counts.
+            self.events.send(Event::TestResults { step: id, attempt, cases: Vec::new() });
+        }
+        let fate = match (requeued.is_empty(), lost.is_empty()) {
+            (true, _) => format!("that batch's files did not finish: {}", lost.join(", ")),
+            (false, true) => format!("that batch's files are queued again: {}", requeued.join(", ")),
+            (false, false) => {
+                format!("queued again: {}; out of attempts, did not finish: {}", requeued.join(", "), lost.join(", "))
+            }
+        };
+        WorkerEnd::Stopped { code, message: format!("{why}; {fate}") }
+    }
+
     pub(crate) async fn exec_streaming(
         &self,
         id: StepId,

@@ -57,6 +57,9 @@ impl StepEnd {
 #[derive(Default)]
 pub(crate) struct Resources {
     pub containers: Mutex<Vec<String>>,
+    /// How the step's command ended, once its `on_fail` commands run: what the step's end
+    /// is if its `timeout` stops them.
+    ended: Mutex<Option<(Option<i64>, String)>>,
     network: Mutex<Option<String>>,
     volumes: Mutex<Vec<String>>,
 }
@@ -98,7 +101,7 @@ impl Run {
             self.events.send(Event::StepStarted { step: id, attempt });
             let started = Instant::now();
             let end = match &step.action {
-                Action::Run(action) => self.run_action_in_time(id, attempt, action, turn.as_ref(), &cancel).await,
+                Action::Run(action) => self.run_action(id, attempt, action, turn.as_ref(), &cancel).await,
                 Action::Push(push) => tokio::select! {
                     pushed = self.push(id, push) => match pushed {
                         Ok(()) => StepEnd::Exited(0),
@@ -106,6 +109,12 @@ impl Run {
                     },
                     _ = cancel.cancelled() => StepEnd::Cancelled,
                 },
+            };
+            // A step that could not go on because the run was cancelled (the build it
+            // waited for was stopped) was cancelled, not failed.
+            let end = match end {
+                StepEnd::Failed { .. } if cancel.is_cancelled() => StepEnd::Cancelled,
+                end => end,
             };
             let duration = started.elapsed();
             let retry = if matches!(end, StepEnd::WorkerStopped { .. }) { stopped_worker_retry } else { retry };
@@ -128,40 +137,6 @@ impl Run {
         }
     }
 
-    /// One attempt of a run step, stopped like a cancelled one (its environment removed)
-    /// once it has run for the step's `timeout`: it then fails with code 124, as under
-    /// `timeout(1)`.
-    async fn run_action_in_time(
-        &self,
-        id: StepId,
-        attempt: u32,
-        action: &RunAction,
-        turn: Option<&Turn<'_>>,
-        cancel: &CancellationToken,
-    ) -> StepEnd {
-        let Some(limit) = action.timeout else {
-            return self.run_action(id, attempt, action, turn, cancel).await;
-        };
-        let stop = cancel.child_token();
-        let attempt_run = self.run_action(id, attempt, action, turn, &stop);
-        tokio::pin!(attempt_run);
-        let end = tokio::select! {
-            end = &mut attempt_run => return end,
-            () = tokio::time::sleep(limit) => {
-                stop.cancel();
-                attempt_run.await
-            }
-        };
-        match end {
-            StepEnd::Cancelled if !cancel.is_cancelled() => StepEnd::ExitedWith {
-                code: 124,
-                message: format!("timed out: stopped after {} (the step's `timeout`)", humantime(limit)),
-                details: Vec::new(),
-            },
-            end => end,
-        }
-    }
-
     async fn run_action(
         &self,
         id: StepId,
@@ -171,9 +146,18 @@ impl Run {
         cancel: &CancellationToken,
     ) -> StepEnd {
         let resources = Arc::new(Resources::default());
+        // The step's `timeout` bounds the attempt; a queue worker's, each of its batches.
+        let limit = action.timeout.filter(|_| action.queue.is_none());
+        let timer = async {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
         let end = tokio::select! {
             end = self.run_environment(id, attempt, action, turn, &resources) => end,
             _ = cancel.cancelled() => StepEnd::Cancelled,
+            () = timer => timed_out(action, &resources, limit.unwrap_or_default()),
         };
         if !self.options.keep {
             self.teardown(&resources).await;
@@ -588,6 +572,17 @@ impl Run {
         if matches!(end, StepEnd::Exited(0) | StepEnd::Cancelled) {
             return end;
         }
+        if !action.on_fail.is_empty() {
+            let ended = match &end {
+                StepEnd::Exited(code) => (Some(*code), exit_message(*code)),
+                StepEnd::ExitedWith { code, message, .. } | StepEnd::WorkerStopped { code, message } => {
+                    (Some(*code), message.clone())
+                }
+                StepEnd::Failed { message, .. } => (None, message.clone()),
+                StepEnd::Cancelled => (None, "cancelled".to_string()),
+            };
+            *res.ended.lock().expect("resources") = Some(ended);
+        }
         for (n, on_fail) in action.on_fail.iter().enumerate() {
             // Quoted as written, so it can be pasted into a shell.
             let text = shell_words::join(&on_fail.command);
@@ -814,6 +809,26 @@ pub(crate) fn files_list(files: &[String]) -> String {
         list.push_str(&format!(" and {} more", files.len() - SHOWN));
     }
     list
+}
+
+/// How an attempt stopped by its `timeout` (after `limit`) ends: exit code 124, as under
+/// `timeout(1)` — unless its command had ended and its `on_fail` was running, whose
+/// end counts, with what the timeout stopped. A static shard names its files.
+fn timed_out(action: &RunAction, res: &Resources, limit: Duration) -> StepEnd {
+    let after = format!("stopped after {} (the step's `timeout`)", humantime(limit));
+    if let Some((code, message)) = res.ended.lock().expect("resources").clone() {
+        return StepEnd::ExitedWith {
+            code: code.unwrap_or(124),
+            message: format!("{message}; its on_fail was {after}"),
+            details: Vec::new(),
+        };
+    }
+    let files = if action.files.is_empty() {
+        String::new()
+    } else {
+        format!("; its files did not finish: {}", files_list(&action.files))
+    };
+    StepEnd::ExitedWith { code: 124, message: format!("timed out: {after}{files}"), details: Vec::new() }
 }
 
 /// How a static shard that exited with `code` (not 0) ends, when its reports have tests
