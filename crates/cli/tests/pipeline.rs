@@ -280,7 +280,7 @@ fn built_image_is_built_once_per_run_and_shared() {
     // The steps' times include waiting for the build: the summary says how long it took.
     let built = format!("built image {}_app in ", p.name);
     assert!(
-        r.stdout.lines().any(|l| l.contains(&built) && l.contains("the times of the steps that needed them include")),
+        r.stdout.lines().any(|l| l.contains(&built) && l.contains("the times of the steps that needed it include")),
         "{}",
         r.dump()
     );

@@ -95,7 +95,8 @@ impl Resolver<'_> {
                     diags.error(&node.span, "`extends.file` must name a compose file");
                     return without_extends(map, service);
                 };
-                let path = file.folder.join(name);
+                // Without `..`, so a file reached again by another way is the same file.
+                let path = PathBuf::from(clean(&file.folder.join(name)));
                 if let Err(why) = self.load(&path, diags) {
                     diags
                         .error(

@@ -286,6 +286,12 @@ pub(crate) fn parse_service(
         f.take("add_docker").and_then(|n| boolean(n, &format!("`add_docker` of {what}"), diags)).unwrap_or(false);
     let encrypted_dockercfg_path = str_field(&mut f, "encrypted_dockercfg_path", diags);
     let dockercfg_service = str_field(&mut f, "dockercfg_service", diags);
+    // Resolved before parsing in a compose file; Jet's services files had no `extends`.
+    if let Some(extends) = f.take("extends").filter(|_| !compose) {
+        diags.warning(&extends.span, format!("`extends` in {what} is not read: only compose files have it")).hint(
+            "copy the settings into this service; compose files (docker-compose.yml, compose.yaml) have `extends`",
+        );
+    }
 
     f.warn_rest(&what, IGNORED_SERVICE_KEYS, "steps run in isolated, throw-away containers", SERVICE_KEYS, diags);
 

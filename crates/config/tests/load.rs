@@ -834,6 +834,17 @@ fn compose_extends_within_the_file_starts_from_the_base_service() {
     write(dir.path(), "docker-compose.yml", "services:\n  a:\n    extends: b\n  b:\n    extends: a\n");
     let e = errors(&load(&options(dir.path())).unwrap_err());
     assert!(e.iter().any(|e| e.contains("goes round in a circle")), "{e:?}");
+
+    // A circle through two files.
+    write(dir.path(), "docker-compose.yml", "services:\n  y:\n    extends: {file: common/x.yml, service: x}\n");
+    write(
+        &dir.path().join("common"),
+        "x.yml",
+        "services:\n  x:\n    extends: {file: ../docker-compose.yml, service: y}\n",
+    );
+    let e = errors(&load(&options(dir.path())).unwrap_err());
+    assert!(e.iter().any(|e| e.contains("goes round in a circle")), "{e:?}");
+    assert!(e.iter().all(|e| e.len() < 400), "{e:?}");
 }
 
 #[test]
@@ -884,4 +895,18 @@ fn a_misspelt_template_field_is_reported_with_the_other_problems() {
             && e.contains("`.Brnch`")),
         "{errors:?}"
     );
+}
+
+#[test]
+fn extends_in_a_jet_services_file_says_only_compose_files_have_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "base:\n  image: busybox\napp:\n  image: busybox\n  extends: base\n");
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let (_, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
+    assert!(
+        w.iter().any(|w| w.starts_with("codeship-services.yml:5:") && w.contains("only compose files have it")),
+        "{w:?}"
+    );
+    assert!(!w.iter().any(|w| w.contains("throw-away")), "{w:?}");
 }

@@ -421,7 +421,7 @@ impl Run {
             failed.push((service.clone(), code));
             if let Ok(lines) = self.runtime.tail_output(container, 20).await {
                 if !lines.is_empty() {
-                    details.push(format!("last {} log lines of {service}:", lines.len()));
+                    details.push(last_lines_heading(lines.len(), &service));
                     details.extend(lines);
                 }
             }
@@ -549,7 +549,7 @@ impl Run {
             Err(NotReady::Failed(message)) => {
                 let details = match self.runtime.tail_output(container, 20).await {
                     Ok(lines) if !lines.is_empty() => {
-                        std::iter::once(format!("last {} log lines of {service}:", lines.len())).chain(lines).collect()
+                        std::iter::once(last_lines_heading(lines.len(), service)).chain(lines).collect()
                     }
                     _ => Vec::new(),
                 };
@@ -811,6 +811,15 @@ pub(crate) fn files_list(files: &[String]) -> String {
     list
 }
 
+/// "last 20 log lines of db:" (or "the last log line of db:").
+fn last_lines_heading(count: usize, service: &str) -> String {
+    if count == 1 {
+        format!("the last log line of {service}:")
+    } else {
+        format!("last {count} log lines of {service}:")
+    }
+}
+
 /// How an attempt stopped by its `timeout` (after `limit`) ends: exit code 124, as under
 /// `timeout(1)` — unless its command had ended and its `on_fail` was running, whose
 /// end counts, with what the timeout stopped. A static shard names its files.
@@ -917,7 +926,13 @@ fn missing_program(message: &str) -> Option<(&str, &'static str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::{levels, start_error, start_failure, StepEnd};
+    use super::{last_lines_heading, levels, start_error, start_failure, StepEnd};
+
+    #[test]
+    fn a_single_log_line_is_one_line() {
+        assert_eq!(last_lines_heading(1, "db"), "the last log line of db:");
+        assert_eq!(last_lines_heading(20, "db"), "last 20 log lines of db:");
+    }
 
     #[test]
     fn start_errors_name_the_missing_program() {

@@ -298,8 +298,11 @@ impl TerminalReporter {
             }
         }
         if !self.image_times.is_empty() {
-            let note =
-                format!("{}; the times of the steps that needed them include that wait", self.image_times.join(", "));
+            let note = format!(
+                "{}; the times of the steps that needed {} include that wait",
+                self.image_times.join(", "),
+                if self.image_times.len() == 1 { "it" } else { "them" }
+            );
             out.push(self.plain().dim().apply_to(note).to_string());
         }
         out.extend(self.test_summary());
