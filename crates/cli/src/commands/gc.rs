@@ -88,7 +88,8 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     let host = this_host();
     let mut failed = false;
     let mut busy_projects: Vec<String> = Vec::new();
-    for (run, (found, labels)) in &runs {
+    for run in image_order(&runs) {
+        let (found, labels) = &runs[run];
         // Images the run built and would have removed at its end (and what their names
         // meant before): their markers tell.
         let images: Vec<(&String, &str, Option<&String>)> = found
@@ -164,6 +165,37 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The runs in the order their built images are to go: a run whose build took a name
+/// from an image another run built goes first — it gives the name back to that image,
+/// which the other run's turn then removes, giving the name back to what it meant
+/// before. The other way round, the name would end up meaning nothing.
+fn image_order(runs: &BTreeMap<String, (Leftovers, Labels)>) -> Vec<&String> {
+    let marker_labels = |run: &str, key: &str| -> Vec<String> {
+        runs[run].0.containers.iter().filter_map(|(_, _, labels)| labels.get(key).cloned()).collect()
+    };
+    // How many runs in turn took a name from the images `run` built.
+    fn later_builds(
+        run: &str,
+        runs: &[&String],
+        marker_labels: &dyn Fn(&str, &str) -> Vec<String>,
+        depth: usize,
+    ) -> usize {
+        if depth > runs.len() {
+            return 0;
+        }
+        let built = marker_labels(run, IMAGE_ID);
+        runs.iter()
+            .filter(|other| marker_labels(other, IMAGE_REPLACED).iter().any(|r| built.contains(r)))
+            .map(|other| 1 + later_builds(other, runs, marker_labels, depth + 1))
+            .max()
+            .unwrap_or(0)
+    }
+    let ids: Vec<&String> = runs.keys().collect();
+    let mut order = ids.clone();
+    order.sort_by_key(|run| later_builds(run, &ids, &marker_labels, 0));
+    order
 }
 
 /// An image id as `docker images` shows it.
