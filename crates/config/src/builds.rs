@@ -70,10 +70,35 @@ fn check_paths(dir: &Path, service: &Service, build: &Build, diags: &mut Diagnos
     }
 }
 
-/// Text made fit to be part of an image name: lower case, other characters than letters,
-/// digits, `.`, `_` and `-` as `-`.
+/// Text made fit to be one part of an image name, as the engine's reference grammar has
+/// it: lower-case letters and digits, joined by `.`, `_`, `__` or dashes, with a letter or
+/// digit at both ends. Other characters become `-`, and so does a run of separators the
+/// grammar has not (`a___b`, `c..d` → `a-b`, `c-d`).
 pub fn image_name_part(text: &str) -> String {
-    text.to_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect()
+    let mapped: String = text
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+        .collect();
+    let mut out = String::with_capacity(mapped.len());
+    let mut separators = String::new();
+    for c in mapped.chars() {
+        if c.is_ascii_alphanumeric() {
+            if !out.is_empty() && !separators.is_empty() {
+                let allowed = matches!(separators.as_str(), "." | "_" | "__") || separators.chars().all(|s| s == '-');
+                out.push_str(if allowed { &separators } else { "-" });
+            }
+            separators.clear();
+            out.push(c);
+        } else {
+            separators.push(c);
+        }
+    }
+    if out.is_empty() {
+        "x".to_string()
+    } else {
+        out
+    }
 }
 
 /// Same image reference, `name` and `name:latest` being one.
@@ -112,7 +137,25 @@ fn same_build(a: &Build, b: &Build) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{same_image, with_tag};
+    use super::{image_name_part, same_image, valid_reference, with_tag};
+
+    #[test]
+    fn image_name_parts_follow_the_reference_grammar() {
+        for (text, part) in [
+            ("a___b", "a-b"),
+            ("c..d", "c-d"),
+            ("h-", "h"),
+            ("-_x_-", "x"),
+            ("test/php-7.2", "test-php-7.2"),
+            ("a__b", "a__b"),
+            ("a--b", "a--b"),
+            ("___", "x"),
+            ("Web App", "web-app"),
+        ] {
+            assert_eq!(image_name_part(text), part, "{text}");
+            assert!(valid_reference(&format!("{}_{}", image_name_part("proj-"), image_name_part(text))), "{text}");
+        }
+    }
 
     #[test]
     fn an_untagged_name_is_its_latest_tag() {

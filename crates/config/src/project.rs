@@ -57,7 +57,7 @@ impl Project {
 
     /// `<project>_<service>`, lower-cased as image names must be.
     pub fn default_image(&self, service: &str) -> String {
-        format!("{}_{}", self.name, crate::image_name_part(service))
+        format!("{}_{}", crate::image_name_part(&self.name), crate::image_name_part(service))
     }
 }
 
