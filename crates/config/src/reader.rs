@@ -211,6 +211,27 @@ pub(crate) fn string_or_list(node: &Node, what: &str, diags: &mut Diagnostics) -
 /// A mapping `{KEY: value}` or a list `["KEY=value", "KEY"]`. A value of `None` means
 /// "take it from the environment slipway runs in" (compose semantics for `- KEY`).
 pub(crate) fn key_values(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<(Spanned<String>, Option<String>)> {
+    let mut pairs = key_values_as_written(node, what, diags);
+    // The engine refuses these at container start, naming no file or line.
+    pairs.retain(|(key, value)| {
+        let problem = if key.value.is_empty() {
+            Some(format!("{what} has an entry with no name"))
+        } else if key.value.contains('=') {
+            Some(format!("{what}: the name `{}` holds `=`, which a name cannot", key.value))
+        } else if key.value.contains('\0') || value.as_deref().is_some_and(|v| v.contains('\0')) {
+            Some(format!("{what} `{}` holds a NUL character", key.value.replace('\0', "\\0")))
+        } else {
+            None
+        };
+        if let Some(problem) = &problem {
+            diags.error(&key.span, problem.clone()).hint("write NAME: value, with a name of letters, digits and `_`");
+        }
+        problem.is_none()
+    });
+    pairs
+}
+
+fn key_values_as_written(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<(Spanned<String>, Option<String>)> {
     match &node.value {
         Value::Map(entries) => entries
             .iter()

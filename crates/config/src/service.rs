@@ -278,6 +278,15 @@ pub(crate) fn parse_service(
                 )
                 .hint("write `/path`, optionally with options: `/path:size=64m`");
         }
+        let size = path
+            .value
+            .split_once(':')
+            .and_then(|(_, options)| options.split(',').find_map(|o| o.strip_prefix("size=")).map(str::to_string));
+        if let Some(size) = size.filter(|s| !is_byte_size(s)) {
+            diags
+                .error(&path.span, format!("`tmpfs` of {what}: `size={size}` is not a size"))
+                .hint("write a number of bytes, or one with a unit: `size=64m`, `size=1g`");
+        }
     }
     let healthcheck = f.take("healthcheck").and_then(|n| parse_healthcheck(n, &what, diags));
     let cached = f.take("cached").and_then(|n| boolean(n, &format!("`cached` of {what}"), diags)).unwrap_or(false);
@@ -594,8 +603,9 @@ fn parse_volumes_from(entry: Spanned<String>, diags: &mut Diagnostics) -> Option
 
 /// A size as compose writes it: bytes (`67108864`), or a number with `b`, `k`, `m` or `g`
 /// (binary units, an optional `b` after them: `2gb`).
-fn parse_byte_size(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u64> {
-    let text = node.scalar_text().unwrap_or_default().trim().to_ascii_lowercase();
+/// `256m`, `2g`, `1024` as bytes; `None` if it is no size.
+fn byte_size(text: &str) -> Option<u64> {
+    let text = text.trim().to_ascii_lowercase();
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
     let factor: u64 = match unit.trim().trim_end_matches('b') {
@@ -605,7 +615,16 @@ fn parse_byte_size(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u
         "g" => 1 << 30,
         _ => 0,
     };
-    match number.parse::<u64>().ok().and_then(|n| n.checked_mul(factor)).filter(|n| *n > 0) {
+    number.parse::<u64>().ok().and_then(|n| n.checked_mul(factor)).filter(|n| *n > 0)
+}
+
+fn is_byte_size(text: &str) -> bool {
+    byte_size(text).is_some()
+}
+
+fn parse_byte_size(node: &Node, what: &str, diags: &mut Diagnostics) -> Option<u64> {
+    let text = node.scalar_text().unwrap_or_default().trim().to_ascii_lowercase();
+    match byte_size(&text) {
         Some(bytes) => Some(bytes),
         None => {
             diags
@@ -638,7 +657,15 @@ fn parse_extra_hosts(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec
                     None => entry,
                 };
                 match entry.value.split_once(':') {
-                    Some((host, ip)) if !host.is_empty() && !ip.is_empty() => Some(entry),
+                    Some((host, ip)) if !host.is_empty() && (ip.parse::<std::net::IpAddr>().is_ok() || ip == "host-gateway") => {
+                        Some(entry)
+                    }
+                    Some((host, ip)) if !host.is_empty() && !ip.is_empty() => {
+                        diags
+                            .error(&entry.span, format!("{what}: `{ip}` is not an IP address"))
+                            .hint("write host:address with an IPv4 or IPv6 address (or host-gateway), e.g. `db.local:10.0.0.5`");
+                        None
+                    }
                     _ => {
                         diags
                             .error(&entry.span, format!("{what}: `{}` needs a host and an address", entry.value))

@@ -910,3 +910,24 @@ fn extends_in_a_jet_services_file_says_only_compose_files_have_it() {
     );
     assert!(!w.iter().any(|w| w.contains("throw-away")), "{w:?}");
 }
+
+#[test]
+fn what_the_engine_would_refuse_at_start_is_reported_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  environment:\n    \"\": empty\n    \"A=B\": c\n    NUL: \"a\\0b\"\n    FINE: ok\n  extra_hosts: [\"host:notanip\", \"db:10.0.0.5\", \"gw:host-gateway\", \"six:::1\"]\n  tmpfs: [\"/t:size=abc\", \"/u:size=64m\"]\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    let at = |line: usize, text: &str| {
+        errors.iter().any(|e| e.starts_with(&format!("codeship-services.yml:{line}:")) && e.contains(text))
+    };
+    assert!(at(4, "has an entry with no name"), "{errors:?}");
+    assert!(at(5, "the name `A=B` holds `=`"), "{errors:?}");
+    assert!(at(6, "holds a NUL character"), "{errors:?}");
+    assert!(at(8, "`notanip` is not an IP address"), "{errors:?}");
+    assert!(at(9, "`size=abc` is not a size"), "{errors:?}");
+    assert_eq!(errors.len(), 5, "{errors:?}");
+}
