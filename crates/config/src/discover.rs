@@ -46,8 +46,9 @@ pub fn discover(
     steps_path: Option<&Path>,
 ) -> Result<ProjectFiles, Diagnostic> {
     if !dir.is_dir() {
-        return Err(Diagnostic::error(None, format!("project directory `{}` does not exist", dir.display()))
-            .with_help("pass an existing directory with --dir"));
+        let what = if dir.exists() { "is not a directory" } else { "does not exist" };
+        return Err(Diagnostic::error(None, format!("project directory `{}` {what}", dir.display()))
+            .with_help("pass the folder that holds the services and steps files with --dir"));
     }
     let steps = match steps_path {
         Some(path) => Some(existing(path, "--steps-path")?),
@@ -84,11 +85,18 @@ pub fn missing_steps(dir: &Path) -> Diagnostic {
 
 fn existing(path: &Path, flag: &str) -> Result<PathBuf, Diagnostic> {
     if path.is_file() {
-        Ok(path.to_path_buf())
-    } else {
-        Err(Diagnostic::error(None, format!("{flag} `{}` is not a file", path.display()))
-            .with_help("check the path; it is relative to the current directory"))
+        return Ok(path.to_path_buf());
     }
+    let what = if path.is_symlink() {
+        "is a symbolic link to nothing (or to itself)"
+    } else if path.exists() {
+        "is not a file"
+    } else {
+        "does not exist"
+    };
+    let help =
+        if path.is_absolute() { "check the path" } else { "check the path; it is relative to the current directory" };
+    Err(Diagnostic::error(None, format!("{flag} `{}` {what}", path.display())).with_help(help))
 }
 
 /// The first of `names` in `dir`; a directory by such a name is an error rather than
@@ -101,6 +109,18 @@ fn first_existing(dir: &Path, names: &[&str]) -> Result<Option<PathBuf>, Diagnos
         if path.is_dir() {
             return Err(Diagnostic::error(None, format!("`{}` is a directory, not a file", path.display()))
                 .with_help("rename or remove that directory, or pass the file with --services-path / --steps-path"));
+        }
+        // A link that leads nowhere was meant as the file too.
+        if path.is_symlink() {
+            let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
+            return Err(Diagnostic::error(
+                None,
+                format!(
+                    "`{}` is a symbolic link to `{target}`, which is not there (or leads back to itself)",
+                    path.display()
+                ),
+            )
+            .with_help("fix or remove the link, or pass the file with --services-path / --steps-path"));
         }
     }
     Ok(None)
@@ -154,5 +174,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = discover(dir.path(), None, None).unwrap_err();
         assert!(err.help.unwrap().contains("codeship-services.yml"));
+    }
+
+    #[test]
+    fn a_broken_link_with_a_pipeline_file_name_is_an_error_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("codeship-services.yml"), "").unwrap();
+        std::fs::write(dir.path().join("codeship-steps.yml"), "").unwrap();
+        std::os::unix::fs::symlink("missing-target.yml", dir.path().join("slipway-steps.yml")).unwrap();
+        let e = discover(dir.path(), None, None).unwrap_err();
+        assert!(e.message.contains("slipway-steps.yml` is a symbolic link to `missing-target.yml`"), "{}", e.message);
+        let e = discover(&dir.path().join("codeship-steps.yml"), None, None).unwrap_err();
+        assert!(e.message.ends_with("is not a directory"), "{}", e.message);
+        let e = discover(dir.path(), None, Some(&dir.path().join("slipway-steps.yml"))).unwrap_err();
+        assert!(e.message.contains("is a symbolic link to nothing"), "{}", e.message);
     }
 }
