@@ -16,7 +16,11 @@ const SKIPPED_DIRS: &[&str] = &[".git", ".slipway", "node_modules", "target", "_
 /// Files under `dir` matching `glob` (`*` stays within a folder, `**` crosses them),
 /// relative and sorted.
 pub fn matching_files(dir: &Path, glob: &str) -> Result<Vec<String>, String> {
-    let matcher = GlobBuilder::new(glob).literal_separator(true).build().map_err(|e| e.to_string())?.compile_matcher();
+    let matcher = GlobBuilder::new(relative_glob(glob))
+        .literal_separator(true)
+        .build()
+        .map_err(|e| e.to_string())?
+        .compile_matcher();
     let mut files = Vec::new();
     let walker = WalkDir::new(dir).min_depth(1).follow_links(false).into_iter().filter_entry(|e| {
         !(e.file_type().is_dir() && e.file_name().to_str().is_some_and(|n| SKIPPED_DIRS.contains(&n)))
@@ -34,11 +38,21 @@ pub fn matching_files(dir: &Path, glob: &str) -> Result<Vec<String>, String> {
     Ok(files)
 }
 
+/// `glob` as matched against paths relative to the project dir: `./tests/*.py` is
+/// `tests/*.py`.
+fn relative_glob(glob: &str) -> &str {
+    let mut glob = glob;
+    while let Some(rest) = glob.strip_prefix("./") {
+        glob = rest;
+    }
+    glob
+}
+
 /// `files` less those an `exclude` glob matches; `Err` names a glob that is not one.
 fn without_excluded(files: Vec<String>, exclude: &[Spanned<String>]) -> Result<Vec<String>, (Spanned<String>, String)> {
     let mut excluded = GlobSetBuilder::new();
     for glob in exclude {
-        let built = GlobBuilder::new(&glob.value).literal_separator(true).build();
+        let built = GlobBuilder::new(relative_glob(&glob.value)).literal_separator(true).build();
         excluded.add(built.map_err(|e| (glob.clone(), e.to_string()))?);
     }
     let excluded = excluded.build().map_err(|e| (exclude[0].clone(), e.to_string()))?;
@@ -112,6 +126,7 @@ mod tests {
             ["tests/api/test_b.py", "tests/test_a.py"]
         );
         assert_eq!(matching_files(dir.path(), "tests/test_*.py").unwrap(), ["tests/test_a.py"]);
+        assert_eq!(matching_files(dir.path(), "./tests/test_*.py").unwrap(), ["tests/test_a.py"]);
         assert_eq!(
             matching_files(dir.path(), "**/test_*.py").unwrap(),
             ["other/test_c.py", "tests/api/test_b.py", "tests/test_a.py"]
@@ -125,7 +140,7 @@ mod tests {
             |text: &str, at: usize| Spanned::new(text.to_string(), slipway_config::Span::new(&file, at, text.len()));
         let files: Vec<String> =
             ["tests/api/test_b.py", "tests/test_a.py", "tests/test_fwd.py"].map(String::from).to_vec();
-        let kept = without_excluded(files.clone(), &[glob("tests/api/**", 0), glob("tests/test_fwd.py", 0)]).unwrap();
+        let kept = without_excluded(files.clone(), &[glob("tests/api/**", 0), glob("./tests/test_fwd.py", 0)]).unwrap();
         assert_eq!(kept, ["tests/test_a.py"]);
         assert_eq!(without_excluded(files.clone(), &[]).unwrap(), files);
         let (bad, _) = without_excluded(files, &[glob("[", 14)]).unwrap_err();
