@@ -307,7 +307,7 @@ pub struct WarmArgs {
     /// Services to keep warm (default: those of the steps that need no other service).
     pub services: Vec<String>,
     /// Environments per service (default: one per such step of the service, at most 8).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub size: Option<usize>,
 }
 
@@ -355,7 +355,7 @@ pub struct HistoryArgs {
     #[command(flatten)]
     pub state: StateArgs,
     /// How many lines at most: runs for `history`, tests for `flaky`.
-    #[arg(short = 'n', long, default_value = "20")]
+    #[arg(short = 'n', long, default_value = "20", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub limit: usize,
     /// Only this project's runs (a state dir shared by several projects holds them all;
     /// a project is named after its folder).

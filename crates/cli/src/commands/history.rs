@@ -74,6 +74,13 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `text` (a branch, a commit: what a CI server or flag gave) with control characters
+/// shown as `?`: a newline or an escape sequence would break the table and reach the
+/// terminal.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
 /// The `history` table: a header and one line per run.
 fn history_lines(runs: &[RunSummary]) -> Vec<String> {
     // A state dir shared by several projects: say whose each run is.
@@ -88,7 +95,7 @@ fn history_lines(runs: &[RunSummary]) -> Vec<String> {
             run.id.clone(),
             when(run.started_at),
             shown_result(run).to_string(),
-            run.branch.clone().unwrap_or_default(),
+            printable(run.branch.as_deref().unwrap_or_default()),
             took(run.started_at, run.finished_at),
             format!("{}/{} failed", run.failed_steps, run.steps),
             tests,
@@ -143,8 +150,8 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         "started {}, took {}, branch {}, commit {}",
         when(run.started_at),
         took(run.started_at, run.finished_at),
-        run.branch.as_deref().unwrap_or("—"),
-        run.commit.as_deref().unwrap_or("—")
+        printable(run.branch.as_deref().unwrap_or("—")),
+        printable(run.commit.as_deref().unwrap_or("—"))
     );
     outln!();
     outln!("{:<40} {:<14} {:<10} {:>8} {:>4}", "STEP", "SERVICE", "STATUS", "TIME", "TRY");
@@ -497,6 +504,13 @@ mod tests {
         assert_eq!(column(second, "12345.3s") + "12345.3s".len(), time_end, "{lines:#?}");
         assert!(lines.iter().all(|l| !l.ends_with(' ')), "no trailing spaces: {lines:#?}");
         assert!(!lines[0].contains("PROJECT"), "one project: no column for it");
+    }
+
+    #[test]
+    fn control_characters_in_a_branch_do_not_reach_the_terminal() {
+        let lines = history_lines(&[run("91ec266031", "feat\n\u{1b}[31mred", 3, (0, 1), (0, 0))]);
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(lines[1].contains("feat??[31mred") && !lines[1].contains('\u{1b}'), "{lines:#?}");
     }
 
     #[test]
