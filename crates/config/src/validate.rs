@@ -22,11 +22,37 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
     }
     check_builds(project, diags);
     check_cycles(project, diags);
+    check_container_names(project, diags);
     if let Some(steps) = &project.steps {
         let mut names = Names::default();
         let mut top_level = HashMap::new();
         for step in steps {
             check_step(project, step, None, &mut names, &mut top_level, diags);
+        }
+    }
+}
+
+/// Containers are named after their service with what names cannot hold as `_`
+/// (`test/php` → `test_php`): two services that come out the same would clash.
+fn check_container_names(project: &Project, diags: &mut Diagnostics) {
+    let as_container = |name: &str| -> String {
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect()
+    };
+    let mut services: Vec<&Service> = project.services.values().collect();
+    services.sort_by_key(|s| (s.name.span.line, s.name.span.column));
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for service in services {
+        let name = &service.name.value;
+        if let Some(first) = seen.insert(as_container(name), name) {
+            diags
+                .error(
+                    &service.name.span,
+                    format!(
+                        "services `{first}` and `{name}` would get the same container name, `{}`",
+                        as_container(name)
+                    ),
+                )
+                .hint("rename one of them");
         }
     }
 }

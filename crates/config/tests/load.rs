@@ -931,3 +931,20 @@ fn what_the_engine_would_refuse_at_start_is_reported_where_it_is_written() {
     assert!(at(9, "`size=abc` is not a size"), "{errors:?}");
     assert_eq!(errors.len(), 5, "{errors:?}");
 }
+
+#[test]
+fn services_whose_container_names_would_clash_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "test/php:\n  image: busybox\ntest_php:\n  image: busybox\n  links: [test/php]\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: test_php, command: 'true' }\n");
+    let errors = errors(&load(&options(dir.path())).unwrap_err());
+    assert!(
+        errors.iter().any(|e| e.starts_with("codeship-services.yml:3:1")
+            && e.contains("services `test/php` and `test_php` would get the same container name")),
+        "{errors:?}"
+    );
+}
