@@ -275,7 +275,7 @@ fn missing_files_say_what_was_looked_for() {
     p.slipway(&["validate"]).assert_code(1);
     let r = p.slipway(&["validate", "--services-path", "nope.yml"]);
     r.assert_code(1);
-    assert!(r.stderr.contains("--services-path `nope.yml` is not a file"), "{}", r.dump());
+    assert!(r.stderr.contains("--services-path `nope.yml` does not exist"), "{}", r.dump());
     p.assert_no_leftovers();
 }
 
@@ -466,6 +466,35 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
     let r = p.slipway(&["steps"]);
     r.assert_code(0);
     assert_eq!(images_marked(&marker), Vec::<String>::new(), "a multi-stage build left its stages");
+    p.assert_no_leftovers();
+}
+
+#[test]
+fn gc_removes_the_layers_of_a_build_whose_run_was_killed() {
+    let _gc = gc_lock();
+    let p = TestProject::new("build-killed");
+    let marker = p.name.clone();
+    // The layers carry no slipway label: the build was killed before its end.
+    p.write(
+        "Dockerfile",
+        &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo {marker} > /a\nRUN sleep 60\n"),
+    );
+    p.write("codeship-services.yml", "app:\n  build: .\n");
+    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
+    let events = p.events_path();
+    let mut child = p.command(&["steps"], &events).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    wait_for_event(&events, "the build's last step", Duration::from_secs(60), |e| {
+        e["event"] == "image_output" && e["line"].as_str().is_some_and(|l| l.starts_with("Step 4/"))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("kill"); // SIGKILL: no clean-up at all
+    child.wait().expect("reaped");
+    // The engine stops the build once it notices the client is gone.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!images_marked(&marker).is_empty(), "the killed build left no layers to test with");
+    let gc = Command::new(BIN).arg("gc").output().expect("gc");
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    assert_eq!(images_marked(&marker), Vec::<String>::new(), "gc left layers: {}", String::from_utf8_lossy(&gc.stdout));
     p.assert_no_leftovers();
 }
 

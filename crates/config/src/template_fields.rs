@@ -31,7 +31,7 @@ pub const TEMPLATE_FIELDS: &[&str] = &[
 pub(crate) fn check_template_fields(template: &str, span: &Span, what: &str, diags: &mut Diagnostics) {
     for field in named_fields(template) {
         if !TEMPLATE_FIELDS.contains(&field) {
-            let problem = diags.error(span, format!("{what} names the template field `.{field}`, which there is not"));
+            let problem = diags.error(span, format!("{what}: `.{field}` is not a known template field"));
             match closest(field, TEMPLATE_FIELDS) {
                 Some(near) => problem.hint(format!("did you mean `.{near}`?")),
                 None => problem.hint(format!("the fields are {}", TEMPLATE_FIELDS.join(", "))),

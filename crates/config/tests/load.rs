@@ -885,7 +885,9 @@ fn a_misspelt_template_field_is_reported_with_the_other_problems() {
     let errors = errors(&load(&options(dir.path())).unwrap_err());
     assert!(errors.iter().any(|e| e.contains("`acme/other` matches no service image")), "{errors:?}");
     assert!(
-        errors.iter().any(|e| e.starts_with("codeship-steps.yml:1:") && e.contains("the template field `.Tme`")),
+        errors
+            .iter()
+            .any(|e| e.starts_with("codeship-steps.yml:1:") && e.contains("`.Tme` is not a known template field")),
         "{errors:?}"
     );
     assert!(!errors.iter().any(|e| e.contains("`.CommitID`")), "{errors:?}");

@@ -9,7 +9,7 @@ use slipway_plan::StepId;
 use tokio::sync::OnceCell;
 
 use crate::events::{Event, ImageAction};
-use crate::labels::{object_name, with, IMAGE, IMAGE_ID, IMAGE_REPLACED, PROJECT, RUN, SERVICE};
+use crate::labels::{object_name, with, IMAGE, IMAGE_ID, IMAGE_LAYER, IMAGE_REPLACED, PROJECT, RUN, SERVICE};
 use crate::run::Run;
 use crate::runtime::{BuildOptions, ContainerSpec, ErrorKind, ImageInfo, Labels, Runtime, RuntimeError};
 
@@ -198,6 +198,8 @@ impl Run {
             service.to_string(),
             UnfinishedBuild { started: i64::try_from(started).unwrap_or(0), ..UnfinishedBuild::default() },
         );
+        // The layer after a FROM is the base image: not the run's.
+        let base_next = std::sync::atomic::AtomicBool::new(false);
         let output = |line: String| {
             if let Some(container) = builder_container(&line) {
                 self.images.update_unfinished(service, |b| b.builder = Some(container.to_string()));
@@ -206,9 +208,17 @@ impl Run {
                     b.last_layer = Some(layer.to_string());
                     b.builder = None;
                 });
+                let base = base_next.swap(false, std::sync::atomic::Ordering::Relaxed);
                 if !from_cache.swap(false, std::sync::atomic::Ordering::Relaxed) {
                     self.images.committed.lock().expect("images").push(layer.to_string());
+                    if !base {
+                        self.mark_layer(service, layer);
+                    }
                 }
+            } else if line.split_once(" : ").is_some_and(|(step, instruction)| {
+                step.starts_with("Step ") && instruction.trim_start().to_ascii_uppercase().starts_with("FROM ")
+            }) {
+                base_next.store(true, std::sync::atomic::Ordering::Relaxed);
             } else if line.trim() == "---> Using cache" {
                 from_cache.store(true, std::sync::atomic::Ordering::Relaxed);
             }
@@ -245,6 +255,18 @@ impl Run {
         // goes like any built image's (at the end of the run), so the only thing a run
         // keeps is what `cache rm` removes.
         Ok(())
+    }
+
+    /// A created container of a layer a build just committed, labelled with the run: if
+    /// slipway is killed mid-build, `gc` finds the layer by it (the layer has no label).
+    fn mark_layer(&self, service: &str, layer: &str) {
+        self.creations.create_container_soon(ContainerSpec {
+            name: object_name(&["slipway", &self.plan.run_id, "layer", layer]),
+            image: layer.to_string(),
+            cmd: Some(vec!["slipway-layer-marker".to_string()]),
+            labels: with(&self.labels, &[(SERVICE, service), (IMAGE_LAYER, layer)]),
+            ..ContainerSpec::default()
+        });
     }
 
     /// Whether another run built image `id` and has not removed it yet (its marker is

@@ -15,6 +15,9 @@ pub const IMAGE_ID: &str = "io.slipway.image.id";
 /// On an image marker: the id the image's name meant before the build took it, given
 /// back to the name when the built image goes.
 pub const IMAGE_REPLACED: &str = "io.slipway.image.replaced";
+/// On a layer marker: a layer a build of the run committed. Layers carry no label of
+/// their own until the build's end, so a run killed mid-build leaves these for `gc`.
+pub const IMAGE_LAYER: &str = "io.slipway.image.layer";
 
 /// Labels of one run, before step and service labels are added.
 pub fn run_labels(run_id: &str, project: &str, extra: &Labels) -> Labels {

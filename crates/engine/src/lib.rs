@@ -41,6 +41,6 @@ pub use images::{remove_built_image, restore_replaced_name};
 pub use options::{CacheSettings, EngineOptions, Interactive, RegistrySettings, WarmPools};
 pub use run::{load_image, run, RunOutcome};
 pub use runtime::Runtime;
-pub use sweep::remove_all;
+pub use sweep::{remove_all, remove_killed_build_layers};
 pub use warm_pool::keep_warm;
 pub use warm_server::stale_pool_sockets;

@@ -35,6 +35,17 @@ impl Shielded {
         self.creations.reopen();
     }
 
+    /// Create a container in the background, counted among the creations the sweep
+    /// waits for; for code that cannot wait (a build's output handler).
+    pub fn create_container_soon(&self, spec: ContainerSpec) {
+        let inner = self.inner.clone();
+        self.creations.spawn(async move {
+            if let Err(e) = inner.create_container(&spec).await {
+                tracing::debug!("cannot create {}: {}", spec.name, e.message);
+            }
+        });
+    }
+
     async fn shield<T: Send + 'static>(
         &self,
         work: impl std::future::Future<Output = Result<T>> + Send + 'static,

@@ -108,7 +108,7 @@ async fn let_go_of(runtime: &dyn Runtime, builds: &[&UnfinishedBuild]) {
 /// The untagged images to remove, children before parents: those whose id starts with
 /// one of `layers`, and — made since `since` — their untagged descendants and those of
 /// a layer that has a name (a base image). Images another project labelled are not ours.
-fn leftover_layers(dangling: &[ImageSummary], layers: &[String], since: Option<i64>, project: &str) -> Vec<String> {
+pub fn leftover_layers(dangling: &[ImageSummary], layers: &[String], since: Option<i64>, project: &str) -> Vec<String> {
     let short = |id: &str| id.trim_start_matches("sha256:").to_string();
     let is_layer = |id: &str| layers.iter().any(|l| short(id).starts_with(l.as_str()));
     let ours = |i: &ImageSummary| i.labels.get(PROJECT).is_none_or(|p| p == project);
@@ -136,6 +136,29 @@ fn leftover_layers(dangling: &[ImageSummary], layers: &[String], since: Option<i
     }
     found.sort_by_key(|(_, depth)| std::cmp::Reverse(*depth));
     found.into_iter().map(|(id, _)| id).collect()
+}
+
+/// Remove what builds of a run that was killed mid-build committed: the layers its
+/// markers name, when nothing has a name for them or builds on them, and the layers the
+/// engine committed after them. Returns how many images went, and the errors.
+pub async fn remove_killed_build_layers(
+    runtime: &dyn Runtime,
+    layers: &[String],
+    project: &str,
+) -> (usize, Vec<String>) {
+    let (mut removed, mut errors) = (0, Vec::new());
+    if layers.is_empty() {
+        return (removed, errors);
+    }
+    let dangling = runtime.list_dangling_images(None).await.unwrap_or_default();
+    for image in leftover_layers(&dangling, layers, Some(0), project) {
+        let short: String = image.trim_start_matches("sha256:").chars().take(12).collect();
+        match remove_soon(runtime, &image).await {
+            Ok(()) => removed += 1,
+            Err(e) => errors.push(format!("layer {short} of an unfinished build: {}", e.message)),
+        }
+    }
+    (removed, errors)
 }
 
 /// Remove an image that a cancelled build's step container may still hold for a moment

@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use slipway_engine::labels::{HOST, IMAGE, IMAGE_ID, IMAGE_REPLACED, PID, PROJECT, RUN};
+use slipway_engine::labels::{HOST, IMAGE, IMAGE_ID, IMAGE_LAYER, IMAGE_REPLACED, PID, PROJECT, RUN};
 use slipway_engine::liveness::slipway_runs;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
-use slipway_engine::{remove_all, remove_built_image, restore_replaced_name, stale_pool_sockets};
+use slipway_engine::{
+    remove_all, remove_built_image, remove_killed_build_layers, restore_replaced_name, stale_pool_sockets,
+};
 
 use super::{connect, error, this_host, EXIT_FAILURE};
 use crate::cli::GcArgs;
@@ -128,7 +130,14 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             }
             continue;
         }
+        // Layers of a build it was in when it was killed: their markers tell.
+        let layers: Vec<String> =
+            found.containers.iter().filter_map(|(_, _, labels)| labels.get(IMAGE_LAYER).cloned()).collect();
         let (mut removed, mut errors) = remove_all(&runtime, found).await;
+        let project = labels.get(PROJECT).map_or("", String::as_str);
+        let (layers_removed, layer_errors) = remove_killed_build_layers(&runtime, &layers, project).await;
+        removed += layers_removed;
+        errors.extend(layer_errors);
         for (image, id, replaced) in images {
             match remove_built_image(&runtime, image, id).await {
                 Ok(true) => removed += 1,
