@@ -1,8 +1,7 @@
 //! Stopping the server with builds running: each build's `slipway steps` gets one
 //! SIGTERM and the server waits for its clean-up before it exits. Exiting at once would
-//! not do: the builds then get SIGTERM from the kernel (parent-death signal) once per
-//! server thread that exits, and a second signal makes `slipway steps` give up its
-//! clean-up; nobody would remove their workspaces either.
+//! not do: the builds would clean up after the kernel's parent-death signal with nobody
+//! waiting for them, and nobody would remove their workspaces.
 
 use std::time::{Duration, Instant};
 
