@@ -6,7 +6,7 @@ use crate::error::StoreError;
 use crate::store::Store;
 
 /// A test whose outcome changed without its code changing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlakyTest {
     pub project: String,
     pub suite: String,

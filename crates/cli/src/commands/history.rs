@@ -203,21 +203,29 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
     match store.flaky_tests(args.project.as_deref()) {
         Ok(tests) if tests.is_empty() => outln!("no flaky tests: no test both passed and failed on one commit"),
         Ok(tests) => {
-            outln!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED");
-            let more = tests.len().saturating_sub(args.limit);
-            for t in tests.into_iter().take(args.limit) {
-                let commit: String = t.commit.chars().take(12).collect();
-                // Named as the run summary and `show` name it: by file when known.
-                let id = test_id(t.file.as_deref(), Some(&t.suite), &t.name, &t.suite);
-                outln!("{id:<60} {commit:<12} {:>6} {:>6}", t.passed, t.failed);
-            }
-            if more > 0 {
-                outln!("… and {more} more (-n {} shows them all)", args.limit + more);
+            for line in flaky_lines(tests, args.limit) {
+                outln!("{line}");
             }
         }
         Err(e) => return fail(e),
     }
     ExitCode::SUCCESS
+}
+
+/// The `flaky` table: at most `limit` tests, and how many more there are.
+fn flaky_lines(tests: Vec<slipway_store::FlakyTest>, limit: usize) -> Vec<String> {
+    let mut lines = vec![format!("{:<60} {:<12} {:>6} {:>6}", "TEST", "COMMIT", "PASSED", "FAILED")];
+    let more = tests.len().saturating_sub(limit);
+    for t in tests.into_iter().take(limit) {
+        let commit: String = t.commit.chars().take(12).collect();
+        // Named as the run summary and `show` name it: by file when known.
+        let id = test_id(t.file.as_deref(), Some(&t.suite), &t.name, &t.suite);
+        lines.push(format!("{id:<60} {commit:<12} {:>6} {:>6}", t.passed, t.failed));
+    }
+    if more > 0 {
+        lines.push(format!("… and {more} more (-n {} shows them all)", limit + more));
+    }
+    lines
 }
 
 /// The files `split` was given: a glob (quoted, as a step's `split.files` is written)
@@ -504,6 +512,24 @@ mod tests {
         assert_eq!(column(second, "12345.3s") + "12345.3s".len(), time_end, "{lines:#?}");
         assert!(lines.iter().all(|l| !l.ends_with(' ')), "no trailing spaces: {lines:#?}");
         assert!(!lines[0].contains("PROJECT"), "one project: no column for it");
+    }
+
+    #[test]
+    fn a_limit_that_hides_flaky_tests_says_how_many() {
+        let test = |name: &str| slipway_store::FlakyTest {
+            suite: "tests.t".into(),
+            name: name.into(),
+            file: Some("tests/t.py".into()),
+            commit: "0123456789abcdef".into(),
+            passed: 1,
+            failed: 1,
+            ..Default::default()
+        };
+        let lines = flaky_lines(vec![test("test_a"), test("test_b"), test("test_c")], 1);
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(lines[1].starts_with("tests/t.py::test_a") && lines[1].contains("0123456789ab "), "{lines:#?}");
+        assert_eq!(lines[2], "… and 2 more (-n 3 shows them all)");
+        assert_eq!(flaky_lines(vec![test("test_a")], 5).len(), 2, "nothing hidden, nothing said");
     }
 
     #[test]
