@@ -75,12 +75,17 @@ impl<'a> Fields<'a> {
 
 /// The known name closest to a misspelt one, if it is close enough to be a likely typo.
 pub(crate) fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
+    let typo = known
         .iter()
         .map(|k| (edit_distance(name, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+        .map(|(_, k)| k);
+    // Or another form of the word (`retries` for `retry`): all of it but its end.
+    typo.or_else(|| {
+        let common = |k: &str| name.chars().zip(k.chars()).take_while(|(a, b)| a == b).count();
+        known.iter().copied().filter(|k| common(k) >= 4.max(k.chars().count() - 1)).max_by_key(|k| common(k))
+    })
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

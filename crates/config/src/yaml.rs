@@ -139,6 +139,14 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Node, Diagnostic> {
                     "define `&{name}` on an earlier value of this file (an anchor must come before its aliases), or fix the alias's spelling"
                 )));
             }
+            if message.contains("non-finite float") {
+                let value = alias.trim_matches(|c: char| c == '\'' || c == '"');
+                return Err(Diagnostic::error(
+                    Some(span),
+                    format!("invalid YAML: `{value}` is a number too large to hold (or infinity)"),
+                )
+                .with_help(format!("quote it to keep it as text: \"{value}\"")));
+            }
             Err(Diagnostic::error(Some(span), format!("invalid YAML: {message}"))
                 .with_help("fix the syntax at this position (indentation, quotes, a missing ':' or '-')"))
         }

@@ -950,3 +950,22 @@ fn services_whose_container_names_would_clash_are_an_error() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn another_form_of_a_key_and_a_huge_number_get_useful_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true', retries: 2 }\n");
+    let (_, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let rendered: Vec<String> = warnings.iter().map(|d| d.render(false)).collect();
+    assert!(rendered.iter().any(|w| w.contains("did you mean `retry`?")), "{rendered:?}");
+
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  environment: {A: 1e999}\n");
+    let rendered: Vec<String> = load(&options(dir.path())).unwrap_err().iter().map(|d| d.render(false)).collect();
+    assert!(
+        rendered
+            .iter()
+            .any(|e| e.contains("`1e999` is a number too large") && e.contains("quote it to keep it as text")),
+        "{rendered:?}"
+    );
+}
