@@ -152,17 +152,22 @@ fn parse_step_list(node: &Node, what: &str, diags: &mut Diagnostics) -> Vec<Step
     }
 }
 
+/// Zero-width characters and bidirectional overrides (Unicode's format characters that
+/// matter in a terminal line).
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 fn parse_step(node: &Node, diags: &mut Diagnostics) -> Option<Step> {
     let mut f = Fields::of(node, "a step", diags)?;
     let name = f.take("name").and_then(|n| non_empty_string(n, "`name` of a step", diags)).filter(|name| {
-        // Names are printed on every log line: an escape sequence would rewrite the terminal.
-        let control = name.value.chars().find(|c| c.is_control());
+        // Names are printed on every log line: an escape sequence would rewrite the terminal,
+        // and an invisible or direction-changing character makes two names look alike.
+        let control = name.value.chars().find(|c| c.is_control() || is_invisible_format(*c));
         if let Some(c) = control {
+            let kind = if c.is_control() { "a control character" } else { "an invisible formatting character" };
             diags
-                .error(
-                    &name.span,
-                    format!("the step name {:?} holds a control character (U+{:04X})", name.value, c as u32),
-                )
+                .error(&name.span, format!("the step name {:?} holds {kind} (U+{:04X})", name.value, c as u32))
                 .hint("step names are shown on every log line; use printable characters");
         }
         control.is_none()

@@ -580,6 +580,11 @@ fn a_step_name_with_a_control_character_is_an_error() {
         "{errors:?}"
     );
     assert!(!errors[0].contains('\u{1b}'), "the message must not carry the escape itself: {errors:?}");
+
+    // Two names that would look alike.
+    write(dir.path(), "codeship-steps.yml", "- name: \"a\\u200B\"\n  service: app\n  command: 'true'\n");
+    let alike = self::errors(&load(&options(dir.path())).unwrap_err());
+    assert!(alike.iter().any(|e| e.contains("invisible formatting character (U+200B)")), "{alike:?}");
 }
 
 #[test]
