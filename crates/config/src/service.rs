@@ -413,11 +413,20 @@ fn parse_build(node: &Node, service: &str, diags: &mut Diagnostics) -> Option<Bu
 fn parse_links(node: &Node, service: &str, diags: &mut Diagnostics) -> Vec<Link> {
     string_list(node, &format!("`links` of {service}"), diags)
         .into_iter()
-        .map(|entry| match entry.value.split_once(':') {
-            Some((name, alias)) => {
-                Link { service: Spanned::new(name.to_string(), entry.span), alias: Some(alias.to_string()) }
+        .filter_map(|entry| match entry.value.split_once(':') {
+            // An alias is a host name on the step's network.
+            Some((_, alias))
+                if alias.is_empty() || !alias.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+            {
+                diags
+                    .error(&entry.span, format!("`links` of {service}: `{alias}` is no host name to reach it by"))
+                    .hint("write `service` or `service:alias`, the alias of letters, digits, `.`, `_` and `-`");
+                None
             }
-            None => Link { service: entry, alias: None },
+            Some((name, alias)) => {
+                Some(Link { service: Spanned::new(name.to_string(), entry.span), alias: Some(alias.to_string()) })
+            }
+            None => Some(Link { service: entry, alias: None }),
         })
         .collect()
 }

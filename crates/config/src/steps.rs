@@ -255,6 +255,13 @@ fn services_list(f: &mut Fields, what: &str, diags: &mut Diagnostics) -> Option<
     if list.is_empty() && node.as_seq().is_some() {
         diags.error(&node.span, format!("`services` of {what} is empty"));
     }
+    for (i, service) in list.iter().enumerate() {
+        if list[..i].iter().any(|s| s.value == service.value) {
+            diags
+                .warning(&service.span, format!("`services` of {what} names `{}` twice: it runs twice", service.value))
+                .hint("remove the second one");
+        }
+    }
     Some(Spanned::new(list, node.span.clone()))
 }
 

@@ -974,3 +974,20 @@ fn another_form_of_a_key_and_a_huge_number_get_useful_hints() {
         "{rendered:?}"
     );
 }
+
+#[test]
+fn a_service_named_twice_in_services_and_a_link_alias_that_is_no_host_name_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  links: [\"db:\", \"db:bad alias\", \"db:ok-alias\"]\ndb:\n  image: busybox\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { name: m, services: [app, app], command: 'true' }\n");
+    let diags = load(&options(dir.path())).unwrap_err();
+    let all: Vec<String> = diags.iter().map(|d| d.short()).collect();
+    assert!(all.iter().any(|e| e.contains("`` is no host name")), "{all:?}");
+    assert!(all.iter().any(|e| e.contains("`bad alias` is no host name")), "{all:?}");
+    assert!(!all.iter().any(|e| e.contains("ok-alias")), "{all:?}");
+    assert!(all.iter().any(|e| e.starts_with("codeship-steps.yml:1:") && e.contains("names `app` twice")), "{all:?}");
+}
