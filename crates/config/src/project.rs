@@ -78,7 +78,11 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
     let services = match yaml::parse(&services_file) {
         Ok(mut root) => {
             let compose = files.compose.then(|| {
-                warn_unread_compose_files(&files.services, &mut diags);
+                // A file given with --services-path is the one meant (`docker compose -f`
+                // reads no override either).
+                if options.services_path.is_none() {
+                    warn_unread_compose_files(&files.services, &mut diags);
+                }
                 let variables = compose_variables(&files.services, &dir, &options.variables, &mut diags);
                 ComposeContext { dir: dir.clone(), variables }
             });

@@ -299,6 +299,14 @@ fn compose_file_interpolates_and_names_built_images() {
             "{w:?}"
         );
     }
+    // Unless the file was chosen with --services-path.
+    let chosen = LoadOptions { services_path: Some(dir.path().join("docker-compose.yml")), ..with_shell.clone() };
+    let (_, warnings) = load(&chosen).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    assert!(
+        !warnings.iter().any(|d| d.short().contains("is not read")),
+        "{:?}",
+        warnings.iter().map(|d| d.short()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
