@@ -21,6 +21,18 @@ const MAX_BARS: usize = 8;
 const MAX_LABEL: usize = 32;
 /// The summary's: an unnamed step's label is its whole command.
 const MAX_SUMMARY_LABEL: usize = 60;
+/// A service name in the summary.
+const MAX_SERVICE: usize = 30;
+
+/// How many terminal columns `text` takes (a wide character, an emoji, takes two).
+fn columns(text: &str) -> usize {
+    console::measure_text_width(text)
+}
+
+/// `text` padded with spaces to `width` terminal columns.
+fn padded(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(columns(text))))
+}
 
 /// `label`, cut to `max` characters with `…` when longer. What tells copies of one step
 /// apart — the trailing ` [2/3]` of a shard, ` [service]` of a `services:` copy — stays:
@@ -159,9 +171,8 @@ impl TerminalReporter {
     }
 
     fn prefix(&self, id: StepId) -> String {
-        let shown = clip(&self.steps[id.0].label, MAX_LABEL);
-        let padded = format!("{shown:<width$}", width = self.width);
-        format!("{} {}", self.label_style(id).apply_to(padded), self.plain().dim().apply_to("│"))
+        let shown = padded(&clip(&self.steps[id.0].label, MAX_LABEL), self.width);
+        format!("{} {}", self.label_style(id).apply_to(shown), self.plain().dim().apply_to("│"))
     }
 
     /// Print a line above the bars (or plainly).
@@ -245,10 +256,11 @@ impl TerminalReporter {
 
     fn summary(&self, success: bool, cancelled: bool, duration: Duration) {
         let mut out = Vec::new();
-        let service_width = self.steps.iter().map(|s| s.service.chars().count()).max().unwrap_or(0).max(7);
+        let service_width =
+            self.steps.iter().map(|s| columns(&clip(&s.service, MAX_SERVICE))).max().unwrap_or(0).max(7);
         // Longer names here than in the line prefixes (MAX_LABEL); the table lines up by
         // its own longest label.
-        let width = self.steps.iter().map(|s| s.label.chars().count().min(MAX_SUMMARY_LABEL)).max().unwrap_or(0).max(4);
+        let width = self.steps.iter().map(|s| columns(&clip(&s.label, MAX_SUMMARY_LABEL))).max().unwrap_or(0).max(4);
         out.push(String::new());
         out.push(
             self.plain()
@@ -275,13 +287,12 @@ impl TerminalReporter {
             };
             let status = self.status_text(f.status);
             let pad = 11usize.saturating_sub(console::measure_text_width(&status));
-            let label = format!("{:<width$}", clip(&step.label, MAX_SUMMARY_LABEL));
+            let label = padded(&clip(&step.label, MAX_SUMMARY_LABEL), width);
             let mut row = format!(
-                "{}  {:<sw$}  {status}{}  {time:>8}",
+                "{}  {}  {status}{}  {time:>8}",
                 self.label_style(step.id).apply_to(label),
-                step.service,
+                padded(&clip(&step.service, MAX_SERVICE), service_width),
                 " ".repeat(pad),
-                sw = service_width
             );
             if let Some(message) = f.message.as_ref().filter(|_| f.status != StepStatus::Passed) {
                 row.push_str(&format!("  {}", self.plain().dim().apply_to(self.unrepeated(message))));
@@ -410,7 +421,7 @@ impl Reporter for TerminalReporter {
             Event::RunStarted { run_id, steps, .. } => {
                 self.run_id = run_id.clone();
                 self.steps = steps.clone();
-                self.width = steps.iter().map(|s| s.label.chars().count().min(MAX_LABEL)).max().unwrap_or(4).max(4);
+                self.width = steps.iter().map(|s| columns(&clip(&s.label, MAX_LABEL))).max().unwrap_or(4).max(4);
             }
             Event::ImageStarted { image, service, action, step: _ } => {
                 self.image_actions.insert(image.clone(), *action);
@@ -615,6 +626,12 @@ impl Reporter for TerminalReporter {
 #[cfg(test)]
 mod tests {
     use super::clip;
+
+    #[test]
+    fn wide_characters_are_padded_by_the_columns_they_take() {
+        assert_eq!(super::padded("шаг 🚀", 8), "шаг 🚀  ");
+        assert_eq!(super::columns(&super::padded("ab", 5)), 5);
+    }
 
     #[test]
     fn a_line_redrawn_with_carriage_returns_shows_its_last_state() {
