@@ -154,7 +154,7 @@ pub struct ExecArgs {
     #[command(flatten)]
     pub ci: CiArgs,
     /// Set an environment variable in every container (wins over the files). Repeatable.
-    #[arg(short = 'e', long = "env", value_name = "KEY=VAL")]
+    #[arg(short = 'e', long = "env", value_name = "KEY=VAL", value_parser = env_flag)]
     pub env: Vec<String>,
     /// Like -e, and the value is a secret: `***` wherever it would be shown. Repeatable.
     #[arg(long = "secret-env", value_name = "KEY=VAL")]
@@ -379,7 +379,7 @@ pub struct SplitArgs {
     #[command(flatten)]
     pub state: StateArgs,
     /// Number of shards.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub shards: usize,
     /// How to divide the files.
     #[arg(long, value_enum, default_value = "timings")]
@@ -486,6 +486,20 @@ pub enum TokenCommand {
 mod tests {
     use super::*;
 
+    #[test]
+    fn counts_of_none_and_nameless_variables_are_usage_errors() {
+        for args in [
+            &["slipway", "steps", "-e", "=x"][..],
+            &["slipway", "split", "--shards", "0", "a"],
+            &["slipway", "history", "-n", "0"],
+            &["slipway", "warm", "--size", "0", "app"],
+        ] {
+            let error = Cli::try_parse_from(args).expect_err(&format!("{args:?} is refused"));
+            assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}");
+        }
+        assert!(Cli::try_parse_from(["slipway", "steps", "-e", "KEY=x", "-e", "PATH"]).is_ok());
+    }
+
     /// Every flag backed by a variable, and a command line that reads it.
     const ENV_FLAGS: &[&str] = &[
         "SLIPWAY_STATE_DIR",
@@ -549,5 +563,14 @@ mod tests {
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }
+    }
+}
+
+/// `-e KEY=VAL` or `-e KEY`: a variable needs a name (a usage error otherwise).
+fn env_flag(flag: &str) -> Result<String, String> {
+    if flag.is_empty() || flag.starts_with('=') {
+        Err("a variable needs a name: write -e KEY=VALUE (or -e KEY to pass KEY from this environment)".to_string())
+    } else {
+        Ok(flag.to_string())
     }
 }

@@ -15,8 +15,9 @@ fn key(args: &KeyArgs) -> Result<Key, ExitCode> {
     match find_key(&args.key_path, Path::new(".")) {
         Ok(Some(key)) => Ok(key),
         Ok(None) => Err(fail(format!(
-            "no key: `{}` does not exist and SLIPWAY_AES_KEY is not set. Use the project's key (Jet's codeship.aes), or make one with `slipway keygen`",
-            args.key_path.display()
+            "no key: `{}` {} and SLIPWAY_AES_KEY is not set. Use the project's key (Jet's codeship.aes), or make one with `slipway keygen`",
+            args.key_path.display(),
+            if args.key_path.is_dir() { "is a directory, not a key file," } else { "does not exist" }
         ))),
         Err(e) => Err(fail(e)),
     }
