@@ -482,6 +482,15 @@ pub enum TokenCommand {
     },
 }
 
+/// `-e KEY=VAL` or `-e KEY`: a variable needs a name (a usage error otherwise).
+fn env_flag(flag: &str) -> Result<String, String> {
+    if flag.is_empty() || flag.starts_with('=') {
+        Err("a variable needs a name: write -e KEY=VALUE (or -e KEY to pass KEY from this environment)".to_string())
+    } else {
+        Ok(flag.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,14 +572,5 @@ mod tests {
         if let Err(panic) = outcome {
             std::panic::resume_unwind(panic);
         }
-    }
-}
-
-/// `-e KEY=VAL` or `-e KEY`: a variable needs a name (a usage error otherwise).
-fn env_flag(flag: &str) -> Result<String, String> {
-    if flag.is_empty() || flag.starts_with('=') {
-        Err("a variable needs a name: write -e KEY=VALUE (or -e KEY to pass KEY from this environment)".to_string())
-    } else {
-        Ok(flag.to_string())
     }
 }
