@@ -63,7 +63,20 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
         Err(code) => return code,
     };
     match store.runs(args.project.as_deref(), args.limit) {
-        Ok(runs) if runs.is_empty() => outln!("no runs yet"),
+        Ok(runs) if runs.is_empty() => match &args.project {
+            Some(project) => {
+                let mut projects: Vec<String> =
+                    store.runs(None, usize::MAX).unwrap_or_default().into_iter().map(|r| r.project).collect();
+                projects.sort();
+                projects.dedup();
+                if projects.is_empty() {
+                    outln!("no runs yet");
+                } else {
+                    outln!("no runs of project `{project}`; this history has runs of: {}", projects.join(", "));
+                }
+            }
+            None => outln!("no runs yet"),
+        },
         Ok(runs) => {
             for line in history_lines(&runs) {
                 outln!("{line}");
