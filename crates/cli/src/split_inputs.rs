@@ -78,6 +78,15 @@ pub fn split_inputs(
             }
         };
         let matched = files.len();
+        // An exclude that leaves out nothing is likely a misspelt path.
+        for glob in unused_excludes(&files, &request.exclude) {
+            diags
+                .warning(
+                    &glob.span,
+                    format!("step `{name}`: `exclude` glob `{}` matches none of its files", glob.value),
+                )
+                .hint("globs are matched against paths relative to the project dir, as `files` is");
+        }
         let files = match without_excluded(files, &request.exclude) {
             Ok(files) => files,
             Err((exclude, e)) => {
@@ -105,8 +114,22 @@ pub fn split_inputs(
     if diags.has_errors() {
         Err(diags)
     } else {
+        crate::commands::print_diagnostics(&diags, crate::commands::use_color());
         Ok(inputs)
     }
+}
+
+/// The `exclude` globs (valid ones) that match none of `files`.
+fn unused_excludes<'g>(files: &[String], exclude: &'g [Spanned<String>]) -> Vec<&'g Spanned<String>> {
+    exclude
+        .iter()
+        .filter(|glob| {
+            GlobBuilder::new(relative_glob(&glob.value))
+                .literal_separator(true)
+                .build()
+                .is_ok_and(|g| !files.iter().any(|f| g.compile_matcher().is_match(f)))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -143,6 +166,9 @@ mod tests {
         let kept = without_excluded(files.clone(), &[glob("tests/api/**", 0), glob("./tests/test_fwd.py", 0)]).unwrap();
         assert_eq!(kept, ["tests/test_a.py"]);
         assert_eq!(without_excluded(files.clone(), &[]).unwrap(), files);
+        let excludes = [glob("tests/api/**", 0), glob("tests/nope.py", 0)];
+        let unused = unused_excludes(&files, &excludes);
+        assert_eq!(unused.iter().map(|g| g.value.as_str()).collect::<Vec<_>>(), ["tests/nope.py"]);
         let (bad, _) = without_excluded(files, &[glob("[", 14)]).unwrap_err();
         assert_eq!(bad.value, "[");
     }
