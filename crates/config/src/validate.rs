@@ -114,6 +114,23 @@ fn unknown_service(project: &Project, reference: &Spanned<String>, role: &str, d
     true
 }
 
+/// Whether the name resolves on the step's network: a DNS label (at most 63 characters of
+/// letters, digits, `-`, `_`, or several joined by `.`).
+fn host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+        })
+}
+
+/// A host name made from a service name, for a hint.
+fn host_name_from(name: &str) -> String {
+    let cleaned: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).take(63).collect();
+    cleaned.trim_matches('-').to_string()
+}
+
 fn check_references(project: &Project, service: &Service, diags: &mut Diagnostics) {
     let name = &service.name.value;
     // On the step's network an alias answers for every container that has it: two links
@@ -121,6 +138,15 @@ fn check_references(project: &Project, service: &Service, diags: &mut Diagnostic
     let mut aliases: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for link in &service.links {
         unknown_service(project, &link.service, &format!("a link of service `{name}`"), diags);
+        let target = &link.service.value;
+        if link.alias.is_none() && !host_name(target) {
+            diags
+                .warning(
+                    &link.service.span,
+                    format!("service `{name}` cannot reach `{target}` by that name: it is no host name"),
+                )
+                .hint(format!("give the link an alias to reach it by, e.g. `{target}:{}`", host_name_from(target)));
+        }
         let Some(alias) = link.alias.as_deref() else { continue };
         let target = link.service.value.as_str();
         if let Some(other) = aliases.insert(alias, target).filter(|other| *other != target) {

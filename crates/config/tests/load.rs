@@ -999,3 +999,21 @@ fn a_service_named_twice_in_services_and_a_link_alias_that_is_no_host_name_are_r
     assert!(!all.iter().any(|e| e.contains("ok-alias")), "{all:?}");
     assert!(all.iter().any(|e| e.starts_with("codeship-steps.yml:1:") && e.contains("names `app` twice")), "{all:?}");
 }
+
+#[test]
+fn a_link_to_a_service_whose_name_is_no_host_name_wants_an_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "test/php-7.2:\n  image: busybox\nok-db:\n  image: busybox\napp:\n  image: busybox\n  links: [test/php-7.2, ok-db, \"test/php-7.2:php\"]\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let (_, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let rendered: Vec<String> = warnings.iter().map(|d| d.render(false)).collect();
+    assert_eq!(rendered.iter().filter(|w| w.contains("cannot reach")).count(), 1, "{rendered:?}");
+    assert!(
+        rendered.iter().any(|w| w.contains("cannot reach `test/php-7.2`") && w.contains("`test/php-7.2:test-php-7-2`")),
+        "{rendered:?}"
+    );
+}
