@@ -495,8 +495,12 @@ fn env_flag(flag: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    /// Tests that parse command lines take it: one of them sets the variables flags read.
+    static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn counts_of_none_and_nameless_variables_are_usage_errors() {
+        let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for args in [
             &["slipway", "steps", "-e", "=x"][..],
             &["slipway", "split", "--shards", "0", "a"],
@@ -534,9 +538,11 @@ mod tests {
         }
     }
 
-    // The only test of this binary that sets these variables: no other reads them.
+    // The only test of this binary that sets these variables; the others that read them
+    // wait for it.
     #[test]
     fn empty_variables_count_as_unset() {
+        let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for name in ENV_FLAGS {
             std::env::set_var(name, "");
         }
