@@ -298,7 +298,8 @@ fn a_failing_build_shows_the_builders_output() {
     r.assert_code(1);
     assert_eq!(r.status("uses-it"), "failed");
     let message = r.finished("uses-it")["message"].as_str().unwrap().to_string();
-    assert!(message.contains("building the image of service `app` (./codeship-services.yml:1:1) failed"), "{message}");
+    // Pointing at the service's `build:`.
+    assert!(message.contains("building the image of service `app` (./codeship-services.yml:3:5) failed"), "{message}");
     assert!(message.contains("failed: The command"), "the engine's words, without a prefix: {message}");
     assert!(message.contains("returned a non-zero code: 7"), "{message}");
     assert!(message.ends_with(&format!("fix {})", p.file("Dockerfile").display())), "{message}");

@@ -60,7 +60,14 @@ pub(crate) fn resolve_service(project: &Project, service: &Service, ctx: &RunCon
         // What its containers run: its own build's tag if it builds (which may differ from
         // the name it gives, see `build_tag_of`).
         image: project.build_tag_of(&name).or_else(|| project.image_of(&name)).expect("service exists"),
-        image_at: service.image.as_ref().map_or(&service.name.span, |i| &i.span).to_string(),
+        // Where a failed build or pull points: the `build:` of a service that builds.
+        image_at: service
+            .build
+            .as_ref()
+            .map(|b| &b.span)
+            .or(service.image.as_ref().map(|i| &i.span))
+            .unwrap_or(&service.name.span)
+            .to_string(),
         name,
         env: env.into_iter().collect(),
         command: service.command.as_ref().map(|c| c.words.clone()),
