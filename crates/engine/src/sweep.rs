@@ -69,19 +69,13 @@ pub(crate) async fn sweep_run(run: &Run) {
     }
     layers.sort();
     layers.dedup();
-    if !layers.is_empty() {
-        let dangling = run.runtime.list_dangling_images(None).await.unwrap_or_default();
-        // An interrupted build may commit one more layer after the cancel, which the run
-        // never hears of: an untagged child of its last layer (or of its base image).
-        let since = interrupted.iter().map(|b| b.started).min();
-        for image in leftover_layers(&dangling, &layers, since, &run.plan.project) {
-            let short: String = image.trim_start_matches("sha256:").chars().take(12).collect();
-            match remove_soon(run.runtime.as_ref(), &image).await {
-                Ok(()) => removed += 1,
-                Err(e) => errors.push(format!("image {short} of a build of the run: {}", e.message)),
-            }
-        }
-    }
+    // An interrupted build may commit one more layer after the cancel, which the run
+    // never hears of: an untagged child of its last layer (or of its base image).
+    let since = interrupted.iter().map(|b| b.started).min();
+    let (layers_removed, layer_errors) =
+        remove_build_layers(run.runtime.as_ref(), &layers, since, &run.plan.project).await;
+    removed += layers_removed;
+    errors.extend(layer_errors);
     run.events.send(Event::Cleanup { removed, kept: Vec::new(), errors });
 }
 
@@ -146,16 +140,27 @@ pub async fn remove_killed_build_layers(
     layers: &[String],
     project: &str,
 ) -> (usize, Vec<String>) {
+    remove_build_layers(runtime, layers, Some(0), project).await
+}
+
+/// Remove the untagged `layers` a run's builds committed (see [`leftover_layers`] for
+/// which, and `since`), children first. Returns how many images went, and the errors.
+async fn remove_build_layers(
+    runtime: &dyn Runtime,
+    layers: &[String],
+    since: Option<i64>,
+    project: &str,
+) -> (usize, Vec<String>) {
     let (mut removed, mut errors) = (0, Vec::new());
     if layers.is_empty() {
         return (removed, errors);
     }
     let dangling = runtime.list_dangling_images(None).await.unwrap_or_default();
-    for image in leftover_layers(&dangling, layers, Some(0), project) {
+    for image in leftover_layers(&dangling, layers, since, project) {
         let short: String = image.trim_start_matches("sha256:").chars().take(12).collect();
         match remove_soon(runtime, &image).await {
             Ok(()) => removed += 1,
-            Err(e) => errors.push(format!("layer {short} of an unfinished build: {}", e.message)),
+            Err(e) => errors.push(format!("layer {short} of a build of the run: {}", e.message)),
         }
     }
     (removed, errors)
