@@ -48,15 +48,30 @@ fn relative_glob(glob: &str) -> &str {
     glob
 }
 
-/// `files` less those an `exclude` glob matches; `Err` names a glob that is not one.
-fn without_excluded(files: Vec<String>, exclude: &[Spanned<String>]) -> Result<Vec<String>, (Spanned<String>, String)> {
+/// `files` less those an `exclude` glob matches, and the globs that matched none of them;
+/// `Err` names a glob that is not one.
+fn without_excluded(
+    files: Vec<String>,
+    exclude: &[Spanned<String>],
+) -> Result<(Vec<String>, Vec<&Spanned<String>>), (Spanned<String>, String)> {
     let mut excluded = GlobSetBuilder::new();
     for glob in exclude {
         let built = GlobBuilder::new(relative_glob(&glob.value)).literal_separator(true).build();
         excluded.add(built.map_err(|e| (glob.clone(), e.to_string()))?);
     }
-    let excluded = excluded.build().map_err(|e| (exclude[0].clone(), e.to_string()))?;
-    Ok(files.into_iter().filter(|f| !excluded.is_match(f)).collect())
+    let Some(first) = exclude.first() else { return Ok((files, Vec::new())) };
+    let excluded = excluded.build().map_err(|e| (first.clone(), e.to_string()))?;
+    let mut used = vec![false; exclude.len()];
+    let kept = files
+        .into_iter()
+        .filter(|f| {
+            let matches = excluded.matches(f);
+            matches.iter().for_each(|&i| used[i] = true);
+            matches.is_empty()
+        })
+        .collect();
+    let unused = exclude.iter().zip(used).filter(|(_, used)| !used).map(|(glob, _)| glob).collect();
+    Ok((kept, unused))
 }
 
 /// `timings(step name)` gives recorded durations by file; `lags(step name, shards)` how
@@ -78,17 +93,19 @@ pub fn split_inputs(
             }
         };
         let matched = files.len();
-        // An exclude that leaves out nothing is likely a misspelt path.
-        for glob in unused_excludes(&files, &request.exclude) {
-            diags
-                .warning(
-                    &glob.span,
-                    format!("step `{name}`: `exclude` glob `{}` matches none of its files", glob.value),
-                )
-                .hint("globs are matched against paths relative to the project dir, as `files` is");
-        }
         let files = match without_excluded(files, &request.exclude) {
-            Ok(files) => files,
+            Ok((files, unused)) => {
+                // An exclude that leaves out nothing is likely a misspelt path.
+                for glob in unused {
+                    diags
+                        .warning(
+                            &glob.span,
+                            format!("step `{name}`: `exclude` glob `{}` matches none of its files", glob.value),
+                        )
+                        .hint("globs are matched against paths relative to the project dir, as `files` is");
+                }
+                files
+            }
             Err((exclude, e)) => {
                 diags.error(&exclude.span, format!("step `{name}`: the glob `{}` is invalid: {e}", exclude.value));
                 continue;
@@ -117,19 +134,6 @@ pub fn split_inputs(
         crate::commands::print_diagnostics(&diags, crate::commands::use_color());
         Ok(inputs)
     }
-}
-
-/// The `exclude` globs (valid ones) that match none of `files`.
-fn unused_excludes<'g>(files: &[String], exclude: &'g [Spanned<String>]) -> Vec<&'g Spanned<String>> {
-    exclude
-        .iter()
-        .filter(|glob| {
-            GlobBuilder::new(relative_glob(&glob.value))
-                .literal_separator(true)
-                .build()
-                .is_ok_and(|g| !files.iter().any(|f| g.compile_matcher().is_match(f)))
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -163,11 +167,13 @@ mod tests {
             |text: &str, at: usize| Spanned::new(text.to_string(), slipway_config::Span::new(&file, at, text.len()));
         let files: Vec<String> =
             ["tests/api/test_b.py", "tests/test_a.py", "tests/test_fwd.py"].map(String::from).to_vec();
-        let kept = without_excluded(files.clone(), &[glob("tests/api/**", 0), glob("./tests/test_fwd.py", 0)]).unwrap();
+        let excludes = [glob("tests/api/**", 0), glob("./tests/test_fwd.py", 0)];
+        let (kept, unused) = without_excluded(files.clone(), &excludes).unwrap();
         assert_eq!(kept, ["tests/test_a.py"]);
-        assert_eq!(without_excluded(files.clone(), &[]).unwrap(), files);
+        assert!(unused.is_empty());
+        assert_eq!(without_excluded(files.clone(), &[]).unwrap(), (files.clone(), Vec::new()));
         let excludes = [glob("tests/api/**", 0), glob("tests/nope.py", 0)];
-        let unused = unused_excludes(&files, &excludes);
+        let (_, unused) = without_excluded(files.clone(), &excludes).unwrap();
         assert_eq!(unused.iter().map(|g| g.value.as_str()).collect::<Vec<_>>(), ["tests/nope.py"]);
         let (bad, _) = without_excluded(files, &[glob("[", 14)]).unwrap_err();
         assert_eq!(bad.value, "[");
