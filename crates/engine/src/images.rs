@@ -272,9 +272,10 @@ impl Run {
     /// Whether another run built image `id` and has not removed it yet (its marker is
     /// there), and if so the image its name meant before that build.
     async fn other_run_built(&self, id: &str) -> Option<Option<String>> {
-        let markers = self.runtime.find_labelled(&Labels::from([(IMAGE_ID.to_string(), id.to_string())])).await.ok()?;
-        let (_, _, labels) =
-            markers.containers.into_iter().find(|(_, _, labels)| labels.get(RUN) != Some(&self.plan.run_id))?;
+        let labels = image_markers(self.runtime.as_ref(), id)
+            .await
+            .into_iter()
+            .find(|labels| labels.get(RUN) != Some(&self.plan.run_id))?;
         Some(labels.get(IMAGE_REPLACED).cloned())
     }
 
@@ -342,11 +343,13 @@ pub async fn remove_built_image(runtime: &dyn Runtime, name: &str, id: &str) -> 
 
 /// Whether another run (its marker container) still claims built image `id`.
 async fn other_marker(runtime: &dyn Runtime, id: &str) -> bool {
-    if id.is_empty() {
-        return false;
-    }
+    !id.is_empty() && !image_markers(runtime, id).await.is_empty()
+}
+
+/// The labels of the image markers (of any run) that claim built image `id`.
+async fn image_markers(runtime: &dyn Runtime, id: &str) -> Vec<Labels> {
     let markers = runtime.find_labelled(&Labels::from([(IMAGE_ID.to_string(), id.to_string())])).await;
-    markers.is_ok_and(|m| !m.containers.is_empty())
+    markers.map(|m| m.containers.into_iter().map(|(_, _, labels)| labels).collect()).unwrap_or_default()
 }
 
 /// What to do about a failed pull, from the engine's message. Registries answer "denied"
