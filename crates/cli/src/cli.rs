@@ -222,6 +222,10 @@ pub struct StepsArgs {
     /// Accepted for Jet: slipway always uses a local image when present and pulls otherwise.
     #[arg(long)]
     pub pull_if_present: bool,
+    /// Cancel the run once it has taken DURATION (e.g. 30m, 1h): its steps are stopped,
+    /// what it created is removed, and it exits 124, as `timeout(1)` would.
+    #[arg(long, env = "SLIPWAY_TIMEOUT", value_name = "DURATION", value_parser = run_timeout)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Args, Debug)]
@@ -482,6 +486,14 @@ pub enum TokenCommand {
     },
 }
 
+/// `--timeout`: a compose-style duration of more than nothing (a usage error otherwise).
+fn run_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match slipway_config::duration::parse_duration(text)? {
+        duration if duration.is_zero() => Err("a run needs some time: give e.g. 30m or 1h".to_string()),
+        duration => Ok(duration),
+    }
+}
+
 /// `-e KEY=VAL` or `-e KEY`: a variable needs a name (a usage error otherwise).
 fn env_flag(flag: &str) -> Result<String, String> {
     if flag.is_empty() || flag.starts_with('=') {
@@ -506,6 +518,8 @@ mod tests {
             &["slipway", "split", "--shards", "0", "a"],
             &["slipway", "history", "-n", "0"],
             &["slipway", "warm", "--size", "0", "app"],
+            &["slipway", "steps", "--timeout", "0s"],
+            &["slipway", "steps", "--timeout", "10 parsecs"],
         ] {
             let error = Cli::try_parse_from(args).expect_err(&format!("{args:?} is refused"));
             assert_eq!(error.kind(), clap::error::ErrorKind::ValueValidation, "{args:?}");
@@ -523,6 +537,7 @@ mod tests {
         "SLIPWAY_PUBLIC_READ",
         "SLIPWAY_SERVER",
         "SLIPWAY_TOKEN",
+        "SLIPWAY_TIMEOUT",
     ];
 
     #[test]
@@ -550,6 +565,7 @@ mod tests {
         let outcome = std::panic::catch_unwind(|| {
             let Ok(Cli { command: Command::Steps(steps) }) = parsed(&["steps"]) else { panic!("steps") };
             assert_eq!(steps.exec.state_dir, None);
+            assert_eq!(steps.timeout, None);
             let Ok(Cli { command: Command::History(history) }) = parsed(&["history"]) else { panic!("history") };
             assert_eq!(history.state.state_dir, None);
             let Ok(Cli { command: Command::Serve(serve) }) = parsed(&["serve"]) else { panic!("serve") };

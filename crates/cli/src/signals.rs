@@ -4,7 +4,8 @@
 //! dies: it cancels too, but the kernel sends it once per exiting
 //! server thread, so it never counts as the second signal.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
@@ -15,6 +16,34 @@ static CANCELLED_BY: AtomicU8 = AtomicU8::new(128 + 2);
 
 pub fn cancelled_exit_code() -> u8 {
     CANCELLED_BY.load(Ordering::Relaxed)
+}
+
+/// The exit status of a run `--timeout` cancelled: `timeout(1)`'s.
+const EXIT_TIMED_OUT: u8 = 124;
+
+/// Whether `--timeout` cancelled the run (the summary says so rather than "cancelled").
+static TIMED_OUT: AtomicBool = AtomicBool::new(false);
+
+pub fn timed_out() -> bool {
+    TIMED_OUT.load(Ordering::Relaxed)
+}
+
+/// `--timeout`: cancel the run once it has taken `limit`, unless it ended or was
+/// cancelled first. The run then cleans up as after a Ctrl-C, and exits 124.
+pub fn cancel_after(cancel: CancellationToken, limit: Duration) {
+    tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep(limit) => {}
+            () = cancel.cancelled() => return,
+        }
+        TIMED_OUT.store(true, Ordering::Relaxed);
+        CANCELLED_BY.store(EXIT_TIMED_OUT, Ordering::Relaxed);
+        errln!(
+            "\nslipway: the run has taken longer than --timeout {}: cancelling; removing what the run created",
+            crate::report::human_duration(limit)
+        );
+        cancel.cancel();
+    });
 }
 
 pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool) {

@@ -75,6 +75,27 @@ fn sigint_mid_run_cancels_and_cleans_up() {
 }
 
 #[test]
+fn a_run_past_its_timeout_is_cancelled_cleaned_up_and_exits_124() {
+    let p = TestProject::with_files("run-timeout", "app:\n  image: busybox\n", LONG_PARALLEL);
+    let events = p.events_path();
+    let out = p.command(&["steps", "--timeout", "4s"], &events).output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "as timeout(1): {stderr}");
+    assert!(stderr.contains("longer than --timeout 4.0s"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TIMED OUT"), "{}", String::from_utf8_lossy(&out.stdout));
+    let events = read_events(&events);
+    let ended = |status: &str| events.iter().filter(|e| e["event"] == "step_finished" && e["status"] == status).count();
+    assert!(ended("cancelled") >= 1, "{events:?}");
+    assert_eq!((ended("passed"), ended("failed")), (0, 0), "{events:?}");
+    p.assert_no_leftovers();
+    // A run that ends in time is not touched by it.
+    let quick =
+        TestProject::with_files("run-in-time", "app:\n  image: busybox\n", "- { service: app, command: true }\n");
+    quick.slipway(&["steps", "--timeout", "10m"]).assert_code(0);
+    quick.assert_no_leftovers();
+}
+
+#[test]
 fn a_closed_terminal_cancels_like_ctrl_c() {
     let p = TestProject::with_files("sighup", "app:\n  image: busybox\n", LONG_PARALLEL);
     let (child, _) = start_long_run(&p);
@@ -154,6 +175,10 @@ fn a_killed_run_reads_as_interrupted_in_the_history_and_gc_removes_what_it_left(
     // The steps it was in are recorded from their start: cut off with the run.
     let cut_off = show.stdout.lines().filter(|l| l.split_whitespace().nth(2) == Some("interrupted")).count();
     assert!(cut_off >= 1, "{}", show.dump());
+    // And what they printed before the kill is kept.
+    let logs = p.slipway(&["show", run_id, "--logs"]);
+    let kept = logs.stdout.lines().filter(|l| l.trim() == "│ ready").count();
+    assert_eq!(kept, 3, "each step's `ready` is in its log: {}", logs.dump());
     assert!(!p.leftovers().is_empty(), "a killed run leaves its containers for gc");
     let gc = Command::new(BIN).arg("gc").output().expect("gc");
     assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));

@@ -55,6 +55,10 @@ pub struct ProjectConfig {
     /// Extra `slipway steps` flags, e.g. `["--push"]`.
     #[serde(default)]
     pub steps_args: Vec<String>,
+    /// A build that runs longer is cancelled and fails (`slipway steps --timeout`), so a
+    /// hung test cannot hold a build slot for ever; `"0"`: no limit.
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
 }
 
 fn default_listen() -> SocketAddr {
@@ -68,6 +72,10 @@ fn default_concurrency() -> usize {
 }
 fn one() -> usize {
     1
+}
+/// GitLab's and Woodpecker's default job timeout.
+fn default_timeout() -> String {
+    "1h".to_string()
 }
 
 impl Default for ServerConfig {
@@ -142,6 +150,7 @@ impl ServerConfig {
                 concurrency: 1,
                 auto_cancel: false,
                 steps_args: Vec::new(),
+                timeout: default_timeout(),
             });
         }
         for project in &mut config.projects {
@@ -175,6 +184,9 @@ impl ServerConfig {
             if p.concurrency == 0 {
                 return Err(ConfigError::Invalid(format!("project `{}`: concurrency must be at least 1", p.name)));
             }
+            slipway_config::duration::parse_duration(&p.timeout).map_err(|e| {
+                ConfigError::Invalid(format!("project `{}`: timeout: {e} (\"0\" for no limit)", p.name))
+            })?;
             for pattern in &p.branches {
                 globset::Glob::new(pattern).map_err(|e| {
                     ConfigError::Invalid(format!("project `{}`: branch pattern `{pattern}`: {e}", p.name))
@@ -225,6 +237,14 @@ impl ProjectConfig {
         (!owner.is_empty() && !name.is_empty()).then(|| format!("{owner}/{name}").to_lowercase())
     }
 
+    /// The `--timeout` its builds run with, if any: none when `timeout = "0"` or when
+    /// `steps_args` gives one of its own.
+    pub fn build_timeout(&self) -> Option<&str> {
+        let unlimited = slipway_config::duration::parse_duration(&self.timeout).is_ok_and(|d| d.is_zero());
+        let own = self.steps_args.iter().any(|a| a == "--timeout" || a.starts_with("--timeout="));
+        (!unlimited && !own).then_some(self.timeout.as_str())
+    }
+
     /// The git URL without credentials, for pages and the API.
     pub fn public_git_url(&self) -> String {
         redact_url(&self.git)
@@ -263,6 +283,20 @@ auto_cancel = true
         assert_eq!(p.concurrency, 1);
         assert!(p.builds_branch("main") && p.builds_branch("release/2.1") && !p.builds_branch("feature/x"));
         assert_eq!(p.repository_name().as_deref(), Some("acme/shop"));
+    }
+
+    #[test]
+    fn builds_time_out_after_an_hour_unless_set() {
+        let parse = |extra: &str| {
+            let c = ServerConfig::parse(&format!("[[project]]\nname='a'\ngit='/srv/a.git'\n{extra}")).unwrap();
+            c.check().map(|()| c.projects[0].build_timeout().map(str::to_string))
+        };
+        assert_eq!(parse("").unwrap().as_deref(), Some("1h"));
+        assert_eq!(parse("timeout = '20m'").unwrap().as_deref(), Some("20m"));
+        assert_eq!(parse("timeout = '0'").unwrap(), None);
+        assert_eq!(parse("steps_args = ['--timeout=5m']").unwrap(), None, "the project's own flag wins");
+        let error = parse("timeout = 'an hour'").unwrap_err().to_string();
+        assert!(error.contains("project `a`: timeout"), "{error}");
     }
 
     #[test]

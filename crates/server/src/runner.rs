@@ -17,8 +17,11 @@ use crate::config::ProjectConfig;
 use crate::state::{Running, Shared, StopReason};
 use crate::{dispatcher, git, workspaces};
 
-/// Exit status of `slipway steps` after SIGINT/SIGTERM.
-const EXIT_CANCELLED: i32 = 130;
+/// Exit statuses of `slipway steps` after SIGINT and SIGTERM.
+const EXIT_CANCELLED: [i32; 2] = [130, 143];
+
+/// Exit status of `slipway steps` cancelled by its `--timeout`.
+const EXIT_TIMED_OUT: i32 = 124;
 
 /// Register a build that was just marked running, so that a cancel or a server stop
 /// finds it from now on; then run it in the background.
@@ -150,6 +153,9 @@ async fn execute(
     if let Some(key) = &project.key_file {
         command.arg("--key-path").arg(key);
     }
+    if let Some(timeout) = project.build_timeout() {
+        command.arg("--timeout").arg(timeout);
+    }
     command.args(&project.steps_args);
     let log = match output.into_std().await.try_clone() {
         Ok(f) => f,
@@ -205,7 +211,15 @@ async fn execute(
     let code = exit.ok().and_then(|s| s.code());
     match code {
         Some(0) => (Status::Passed, Some(0), None),
-        Some(EXIT_CANCELLED) => (Status::Cancelled, code.map(i64::from), None),
+        Some(c) if EXIT_CANCELLED.contains(&c) => (Status::Cancelled, code.map(i64::from), None),
+        Some(EXIT_TIMED_OUT) if saw_run => (
+            Status::Failed,
+            code.map(i64::from),
+            Some(format!(
+                "took longer than its timeout{}: its steps were stopped",
+                project.build_timeout().map(|t| format!(" ({t})")).unwrap_or_default()
+            )),
+        ),
         Some(c) if saw_run => (Status::Failed, Some(i64::from(c)), None),
         other => (
             Status::Error,

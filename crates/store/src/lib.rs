@@ -25,7 +25,7 @@ mod timings;
 
 pub use error::StoreError;
 pub use flaky::{FlakyTest, DIRTY_SUFFIX};
-pub use logs::LOGS_DIR;
+pub use logs::{LiveLog, LOGS_DIR};
 pub use runs::{NewRun, RunDetail, RunProcess, RunResult, RunSummary, RUNNING};
 pub use schema::SCHEMA_VERSION;
 pub use shard_lags::LAG_RUNS;

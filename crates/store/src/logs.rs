@@ -2,6 +2,9 @@
 //!
 //! Logs stay out of SQLite because they are large, written once and read
 //! rarely; compressed text files also open with `zless` when slipway is not at hand.
+//! While a step runs its lines also go to a plain `.log` file (a [`LiveLog`]), so a run
+//! killed mid-step (kill -9, out of memory) keeps what its steps printed; the gzip log
+//! replaces it when the step ends.
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -35,8 +38,24 @@ impl Store {
         Ok(run_dir.join(run_id).join(format!("{}-{attempt}.log.gz", log_file_stem(step_label))))
     }
 
-    /// Writes `lines` as the step attempt's gzip log, replacing an earlier one,
-    /// and returns its path. Lines should not contain `\n`: each is ended by one.
+    /// Where the step attempt's lines go while it runs: the gzip log's path without `.gz`.
+    fn live_log_path(&self, run_id: &str, step_label: &str, attempt: u32) -> Result<PathBuf, StoreError> {
+        Ok(self.log_path(run_id, step_label, attempt)?.with_extension(""))
+    }
+
+    /// A log the step attempt's lines are appended to as they come, until
+    /// [`Store::write_log`] replaces it with the gzip log.
+    pub fn live_log(&self, run_id: &str, step_label: &str, attempt: u32) -> Result<LiveLog, StoreError> {
+        let path = self.live_log_path(run_id, step_label, attempt)?;
+        let run_dir = path.parent().unwrap_or(self.dir());
+        fs::create_dir_all(run_dir).map_err(|source| StoreError::WriteLog { path: run_dir.to_path_buf(), source })?;
+        let file = File::create(&path).map_err(|source| StoreError::WriteLog { path: path.clone(), source })?;
+        Ok(LiveLog { file: Some(file), path, lines: 0 })
+    }
+
+    /// Writes `lines` as the step attempt's gzip log, replacing an earlier one (and the
+    /// attempt's live log), and returns its path. Lines should not contain `\n`: each is
+    /// ended by one.
     pub fn write_log(
         &self,
         run_id: &str,
@@ -56,24 +75,68 @@ impl Store {
             let _ = fs::remove_file(&temporary);
             return Err(StoreError::WriteLog { path, source });
         }
+        let _ = fs::remove_file(self.live_log_path(run_id, step_label, attempt)?);
         Ok(path)
     }
 
-    /// The lines [`Store::write_log`] wrote for this step attempt.
+    /// The lines [`Store::write_log`] wrote for this step attempt; for an attempt still
+    /// running, or one whose run died, those its live log has so far.
     pub fn read_log(&self, run_id: &str, step_label: &str, attempt: u32) -> Result<Vec<String>, StoreError> {
         let path = self.log_path(run_id, step_label, attempt)?;
-        let file = match File::open(&path) {
-            Ok(file) => file,
+        let mut text = String::new();
+        let read = match File::open(&path) {
+            Ok(file) => GzDecoder::new(file).read_to_string(&mut text),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::LogNotFound { path });
+                let live = self.live_log_path(run_id, step_label, attempt)?;
+                match fs::read(&live) {
+                    // Lossy: the run may have died in the middle of a character.
+                    Ok(bytes) => {
+                        text = String::from_utf8_lossy(&bytes).into_owned();
+                        Ok(bytes.len())
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                        return Err(StoreError::LogNotFound { path });
+                    }
+                    Err(source) => return Err(StoreError::ReadLog { path: live, source }),
+                }
             }
             Err(source) => return Err(StoreError::ReadLog { path, source }),
         };
-        let mut text = String::new();
-        if let Err(source) = GzDecoder::new(file).read_to_string(&mut text) {
+        if let Err(source) = read {
             return Err(StoreError::ReadLog { path, source });
         }
         Ok(split_lines(&text))
+    }
+}
+
+/// Lines a live log takes at most; beyond them it says where the rest will be.
+const MAX_LIVE_LOG_LINES: usize = 200_000;
+
+/// A step attempt's log while it runs: each line is written to the file as it comes
+/// (no buffer to lose when the process is killed).
+pub struct LiveLog {
+    /// `None` once full or after a write failed: a log must never stop a run.
+    file: Option<File>,
+    path: PathBuf,
+    lines: usize,
+}
+
+impl LiveLog {
+    /// Add one line (a `\n` is added). Errors are returned once; later lines are dropped.
+    pub fn append(&mut self, line: &str) -> Result<(), StoreError> {
+        let Some(file) = self.file.as_mut() else { return Ok(()) };
+        self.lines += 1;
+        let full = self.lines > MAX_LIVE_LOG_LINES;
+        let text = if full {
+            "slipway: the log goes on; its end is kept when the step ends\n".to_string()
+        } else {
+            format!("{line}\n")
+        };
+        let written = file.write_all(text.as_bytes());
+        if full || written.is_err() {
+            self.file = None;
+        }
+        written.map_err(|source| StoreError::WriteLog { path: self.path.clone(), source })
     }
 }
 

@@ -116,3 +116,33 @@ fn run_ids_that_are_not_one_directory_name_are_refused() {
     }
     assert!(!temp.path().join("outside").exists());
 }
+
+#[test]
+fn a_running_steps_log_is_on_disk_line_by_line_until_the_gzip_log_replaces_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    let mut live = store.live_log("run-1", "tests", 1).unwrap();
+    live.append("collecting ...").unwrap();
+    live.append("test_a PASSED").unwrap();
+    // What a run killed now (kill -9, out of memory) leaves: no LiveLog is dropped or flushed.
+    std::mem::forget(live);
+    assert_eq!(store.read_log("run-1", "tests", 1).unwrap(), lines(&["collecting ...", "test_a PASSED"]));
+
+    let path = store.write_log("run-1", "tests", 1, &lines(&["all of it"])).unwrap();
+    assert_eq!(store.read_log("run-1", "tests", 1).unwrap(), lines(&["all of it"]));
+    let left: Vec<_> = fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![path.file_name().unwrap().to_owned()], "the live log is gone");
+}
+
+#[test]
+fn a_live_log_cut_in_the_middle_of_a_character_still_reads() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    store.live_log("r", "s", 2).unwrap().append("first").unwrap();
+    let live_path = store.log_path("r", "s", 2).unwrap().with_extension("");
+    let mut bytes = fs::read(&live_path).unwrap();
+    bytes.extend_from_slice(&"ü".as_bytes()[..1]);
+    fs::write(&live_path, bytes).unwrap();
+    assert_eq!(store.read_log("r", "s", 2).unwrap(), lines(&["first", "\u{fffd}"]));
+    assert!(matches!(store.read_log("r", "s", 3), Err(StoreError::LogNotFound { .. })));
+}

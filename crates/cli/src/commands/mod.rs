@@ -35,7 +35,7 @@ use crate::cli::{ExecArgs, ProjectArgs};
 use crate::decrypt_project::decrypt_project;
 use crate::report::{spawn_reporters, Reporter};
 use crate::run_id::new_run_id;
-use crate::signals::cancel_on_signals;
+use crate::signals::{cancel_after, cancel_on_signals};
 
 /// Exit status for failed steps, invalid files, and errors slipway reports.
 pub const EXIT_FAILURE: u8 = 1;
@@ -158,19 +158,23 @@ pub fn or_exit<T>(result: Result<T, Diagnostics>) -> Result<T, ExitCode> {
 }
 
 /// Run a plan on the engine with these reporters, cancelling on Ctrl-C/SIGTERM
-/// (`quiet_signals`: say nothing about it, for a terminal handed to the container).
-/// Returns the outcome and the reporters' errors.
+/// (`quiet_signals`: say nothing about it, for a terminal handed to the container) and
+/// once the run has taken `timeout`. Returns the outcome and the reporters' errors.
 pub async fn execute(
     plan: Plan,
     runtime: DockerRuntime,
     options: EngineOptions,
     reporters: Vec<Box<dyn Reporter>>,
     quiet_signals: bool,
+    timeout: Option<Duration>,
 ) -> (RunOutcome, Vec<String>) {
     let (sink, events) = EventSink::channel();
     let reporting = spawn_reporters(events, reporters);
     let cancel = CancellationToken::new();
     cancel_on_signals(cancel.clone(), quiet_signals);
+    if let Some(limit) = timeout {
+        cancel_after(cancel.clone(), limit);
+    }
     let options = EngineOptions { extra_labels: process_labels(), ..options };
     let outcome = run(Arc::new(plan), Arc::new(runtime), options, sink.clone(), cancel).await;
     drop(sink);

@@ -87,7 +87,7 @@ async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
         ..EngineOptions::default()
     };
     // In a TTY, Ctrl-C goes to the container's process, as with `docker run -it`.
-    let (outcome, _) = execute(plan, runtime, options, reporters, tty).await;
+    let (outcome, _) = execute(plan, runtime, options, reporters, tty, None).await;
     drop(raw_mode);
     if outcome.cancelled {
         return Ok(ExitCode::from(crate::signals::cancelled_exit_code()));

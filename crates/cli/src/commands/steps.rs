@@ -109,7 +109,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         project_dir: Some(project_dir),
         ..EngineOptions::default()
     };
-    let (outcome, report_errors) = execute(plan, runtime, options, reporters, false).await;
+    let (outcome, report_errors) = execute(plan, runtime, options, reporters, false, args.timeout).await;
     Ok(if outcome.cancelled {
         ExitCode::from(crate::signals::cancelled_exit_code())
     } else if outcome.success && report_errors.is_empty() {

@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use slipway_engine::reports::{TestCaseResult, TestStatus};
 use slipway_engine::{Event, StepInfo, StepStatus};
 use slipway_plan::StepId;
-use slipway_store::{NewRun, RunProcess, RunResult, StepRecord, Store, TestCaseRecord, TestStatus as StoredStatus};
+use slipway_store::{
+    LiveLog, NewRun, RunProcess, RunResult, StepRecord, Store, TestCaseRecord, TestStatus as StoredStatus,
+};
 
 use super::Reporter;
 
@@ -23,6 +25,8 @@ pub struct HistoryReporter {
     steps: Vec<StepInfo>,
     started: HashMap<(StepId, u32), SystemTime>,
     logs: HashMap<(StepId, u32), Vec<String>>,
+    /// The same lines on disk as they come, for a run that dies before its steps end.
+    live_logs: HashMap<(StepId, u32), LiveLog>,
     /// The attempt each step is in, for output events (which do not carry it).
     attempts: HashMap<StepId, u32>,
     /// Test cases recorded so far per step attempt (queue batches add up).
@@ -42,6 +46,7 @@ impl HistoryReporter {
             steps: Vec::new(),
             started: HashMap::new(),
             logs: HashMap::new(),
+            live_logs: HashMap::new(),
             attempts: HashMap::new(),
             tests: HashMap::new(),
             warm: HashSet::new(),
@@ -72,6 +77,10 @@ impl HistoryReporter {
     /// Add a line to the log of the step's current attempt.
     fn log(&mut self, step: StepId, line: String) {
         let attempt = self.attempts.get(&step).copied().unwrap_or(1);
+        if let Some(live) = self.live_logs.get_mut(&(step, attempt)) {
+            let result = live.append(&line);
+            self.note(result);
+        }
         let log = self.logs.entry((step, attempt)).or_default();
         if log.len() >= MAX_LOG_LINES {
             log.remove(0);
@@ -141,6 +150,11 @@ impl Reporter for HistoryReporter {
             }
             Event::StepStarted { step, attempt } => {
                 self.attempts.insert(*step, *attempt);
+                let live = self.store.live_log(&self.run_id, &self.steps[step.0].label, *attempt);
+                match live {
+                    Ok(live) => drop(self.live_logs.insert((*step, *attempt), live)),
+                    Err(e) => self.note::<()>(Err(e)),
+                }
                 if let Some(split) = self.steps[step.0].split.clone() {
                     self.log(*step, format!("slipway: started: {split}"));
                 }
@@ -180,7 +194,11 @@ impl Reporter for HistoryReporter {
                 };
                 let result = self.store.record_step(&record);
                 self.note(result);
-                if let Some(lines) = self.logs.remove(&(*step, attempt)) {
+                // Even an empty one, which replaces the live log.
+                let started = self.live_logs.remove(&(*step, attempt)).is_some();
+                let lines = self.logs.remove(&(*step, attempt));
+                if started || lines.is_some() {
+                    let lines = lines.unwrap_or_default();
                     let result = self.store.write_log(&self.run_id, &record.label, attempt, &lines);
                     self.note(result);
                 }

@@ -9,7 +9,7 @@ mod tests;
 pub use history::HistoryReporter;
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
-pub use terminal::{TerminalOptions, TerminalReporter};
+pub use terminal::{human_duration, TerminalOptions, TerminalReporter};
 
 use slipway_engine::Event;
 use tokio::sync::mpsc::UnboundedReceiver;

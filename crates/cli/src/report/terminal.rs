@@ -283,7 +283,7 @@ impl TerminalReporter {
             let time = if matches!(f.status, StepStatus::Skipped | StepStatus::NotRun) {
                 String::new()
             } else {
-                human(f.duration)
+                human_duration(f.duration)
             };
             let status = self.status_text(f.status);
             let pad = 11usize.saturating_sub(console::measure_text_width(&status));
@@ -331,14 +331,16 @@ impl TerminalReporter {
                 parts.push(format!("{n} {word}"));
             }
         }
-        let verdict = if cancelled {
+        let verdict = if cancelled && crate::signals::timed_out() {
+            self.style(1).bold().apply_to("TIMED OUT")
+        } else if cancelled {
             self.style(3).bold().apply_to("CANCELLED")
         } else if success {
             self.style(2).bold().apply_to("PASSED")
         } else {
             self.style(1).bold().apply_to("FAILED")
         };
-        out.push(format!("{verdict} {} in {} (run {})", parts.join(", "), human(duration), self.run_id));
+        out.push(format!("{verdict} {} in {} (run {})", parts.join(", "), human_duration(duration), self.run_id));
         self.line(out.join("\n"));
     }
 }
@@ -406,7 +408,8 @@ impl TerminalReporter {
     }
 }
 
-fn human(d: Duration) -> String {
+/// `4.2s`, `3m05s`: durations as the summary shows them.
+pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s < 60.0 {
         format!("{s:.1}s")
@@ -476,7 +479,7 @@ impl Reporter for TerminalReporter {
                     }
                     None => {
                         let verb = if *action == ImageAction::Build { "built" } else { "pulled" };
-                        let text = format!("{verb} image {image} in {}", human(*duration));
+                        let text = format!("{verb} image {image} in {}", human_duration(*duration));
                         self.image_times.push(text.clone());
                         if self.options.raw {
                             errln!("{}", self.plain().dim().apply_to(text));
@@ -542,7 +545,7 @@ impl Reporter for TerminalReporter {
                         *step,
                         self.style(3).apply_to(format!(
                             "✗ attempt {attempt} failed in {}: {reason}; trying again",
-                            human(*duration)
+                            human_duration(*duration)
                         )),
                     );
                     return;
@@ -568,7 +571,7 @@ impl Reporter for TerminalReporter {
                             );
                         }
                         _ => {
-                            let mut text = format!("{} in {}", self.status_text(*status), human(*duration));
+                            let mut text = format!("{} in {}", self.status_text(*status), human_duration(*duration));
                             if let Some(m) = message.as_ref().filter(|_| *status != StepStatus::Passed) {
                                 text.push_str(&format!(": {}", self.unrepeated(m)));
                             }
