@@ -63,7 +63,7 @@ pub fn decrypt_project(project: &Project, key_path: &Path, in_use: &InUse) -> Re
     needed.extend(dockercfgs.iter().map(|p| (p.value.clone(), &p.span)));
     let inline_needed = services
         .iter()
-        .any(|s| s.encrypted_environment.is_some() || s.build.as_ref().is_some_and(|b| b.encrypted_args.is_some()));
+        .any(|s| !s.encrypted_environment.is_empty() || s.build.as_ref().is_some_and(|b| b.encrypted_args.is_some()));
     if needed.is_empty() && !inline_needed {
         return Ok(Decrypted::default());
     }
@@ -103,7 +103,7 @@ pub fn decrypt_project(project: &Project, key_path: &Path, in_use: &InUse) -> Re
                 Err(e) => errors.push(e),
             }
         }
-        if let Some(value) = &service.encrypted_environment {
+        for value in &service.encrypted_environment {
             match inline(value, "encrypted_environment").and_then(|text| key_values(&text, "encrypted_environment")) {
                 Ok(values) => env.extend(values),
                 Err(e) => errors.push(e),

@@ -140,20 +140,28 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
                 }
             }
         }
-        for path in &service.encrypted_env_file {
+        let encrypted_args_file = service.build.as_ref().and_then(|b| b.encrypted_args_file.as_ref());
+        let needed = service.encrypted_env_file.iter().map(|p| ("encrypted_env_file", p));
+        for (key, path) in needed.chain(encrypted_args_file.map(|p| ("encrypted_args_file", p))) {
             if !dir.join(&path.value).is_file() {
                 diags
-                    .error(
-                        &path.span,
-                        format!(
-                            "encrypted_env_file `{}` of service `{}` does not exist",
-                            path.value, service.name.value
-                        ),
-                    )
+                    .error(&path.span, format!("{key} `{}` of service `{}` does not exist", path.value, service.name.value))
                     .hint(format!("paths are relative to the project dir `{}`", dir.display()));
             }
         }
+        if let Some(path) = &service.encrypted_dockercfg_path {
+            let what = format!("service `{}`", service.name.value);
+            warn_missing_dockercfg(path, &what, "pulling its image", &dir, &mut diags);
+        }
         env_files.insert(service.name.value.clone(), values);
+    }
+    for step in steps.iter().flatten() {
+        step.walk(&mut |step| {
+            if let Some(path) = &step.registry_auth.encrypted_dockercfg_path {
+                let what = format!("step `{}`", step.display_name());
+                warn_missing_dockercfg(path, &what, "its pushes and pulls", &dir, &mut diags);
+            }
+        });
     }
 
     let project = Project { dir, name, files, services, steps, env_files };
@@ -166,6 +174,19 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
         Err(diags)
     } else {
         Ok((project, diags))
+    }
+}
+
+/// Registry credentials are needed only by a pull or push that asks for them (push steps
+/// run only with `--push`), so a missing file is a warning.
+fn warn_missing_dockercfg(path: &Spanned<String>, what: &str, use_: &str, dir: &Path, diags: &mut Diagnostics) {
+    if !dir.join(&path.value).is_file() {
+        diags
+            .warning(&path.span, format!("encrypted_dockercfg_path `{}` of {what} does not exist", path.value))
+            .hint(format!(
+                "{use_} will have no registry credentials; paths are relative to the project dir `{}`",
+                dir.display()
+            ));
     }
 }
 

@@ -20,8 +20,9 @@ pub struct Service {
     pub environment: Vec<(Spanned<String>, Option<String>)>,
     pub env_file: Vec<EnvFile>,
     pub encrypted_env_file: Vec<Spanned<String>>,
-    /// Inline encrypted `KEY=VALUE` lines (Jet's `encrypted_environment`).
-    pub encrypted_environment: Option<Spanned<String>>,
+    /// Inline encrypted `KEY=VALUE` lines (Jet's `encrypted_environment`): one encrypted
+    /// value, or a list of them, as `environment` may be a list.
+    pub encrypted_environment: Vec<Spanned<String>>,
     pub links: Vec<Link>,
     pub depends_on: Vec<Dependency>,
     pub volumes: Vec<Spanned<Volume>>,
@@ -234,7 +235,10 @@ pub(crate) fn parse_service(
         .take("encrypted_env_file")
         .map(|n| string_or_list(n, &format!("`encrypted_env_file` of {what}"), diags))
         .unwrap_or_default();
-    let encrypted_environment = str_field(&mut f, "encrypted_environment", diags);
+    let encrypted_environment = f
+        .take("encrypted_environment")
+        .map(|n| string_or_list(n, &format!("`encrypted_environment` of {what}"), diags))
+        .unwrap_or_default();
     let links = f.take("links").map(|n| parse_links(n, &what, diags)).unwrap_or_default();
     let depends_on = f.take("depends_on").map(|n| parse_depends_on(n, &what, diags)).unwrap_or_default();
     let volumes = f.take("volumes").map(|n| parse_volumes(n, &what, compose, diags)).unwrap_or_default();

@@ -91,6 +91,19 @@ pub struct ManualStep {
 }
 
 impl Step {
+    /// Call `visit` on this step and every step inside it, depth first, in file order.
+    pub fn walk(&self, visit: &mut impl FnMut(&Step)) {
+        visit(self);
+        let inner = match &self.kind {
+            StepKind::Group(group) => group.steps.as_slice(),
+            StepKind::Manual(manual) => manual.steps.as_slice(),
+            StepKind::Run(_) | StepKind::Push(_) => &[],
+        };
+        for step in inner {
+            step.walk(visit);
+        }
+    }
+
     /// The name a user sees: `name`, else the command, else the kind of step.
     pub fn display_name(&self) -> String {
         if let Some(name) = &self.name {

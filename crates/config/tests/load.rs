@@ -382,6 +382,50 @@ fn env_files_are_read_in_order_and_missing_ones_are_errors() {
 }
 
 #[test]
+fn missing_encrypted_files_are_named_and_encrypted_environment_may_be_a_list() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\n");
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        r#"
+app:
+  build:
+    dockerfile_path: Dockerfile
+    encrypted_args_file: ci/build_args.encrypted
+  encrypted_dockercfg_path: pull.encrypted
+  encrypted_environment:
+    - c2VjcmV0
+    - b3RoZXI=
+"#,
+    );
+    write(
+        dir.path(),
+        "codeship-steps.yml",
+        "- service: app\n  command: 'true'\n- type: push\n  service: app\n  image_name: app\n  encrypted_dockercfg_path: push.encrypted\n",
+    );
+    let diags = load(&options(dir.path())).unwrap_err();
+    let found = errors(&diags);
+    assert!(
+        found.iter().any(|e| e.starts_with("codeship-services.yml:5:26")
+            && e.contains("encrypted_args_file `ci/build_args.encrypted` of service `app` does not exist")),
+        "{found:?}"
+    );
+    let warnings: Vec<String> = diags.warnings().map(|d| d.short()).collect();
+    for (file, position) in [("pull.encrypted", "codeship-services.yml:6:29"), ("push.encrypted", "codeship-steps.yml:6:29")] {
+        assert!(warnings.iter().any(|w| w.starts_with(position) && w.contains(file)), "{warnings:?}");
+    }
+    std::fs::create_dir(dir.path().join("ci")).unwrap();
+    write(dir.path(), "ci/build_args.encrypted", "x");
+    write(dir.path(), "pull.encrypted", "x");
+    write(dir.path(), "push.encrypted", "x");
+    let (project, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    assert_eq!(warnings.warnings().count(), 0, "{:?}", warnings.warnings().map(|d| d.short()).collect::<Vec<_>>());
+    let values: Vec<&str> = project.services["app"].encrypted_environment.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(values, ["c2VjcmV0", "b3RoZXI="]);
+}
+
+#[test]
 fn missing_steps_file_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n");
@@ -455,9 +499,10 @@ ecr-app:
           service: app
 "#,
     );
+    write(dir.path(), "dockercfg.encrypted", "x");
     let (project, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
     assert!(project.services.contains_key("test/php-7.2"));
-    assert!(project.services["app"].encrypted_environment.is_some());
+    assert_eq!(project.services["app"].encrypted_environment.len(), 1);
     let warnings: Vec<String> = warnings.iter().map(|d| d.short()).collect();
     // A name repeated in groups that run on different branches is only a warning.
     assert!(warnings.iter().any(|w| w.contains("step name `deployment` is used twice")), "{warnings:?}");
