@@ -260,8 +260,11 @@ fn check_step<'a>(
                 .hint(format!("it is already used at {first}; give each step of a group its own name"));
         } else if let Some(first) = names.all.get(&name.value) {
             diags
-                .warning(&name.span, format!("step name `{}` is used twice", name.value))
-                .hint(format!("also at {first}; slipway labels the second `{} #2`", name.value));
+                .warning(&name.span, format!("step name `{}` is used more than once", name.value))
+                .hint(format!(
+                    "first at {first}; slipway's output and history tell the later ones apart by a number (`{0} #2`, `{0} #3`, …)",
+                    name.value
+                ));
         }
         siblings.entry(name.value.clone()).or_insert_with(|| name.span.clone());
         names.all.entry(name.value.clone()).or_insert_with(|| name.span.clone());

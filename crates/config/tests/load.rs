@@ -505,7 +505,7 @@ ecr-app:
     assert_eq!(project.services["app"].encrypted_environment.len(), 1);
     let warnings: Vec<String> = warnings.iter().map(|d| d.short()).collect();
     // A name repeated in groups that run on different branches is only a warning.
-    assert!(warnings.iter().any(|w| w.contains("step name `deployment` is used twice")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("step name `deployment` is used more than once")), "{warnings:?}");
     assert!(warnings.iter().any(|w| w.contains("`cpu_quota`") && w.contains("ignored")), "{warnings:?}");
     assert!(!warnings.iter().any(|w| w.contains("encrypted_dockercfg_path")), "{warnings:?}");
     let steps = project.steps.unwrap();

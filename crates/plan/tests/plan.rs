@@ -144,6 +144,26 @@ fn services_copies_run_in_parallel_and_inherit() {
 }
 
 #[test]
+fn a_name_used_in_three_groups_beside_a_step_named_like_a_number_gets_distinct_labels() {
+    let (_d, p) = project(
+        ONE,
+        r#"
+- { name: deploy, service: app, command: "true" }
+- type: serial
+  steps:
+    - { name: deploy, service: app, command: "true" }
+    - { name: "deploy #2", service: app, command: "true" }
+- type: parallel
+  steps:
+    - { name: deploy, service: app, command: "true" }
+"#,
+    );
+    let plan = build_plan(&p, &ctx(None)).unwrap();
+    let labels: Vec<&str> = plan.steps.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["deploy", "deploy #2", "deploy #2 #2", "deploy #3"]);
+}
+
+#[test]
 fn environment_starts_dependencies_first_with_aliases() {
     let (_d, p) = project(
         r#"
