@@ -413,3 +413,26 @@ fn shm_size_and_tmpfs_reach_the_container() {
     );
     p.assert_no_leftovers();
 }
+
+#[test]
+fn cap_add_and_cap_drop_change_the_containers_capabilities() {
+    let p = TestProject::with_files(
+        "capabilities",
+        "plain:\n  image: busybox\nadjusted:\n  image: busybox\n  cap_add: [NET_ADMIN]\n  cap_drop: [CAP_CHOWN]\n",
+        "- { name: plain, service: plain, command: \"grep CapEff /proc/self/status\" }\n\
+         - { name: adjusted, service: adjusted, command: \"grep CapEff /proc/self/status\" }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    let capabilities = |step: &str| {
+        let lines = r.output(step);
+        let hex = lines.first().and_then(|l| l.split_whitespace().nth(1)).unwrap_or_else(|| panic!("{lines:?}"));
+        u64::from_str_radix(hex, 16).expect("hex")
+    };
+    let (plain, adjusted) = (capabilities("plain"), capabilities("adjusted"));
+    const CHOWN: u64 = 1 << 0;
+    const NET_ADMIN: u64 = 1 << 12;
+    assert_eq!(plain & (CHOWN | NET_ADMIN), CHOWN, "the engine's defaults: {plain:x}");
+    assert_eq!(adjusted, (plain | NET_ADMIN) & !CHOWN, "{adjusted:x} from {plain:x}");
+    p.assert_no_leftovers();
+}

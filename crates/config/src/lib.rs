@@ -9,6 +9,7 @@ pub mod discover;
 pub mod duration;
 pub mod env_file;
 mod extends;
+mod ignored_keys;
 pub mod interpolate;
 pub mod project;
 mod reader;

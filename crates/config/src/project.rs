@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
 use crate::discover::{discover, missing_steps, ProjectFiles};
 use crate::env_file::parse_env_file;
+use crate::ignored_keys::warn_ignored_keys;
 use crate::interpolate::interpolate;
 use crate::reader::Fields;
 use crate::service::{parse_service, Services};
@@ -145,7 +146,10 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
         for (key, path) in needed.chain(encrypted_args_file.map(|p| ("encrypted_args_file", p))) {
             if !dir.join(&path.value).is_file() {
                 diags
-                    .error(&path.span, format!("{key} `{}` of service `{}` does not exist", path.value, service.name.value))
+                    .error(
+                        &path.span,
+                        format!("{key} `{}` of service `{}` does not exist", path.value, service.name.value),
+                    )
                     .hint(format!("paths are relative to the project dir `{}`", dir.display()));
             }
         }
@@ -181,12 +185,12 @@ pub fn load(options: &LoadOptions) -> Result<(Project, Diagnostics), Diagnostics
 /// run only with `--push`), so a missing file is a warning.
 fn warn_missing_dockercfg(path: &Spanned<String>, what: &str, use_: &str, dir: &Path, diags: &mut Diagnostics) {
     if !dir.join(&path.value).is_file() {
-        diags
-            .warning(&path.span, format!("encrypted_dockercfg_path `{}` of {what} does not exist", path.value))
-            .hint(format!(
+        diags.warning(&path.span, format!("encrypted_dockercfg_path `{}` of {what} does not exist", path.value)).hint(
+            format!(
                 "{use_} will have no registry credentials; paths are relative to the project dir `{}`",
                 dir.display()
-            ));
+            ),
+        );
     }
 }
 
@@ -404,6 +408,7 @@ fn parse_services_file(root: &yaml::Node, compose: Option<&ComposeContext>, diag
         }
         None => entries,
     };
+    let mut ignored = Vec::new();
     for (key, value) in entries {
         let Some(name) = key.scalar_text() else {
             diags.error(&key.span, format!("a service name must be a string, found {}", key.kind()));
@@ -419,11 +424,12 @@ fn parse_services_file(root: &yaml::Node, compose: Option<&ComposeContext>, diag
             continue;
         }
         if let Some(service) =
-            parse_service(Spanned::new(name.clone(), key.span.clone()), value, compose.is_some(), diags)
+            parse_service(Spanned::new(name.clone(), key.span.clone()), value, compose.is_some(), &mut ignored, diags)
         {
             services.insert(name, service);
         }
     }
+    warn_ignored_keys(&ignored, diags);
     // Only `version:` or `x-` keys: said here, not as every step's "unknown service".
     if services.is_empty() && !diags.has_errors() {
         diags

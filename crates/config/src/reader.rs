@@ -53,6 +53,18 @@ impl<'a> Fields<'a> {
             .collect()
     }
 
+    /// Take the keys present that are in `listed`: (name, key node), in file order.
+    pub fn take_listed(&mut self, listed: &[&str]) -> Vec<(String, &'a Node)> {
+        let mut found = Vec::new();
+        for ((name, key, _), taken) in self.entries.iter().zip(self.taken.iter_mut()) {
+            if !*taken && listed.contains(&name.as_str()) {
+                *taken = true;
+                found.push((name.clone(), *key));
+            }
+        }
+        found
+    }
+
     /// Report every key not taken: `ignored` keys get a softer warning naming why.
     pub fn warn_rest(&self, what: &str, ignored: &[&str], ignored_why: &str, known: &[&str], diags: &mut Diagnostics) {
         for (name, key) in self.rest() {

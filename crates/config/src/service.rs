@@ -7,6 +7,7 @@ use indexmap::IndexMap;
 use crate::command::{command, Command};
 use crate::diagnostic::Diagnostics;
 use crate::duration::parse_duration;
+use crate::ignored_keys::IgnoredKey;
 use crate::reader::{boolean, key_values, non_empty_string, string, string_list, string_or_list, unsigned, Fields};
 use crate::source::{Span, Spanned};
 use crate::yaml::{Node, Value};
@@ -38,6 +39,10 @@ pub struct Service {
     pub shm_size: Option<u64>,
     /// Paths mounted as tmpfs, each with its options (`/run:size=64m`).
     pub tmpfs: Vec<Spanned<String>>,
+    /// Kernel capabilities added to and dropped from the engine's default set
+    /// (`SYS_ADMIN` for a browser's sandbox, `NET_ADMIN` for a VPN client).
+    pub cap_add: Vec<Spanned<String>>,
+    pub cap_drop: Vec<Spanned<String>>,
     pub healthcheck: Option<Healthcheck>,
     pub cached: bool,
     pub default_cache_branch: Option<Spanned<String>>,
@@ -134,6 +139,8 @@ pub(crate) const SERVICE_KEYS: &[&str] = &[
     "extra_hosts",
     "shm_size",
     "tmpfs",
+    "cap_add",
+    "cap_drop",
     "healthcheck",
     "cached",
     "default_cache_branch",
@@ -169,8 +176,6 @@ pub(crate) const IGNORED_SERVICE_KEYS: &[&str] = &[
     "mem_limit",
     "cpus",
     "cpu_shares",
-    "cap_add",
-    "cap_drop",
     "security_opt",
     "dns",
     "dns_search",
@@ -200,6 +205,7 @@ pub(crate) fn parse_service(
     name: Spanned<String>,
     node: &Node,
     compose: bool,
+    ignored: &mut Vec<IgnoredKey>,
     diags: &mut Diagnostics,
 ) -> Option<Service> {
     let what = format!("service `{}`", name.value);
@@ -292,6 +298,19 @@ pub(crate) fn parse_service(
                 .hint("write a number of bytes, or one with a unit: `size=64m`, `size=1g`");
         }
     }
+    let mut capabilities = |key: &str| {
+        let list = f.take(key).map(|n| string_or_list(n, &format!("`{key}` of {what}"), diags)).unwrap_or_default();
+        for name in &list {
+            if !is_capability(&name.value) {
+                diags
+                    .error(&name.span, format!("`{key}` of {what}: `{}` is not a capability name", name.value))
+                    .hint("write a name as `man 7 capabilities` gives it, with or without `CAP_`: `SYS_ADMIN`, `NET_ADMIN`, or `ALL`");
+            }
+        }
+        list
+    };
+    let cap_add = capabilities("cap_add");
+    let cap_drop = capabilities("cap_drop");
     let healthcheck = f.take("healthcheck").and_then(|n| parse_healthcheck(n, &what, diags));
     let cached = f.take("cached").and_then(|n| boolean(n, &format!("`cached` of {what}"), diags)).unwrap_or(false);
     let default_cache_branch = str_field(&mut f, "default_cache_branch", diags);
@@ -306,7 +325,13 @@ pub(crate) fn parse_service(
         );
     }
 
-    f.warn_rest(&what, IGNORED_SERVICE_KEYS, "steps run in isolated, throw-away containers", SERVICE_KEYS, diags);
+    let service = &name.value;
+    ignored.extend(f.take_listed(IGNORED_SERVICE_KEYS).into_iter().map(|(key, node)| IgnoredKey {
+        key,
+        span: node.span.clone(),
+        service: service.clone(),
+    }));
+    f.warn_rest(&what, &[], "", SERVICE_KEYS, diags);
 
     Some(Service {
         image_or_build_given,
@@ -330,6 +355,8 @@ pub(crate) fn parse_service(
         extra_hosts,
         shm_size,
         tmpfs,
+        cap_add,
+        cap_drop,
         healthcheck,
         cached,
         default_cache_branch,
@@ -338,6 +365,13 @@ pub(crate) fn parse_service(
         dockercfg_service,
     })
 }
+
+/// Compose build keys slipway accepts with a warning.
+const IGNORED_BUILD_KEYS: &[&str] =
+    &["cache_from", "labels", "network", "shm_size", "extra_hosts", "ssh", "secrets", "platforms", "no_cache", "pull"];
+
+/// Keys of a push step that real Jet files put under a service's `build:`.
+const PUSH_STEP_KEYS: &[&str] = &["image_name", "image_tag", "registry"];
 
 fn parse_build(node: &Node, service: &str, diags: &mut Diagnostics) -> Option<Build> {
     let what = format!("`build` of {service}");
@@ -374,20 +408,25 @@ fn parse_build(node: &Node, service: &str, diags: &mut Diagnostics) -> Option<Bu
     let encrypted_args_file = take_str(&mut f, &["encrypted_args_file"]);
     let encrypted_args = take_str(&mut f, &["encrypted_args"]);
     let args = f.take("args").map(|n| key_values(n, &format!("`args` of {what}"), diags)).unwrap_or_default();
+    // A service's or a push step's key written under `build:` (`cached: true` there is
+    // common in real Jet files): as written it does nothing, so say where it belongs.
+    let misplaced: Vec<&str> =
+        SERVICE_KEYS.iter().chain(PUSH_STEP_KEYS).copied().filter(|key| !IGNORED_BUILD_KEYS.contains(key)).collect();
+    for (key, node) in f.take_listed(&misplaced) {
+        let (owner, fix) = if PUSH_STEP_KEYS.contains(&key.as_str()) {
+            ("a push step (`type: push`)", "move it to the push step that pushes this image")
+        } else if key == "environment" {
+            (service, "move it up one level; values for the build itself are `args`")
+        } else {
+            (service, "move it up one level, beside `build:`")
+        };
+        diags
+            .warning(&node.span, format!("`{key}` belongs to {owner}, not to {what}: as written it is not used"))
+            .hint(fix);
+    }
     f.warn_rest(
         &what,
-        &[
-            "cache_from",
-            "labels",
-            "network",
-            "shm_size",
-            "extra_hosts",
-            "ssh",
-            "secrets",
-            "platforms",
-            "no_cache",
-            "pull",
-        ],
+        IGNORED_BUILD_KEYS,
         "slipway does not pass it to the builder",
         &[
             "context",
@@ -737,6 +776,11 @@ fn parse_healthcheck(node: &Node, service: &str, diags: &mut Diagnostics) -> Opt
 
 /// All services of a file, in file order.
 pub type Services = IndexMap<String, Service>;
+
+/// `SYS_ADMIN`, `CAP_SYS_ADMIN`, `ALL`: what the engine takes (it checks the name itself).
+fn is_capability(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
 
 /// One `env_file` entry: a path, or compose's `{path, required}` form.
 #[derive(Clone, Debug)]

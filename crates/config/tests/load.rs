@@ -412,7 +412,9 @@ app:
         "{found:?}"
     );
     let warnings: Vec<String> = diags.warnings().map(|d| d.short()).collect();
-    for (file, position) in [("pull.encrypted", "codeship-services.yml:6:29"), ("push.encrypted", "codeship-steps.yml:6:29")] {
+    for (file, position) in
+        [("pull.encrypted", "codeship-services.yml:6:29"), ("push.encrypted", "codeship-steps.yml:6:29")]
+    {
         assert!(warnings.iter().any(|w| w.starts_with(position) && w.contains(file)), "{warnings:?}");
     }
     std::fs::create_dir(dir.path().join("ci")).unwrap();
@@ -423,6 +425,27 @@ app:
     assert_eq!(warnings.warnings().count(), 0, "{:?}", warnings.warnings().map(|d| d.short()).collect::<Vec<_>>());
     let values: Vec<&str> = project.services["app"].encrypted_environment.iter().map(|v| v.value.as_str()).collect();
     assert_eq!(values, ["c2VjcmV0", "b3RoZXI="]);
+}
+
+#[test]
+fn capabilities_must_be_capability_names() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  cap_add: [SYS_ADMIN, 'NET ADMIN']\n  cap_drop: ALL\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- service: app\n  command: 'true'\n");
+    let diags = load(&options(dir.path())).unwrap_err();
+    let found = errors(&diags);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("codeship-services.yml:3:24") && found[0].contains("`NET ADMIN` is not a capability name"),
+        "{found:?}"
+    );
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  cap_add: [SYS_ADMIN]\n  cap_drop: ALL\n");
+    let (project, _) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    assert_eq!(project.services["app"].cap_drop[0].value, "ALL");
 }
 
 #[test]
@@ -1061,4 +1084,70 @@ fn a_link_to_a_service_whose_name_is_no_host_name_wants_an_alias() {
         rendered.iter().any(|w| w.contains("cannot reach `test/php-7.2`") && w.contains("`test/php-7.2:test-php-7-2`")),
         "{rendered:?}"
     );
+}
+
+#[test]
+fn an_ignored_key_is_warned_of_once_with_every_service_that_sets_it_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "docker-compose.yml",
+        r#"
+services:
+  vote:
+    image: busybox
+    ports: ["5000:80"]
+    networks: [front]
+  result:
+    image: busybox
+    networks: [front, back]
+  worker:
+    image: busybox
+    networks: [back]
+    privileged: true
+networks:
+  front:
+  back:
+"#,
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: vote, command: 'true' }\n");
+    let (_, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let rendered: Vec<String> = warnings.iter().map(|d| d.short()).collect();
+    assert_eq!(rendered.len(), 3, "one per key: {rendered:#?}");
+    assert!(
+        rendered.iter().any(|w| w.starts_with("docker-compose.yml:6:5")
+            && w.contains(
+                "`networks` in services `vote`, `result`, `worker` is ignored: every step gets a network of its own"
+            )),
+        "{rendered:#?}"
+    );
+    assert!(
+        rendered.iter().any(|w| w.contains("`ports` in service `vote`") && w.contains("never publish ports")),
+        "{rendered:#?}"
+    );
+    assert!(rendered.iter().any(|w| w.contains("`privileged`") && w.contains("may fail")), "{rendered:#?}");
+}
+
+#[test]
+fn a_service_or_push_key_written_under_build_says_where_it_belongs() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "Dockerfile", "FROM busybox\n");
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  build:\n    image: acme/app\n    dockerfile_path: Dockerfile\n    cached: true\n    image_tag: \"{{ .Branch }}\"\n    environment:\n      A: b\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let (project, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let w: Vec<String> =
+        warnings.iter().map(|d| format!("{} | {}", d.short(), d.help.clone().unwrap_or_default())).collect();
+    assert_eq!(w.len(), 3, "{w:#?}");
+    assert!(
+        w[0].starts_with("codeship-services.yml:5:5: warning: `cached` belongs to service `app`, not to `build`"),
+        "{w:#?}"
+    );
+    assert!(w[0].ends_with("move it up one level, beside `build:`"), "{w:#?}");
+    assert!(w[1].contains("`image_tag` belongs to a push step"), "{w:#?}");
+    assert!(w[2].contains("`environment` belongs to service `app`") && w[2].contains("`args`"), "{w:#?}");
+    assert!(!project.services["app"].cached, "as written it is not used");
 }

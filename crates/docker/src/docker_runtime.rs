@@ -246,6 +246,8 @@ impl DockerRuntime {
                         })
                         .collect()
                 }),
+                cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
                 network_mode: Some(network_mode),
                 ..Default::default()
             }),

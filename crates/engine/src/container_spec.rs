@@ -71,6 +71,8 @@ pub(crate) fn container_spec(req: SpecRequest<'_>) -> (ContainerSpec, Vec<String
         hostname: service.hostname.clone(),
         shm_size: service.shm_size,
         tmpfs: service.tmpfs.clone(),
+        cap_add: service.cap_add.clone(),
+        cap_drop: service.cap_drop.clone(),
         extra_hosts: service.extra_hosts.clone(),
         labels: req.labels,
         network: req.network,

@@ -98,6 +98,9 @@ pub struct ContainerSpec {
     pub shm_size: Option<u64>,
     /// tmpfs mounts: `/path` or `/path:options`.
     pub tmpfs: Vec<String>,
+    /// Kernel capabilities added to and dropped from the engine's defaults.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
     pub labels: Labels,
     /// Network to join and the names this container answers to on it; `None`: no network.
     pub network: Option<(String, Vec<String>)>,

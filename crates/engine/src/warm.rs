@@ -64,7 +64,7 @@ pub(crate) fn warm_key(spec: &ContainerSpec, image: &ImageInfo) -> String {
     env_names.sort_unstable();
     env_names.dedup();
     let fields = format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}",
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}",
         image.id,
         spec.image,
         spec.entrypoint,
@@ -79,6 +79,8 @@ pub(crate) fn warm_key(spec: &ContainerSpec, image: &ImageInfo) -> String {
         spec.add_docker,
         spec.shm_size,
         spec.tmpfs,
+        spec.cap_add,
+        spec.cap_drop,
     );
     let digest = Sha256::digest(fields.as_bytes());
     digest.iter().take(12).map(|b| format!("{b:02x}")).collect()

@@ -168,6 +168,9 @@ pub struct ServiceSpec {
     pub shm_size: Option<u64>,
     /// tmpfs mounts: `/path` or `/path:options`.
     pub tmpfs: Vec<String>,
+    /// Kernel capabilities added to and dropped from the engine's defaults.
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
     pub volumes: Vec<VolumeSpec>,
     /// Services whose volumes this one mounts, and whether read-only.
     pub volumes_from: Vec<(String, bool)>,

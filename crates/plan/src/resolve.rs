@@ -77,6 +77,8 @@ pub(crate) fn resolve_service(project: &Project, service: &Service, ctx: &RunCon
         hostname: service.hostname.as_ref().map(|s| s.value.clone()),
         shm_size: service.shm_size,
         tmpfs: service.tmpfs.iter().map(|t| t.value.clone()).collect(),
+        cap_add: service.cap_add.iter().map(|c| c.value.clone()).collect(),
+        cap_drop: service.cap_drop.iter().map(|c| c.value.clone()).collect(),
         extra_hosts: service.extra_hosts.iter().map(|s| s.value.clone()).collect(),
         volumes,
         volumes_from: service.volumes_from.iter().map(|v| (v.service.value.clone(), v.read_only)).collect(),

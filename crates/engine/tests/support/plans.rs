@@ -29,6 +29,8 @@ pub fn service(name: &str, image: &str) -> ServiceSpec {
         extra_hosts: Vec::new(),
         shm_size: None,
         tmpfs: Vec::new(),
+        cap_add: Vec::new(),
+        cap_drop: Vec::new(),
         volumes: Vec::new(),
         volumes_from: Vec::new(),
         healthcheck: None,
