@@ -8,7 +8,7 @@ use crate::diagnostic::Diagnostics;
 use crate::project::Project;
 use crate::service::Service;
 use crate::source::{Span, Spanned};
-use crate::steps::{Step, StepKind};
+use crate::steps::{Group, RunStep, Step, StepKind};
 use crate::template_fields::check_template_fields;
 
 pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
@@ -301,6 +301,7 @@ fn check_step<'a>(
                     .error(&step.span, format!("{what} is a group with no steps"))
                     .hint("add `steps:` with at least one step, or remove the group");
             }
+            check_own_services_inside(group, diags);
             let next =
                 group.service.as_ref().or_else(|| group.services.as_ref().and_then(|s| s.value.first())).or(inherited);
             children(&group.steps, next, names, diags);
@@ -327,6 +328,40 @@ fn check_step<'a>(
             }
             if let Some(tag) = &push.image_tag {
                 check_template_fields(&tag.value, &tag.span, &format!("`image_tag` of {what}"), diags);
+            }
+        }
+    }
+}
+
+/// A run step that names its own service inside a group that gives one. In a `services:`
+/// group every copy would run that one service (labelled as if it ran the copy's): an
+/// error. Under a group's `service:`, Jet refused it; slipway runs the step's own service
+/// and says so.
+fn check_own_services_inside(group: &Group, diags: &mut Diagnostics) {
+    if let Some(list) = &group.services {
+        for child in &group.steps {
+            child.walk(&mut |step| {
+                if let StepKind::Run(RunStep { service: Some(own), .. }) = &step.kind {
+                    diags
+                        .error(&own.span, format!("a step inside a `services:` group names its own service `{}`", own.value))
+                        .hint(format!(
+                            "the group (at {}) runs its steps once for each of its services; remove this `service:`, or move the step out of the group",
+                            list.span
+                        ));
+                }
+            });
+        }
+    } else if let Some(given) = &group.service {
+        for child in &group.steps {
+            if let StepKind::Run(RunStep { service: Some(own), .. }) = &child.kind {
+                if own.value != given.value {
+                    diags
+                        .warning(
+                            &own.span,
+                            format!("this step runs its own service `{}`, not its group's `{}`", own.value, given.value),
+                        )
+                        .hint(format!("Jet refused a step's `service` inside a group that sets one (at {}); move the step out of the group to run it on Jet too", given.span));
+                }
             }
         }
     }

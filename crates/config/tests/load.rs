@@ -1151,3 +1151,45 @@ fn a_service_or_push_key_written_under_build_says_where_it_belongs() {
     assert!(w[2].contains("`environment` belongs to service `app`") && w[2].contains("`args`"), "{w:#?}");
     assert!(!project.services["app"].cached, "as written it is not used");
 }
+
+#[test]
+fn a_step_naming_its_own_service_inside_a_group_that_gives_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\nother:\n  image: busybox\n");
+    write(
+        dir.path(),
+        "codeship-steps.yml",
+        r#"
+- type: serial
+  service: app
+  steps:
+  - service: other
+    command: "true"
+  - service: app
+    command: "true"
+- type: parallel
+  services: [app, other]
+  steps:
+  - command: "true"
+  - type: serial
+    steps:
+    - service: app
+      command: "true"
+"#,
+    );
+    let diags = load(&options(dir.path())).unwrap_err();
+    let all: Vec<String> = diags.iter().map(|d| d.short()).collect();
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(
+        all[0].starts_with(
+            "codeship-steps.yml:5:14: warning: this step runs its own service `other`, not its group's `app`"
+        ),
+        "{all:#?}"
+    );
+    assert!(
+        all[1].starts_with(
+            "codeship-steps.yml:15:16: error: a step inside a `services:` group names its own service `app`"
+        ),
+        "{all:#?}"
+    );
+}
