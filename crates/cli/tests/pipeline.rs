@@ -390,17 +390,18 @@ fn a_step_that_runs_past_its_timeout_is_stopped_and_fails() {
     assert_eq!(r.status("after"), "not_run", "a timed-out step fails the serial group");
     p.assert_no_leftovers();
 
-    // The command failed; its on_fail hangs: the step's end is the command's.
+    // The command failed; its on_fail hangs: the step's end is the command's. (The limit
+    // leaves a loaded engine time to start the step before its command fails.)
     p.write(
         "codeship-steps.yml",
-        "- { name: broke, service: app, timeout: 2s, command: sh -c 'exit 3', on_fail: sleep 120 }\n",
+        "- { name: broke, service: app, timeout: 8s, command: sh -c 'exit 3', on_fail: sleep 120 }\n",
     );
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
     let broke = r.finished("broke");
     assert_eq!(broke["exit_code"].as_i64(), Some(3), "{broke}");
     let message = broke["message"].as_str().unwrap_or_default();
-    assert!(message.starts_with("exited with code 3; its on_fail was stopped after 2"), "{message}");
+    assert!(message.starts_with("exited with code 3; its on_fail was stopped after 8"), "{message}");
     p.assert_no_leftovers();
 
     p.write(

@@ -227,6 +227,21 @@ fn a_newer_push_cancels_older_builds_of_its_branch() {
 }
 
 #[test]
+fn a_build_past_its_projects_timeout_is_stopped_and_fails_saying_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = unique("timeout");
+    let repo = Repo::new(tmp.path(), &[("codeship-services.yml", SERVICES), ("codeship-steps.yml", &slow_steps(120))]);
+    let server = TestServer::start(tmp.path(), &project_toml(&name, &repo, "timeout = \"5s\""));
+    let id = server.trigger(&name, "main");
+    let done = server.wait_finished(id);
+    assert_eq!(done["build"]["status"], "failed", "{done}");
+    assert_eq!(done["build"]["exit_code"], 124, "{done}");
+    assert_eq!(done["build"]["note"], "took longer than its timeout (5s): its steps were stopped", "{done}");
+    assert!(output_log(&server, id).contains("longer than --timeout 5.0s"), "{}", output_log(&server, id));
+    assert_engine_clean(&name);
+}
+
+#[test]
 fn a_killed_server_requeues_the_interrupted_build_once_and_it_finishes() {
     let tmp = tempfile::tempdir().unwrap();
     let name = unique("recover");
