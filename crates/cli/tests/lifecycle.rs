@@ -524,6 +524,35 @@ fn gc_removes_the_layers_of_a_build_whose_run_was_killed() {
 }
 
 #[test]
+fn a_second_ctrl_c_mid_build_leaves_gc_a_way_to_the_layers() {
+    let _gc = gc_lock();
+    let p = TestProject::new("build-ctrl-c-twice");
+    let marker = p.name.clone();
+    p.write(
+        "Dockerfile",
+        &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo {marker} > /a\nRUN echo building; sleep 60\n"),
+    );
+    p.write("codeship-services.yml", "app:\n  build: .\n");
+    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
+    let events = p.events_path();
+    let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    wait_for_event(&events, "the build's last RUN", Duration::from_secs(60), |e| {
+        e["event"] == "image_output" && e["line"] == "building"
+    });
+    // The first cancels and waits for the engine to stop the build; the second exits.
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(&child);
+    let out = wait_with_timeout(child, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    std::thread::sleep(Duration::from_secs(3));
+    let gc = Command::new(BIN).arg("gc").output().expect("gc");
+    assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    assert_eq!(images_marked(&marker), Vec::<String>::new(), "gc left layers: {}", String::from_utf8_lossy(&gc.stdout));
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn gc_removes_untagged_images_that_slipway_built() {
     let _gc = gc_lock();
     let p = TestProject::new("gc-untagged");

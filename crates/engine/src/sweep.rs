@@ -5,7 +5,7 @@ use futures::future::join_all;
 
 use crate::events::Event;
 use crate::images::{remove_built_image, restore_replaced_name, UnfinishedBuild};
-use crate::labels::{with, PROJECT, RUN};
+use crate::labels::{with, IMAGE_LAYER, PROJECT, RUN};
 use crate::run::Run;
 use crate::runtime::{ImageSummary, Labels, Leftovers, Runtime};
 
@@ -36,6 +36,11 @@ pub(crate) async fn sweep_run(run: &Run) {
         run.events.send(Event::Cleanup { removed: 0, kept, errors: Vec::new() });
         return;
     }
+    // A layer's marker goes only just before the layer: a second Ctrl-C while the run
+    // waits below for an interrupted build to stop must leave `gc` a way to find it.
+    let (layer_markers, containers): (Vec<_>, Vec<_>) =
+        found.containers.into_iter().partition(|(_, _, labels)| labels.contains_key(IMAGE_LAYER));
+    let found = Leftovers { containers, ..found };
     let (mut removed, mut errors) = remove_all(run.runtime.as_ref(), &found).await;
     // After the containers: an image still used by a container cannot go. While
     // `slipway warm` keeps environments of the project, its containers run the images
@@ -72,6 +77,10 @@ pub(crate) async fn sweep_run(run: &Run) {
     // An interrupted build may commit one more layer after the cancel, which the run
     // never hears of: an untagged child of its last layer (or of its base image).
     let since = interrupted.iter().map(|b| b.started).min();
+    let markers = Leftovers { containers: layer_markers, ..Leftovers::default() };
+    let (markers_removed, marker_errors) = remove_all(run.runtime.as_ref(), &markers).await;
+    removed += markers_removed;
+    errors.extend(marker_errors);
     let (layers_removed, layer_errors) =
         remove_build_layers(run.runtime.as_ref(), &layers, since, &run.plan.project).await;
     removed += layers_removed;
