@@ -524,6 +524,44 @@ fn gc_removes_the_layers_of_a_build_whose_run_was_killed() {
 }
 
 #[test]
+fn gc_leaves_a_killed_builds_layer_that_another_build_uses_and_says_no_error() {
+    let _gc = gc_lock();
+    let p = TestProject::new("build-killed-reused");
+    let marker = p.name.clone();
+    p.write("Dockerfile", &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo building; sleep 60\n"));
+    p.write("codeship-services.yml", "app:\n  build: .\n");
+    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
+    let events = p.events_path();
+    let mut child = p.command(&["steps"], &events).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    wait_for_event(&events, "the build's RUN", Duration::from_secs(60), |e| {
+        e["event"] == "image_output" && e["line"] == "building"
+    });
+    child.kill().expect("kill");
+    child.wait().expect("reaped");
+    std::thread::sleep(Duration::from_secs(3));
+    let layer = images_marked(&marker).pop().expect("the killed build's LABEL layer");
+    // Another build takes the layer from the cache: its step runs in a container of it.
+    let name = format!("{marker}-reuses");
+    let created = Command::new("docker").args(["create", "--name", &name, &layer, "true"]).output().expect("create");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let started = std::time::Instant::now();
+    let gc = Command::new(BIN).arg("gc").output().expect("gc");
+    let waited = started.elapsed();
+    let in_use = images_marked(&marker);
+    let _ = Command::new("docker").args(["rm", &name]).output();
+    let _ = Command::new("docker").arg("rmi").args(images_marked(&marker)).output();
+    assert!(
+        gc.status.success(),
+        "a layer in use is no error: {}{}",
+        String::from_utf8_lossy(&gc.stdout),
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    assert!(waited < Duration::from_secs(4), "gc waited {waited:?} for a container that is not the run's");
+    assert_eq!(in_use, vec![layer], "the layer in use stays");
+    p.assert_no_leftovers();
+}
+
+#[test]
 fn a_second_ctrl_c_mid_build_leaves_gc_a_way_to_the_layers() {
     let _gc = gc_lock();
     let p = TestProject::new("build-ctrl-c-twice");

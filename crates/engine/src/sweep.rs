@@ -82,7 +82,7 @@ pub(crate) async fn sweep_run(run: &Run) {
     removed += markers_removed;
     errors.extend(marker_errors);
     let (layers_removed, layer_errors) =
-        remove_build_layers(run.runtime.as_ref(), &layers, since, &run.plan.project).await;
+        remove_build_layers(run.runtime.as_ref(), &layers, since, &run.plan.project, OWN_BUILD_PATIENCE).await;
     removed += layers_removed;
     errors.extend(layer_errors);
     run.events.send(Event::Cleanup { removed, kept: Vec::new(), errors });
@@ -149,16 +149,18 @@ pub async fn remove_killed_build_layers(
     layers: &[String],
     project: &str,
 ) -> (usize, Vec<String>) {
-    remove_build_layers(runtime, layers, Some(0), project).await
+    remove_build_layers(runtime, layers, Some(0), project, std::time::Duration::ZERO).await
 }
 
 /// Remove the untagged `layers` a run's builds committed (see [`leftover_layers`] for
-/// which, and `since`), children first. Returns how many images went, and the errors.
+/// which, and `since`), children first, each waited for up to `patience` while a
+/// container holds it. Returns how many images went, and the errors.
 async fn remove_build_layers(
     runtime: &dyn Runtime,
     layers: &[String],
     since: Option<i64>,
     project: &str,
+    patience: std::time::Duration,
 ) -> (usize, Vec<String>) {
     let (mut removed, mut errors) = (0, Vec::new());
     if layers.is_empty() {
@@ -167,26 +169,42 @@ async fn remove_build_layers(
     let dangling = runtime.list_dangling_images(None).await.unwrap_or_default();
     for image in leftover_layers(&dangling, layers, since, project) {
         let short: String = image.trim_start_matches("sha256:").chars().take(12).collect();
-        match remove_soon(runtime, &image).await {
-            Ok(()) => removed += 1,
+        match remove_soon(runtime, &image, patience).await {
+            Ok(true) => removed += 1,
+            Ok(false) => {}
             Err(e) => errors.push(format!("layer {short} of a build of the run: {}", e.message)),
         }
     }
     (removed, errors)
 }
 
-/// Remove an image that a cancelled build's step container may still hold for a moment
-/// (the engine kills and removes it on its own time): try for up to 5 s.
-async fn remove_soon(runtime: &dyn Runtime, image: &str) -> Result<(), crate::runtime::RuntimeError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+/// How long a run's own cancelled build may hold a layer it committed: its step
+/// container goes when the engine gets to it.
+const OWN_BUILD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Remove a layer, trying for up to `patience` while a container holds it. `Ok(false)`:
+/// it is in use — an image builds on it (a later build took it from the cache), or,
+/// with no patience (the run is gone, so no build of its own holds it), a container
+/// runs it — so it is not left over: it stays.
+async fn remove_soon(
+    runtime: &dyn Runtime,
+    image: &str,
+    patience: std::time::Duration,
+) -> Result<bool, crate::runtime::RuntimeError> {
+    use crate::runtime::ErrorKind::{Conflict, NotFound};
+    let deadline = std::time::Instant::now() + patience;
     loop {
         match runtime.remove_image(image).await {
+            Ok(()) => return Ok(true),
             // Gone already: with an image removed before it that it was the parent of.
-            Err(e) if e.kind == crate::runtime::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind == NotFound => return Ok(true),
+            Err(e) if e.kind == Conflict && (patience.is_zero() || e.message.contains("dependent child images")) => {
+                return Ok(false)
+            }
             Err(_) if std::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
-            result => return result,
+            Err(e) => return Err(e),
         }
     }
 }

@@ -194,13 +194,22 @@ pub(crate) fn socket_path(run_id: &str) -> std::path::PathBuf {
 }
 
 /// Pools' sockets that nothing listens on any more (their pool was killed): `gc`
-/// removes them.
-pub fn stale_pool_sockets() -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return Vec::new() };
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(SOCKET_PREFIX) && n.ends_with(SOCKET_SUFFIX)))
-        .map(|e| e.path())
+/// removes them. Those in this process's temporary folder, and `labelled` ones (a pool's
+/// containers name its socket, which may be in another `TMPDIR`).
+pub fn stale_pool_sockets(labelled: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    let is_socket_name = |path: &Path| {
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(SOCKET_PREFIX) && n.ends_with(SOCKET_SUFFIX))
+    };
+    let in_temp =
+        std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().filter_map(Result::ok).map(|e| e.path());
+    let mut candidates: Vec<std::path::PathBuf> = in_temp.chain(labelled.iter().cloned()).collect();
+    candidates.sort();
+    candidates.dedup();
+    candidates
+        .into_iter()
+        .filter(|path| is_socket_name(path))
         .filter(|path| {
             matches!(
                 std::os::unix::net::UnixStream::connect(path),

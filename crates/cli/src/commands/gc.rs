@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use slipway_engine::labels::{HOST, IMAGE, IMAGE_ID, IMAGE_LAYER, IMAGE_REPLACED, PID, PROJECT, RUN};
 use slipway_engine::liveness::slipway_runs;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
+use slipway_engine::warm::WARM_SOCKET;
 use slipway_engine::{
     remove_all, remove_built_image, remove_killed_build_layers, restore_replaced_name, stale_pool_sockets,
 };
@@ -72,8 +73,15 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     // whose name went to a newer build): no use to anyone. A live run's build may hold
     // one for a moment, so its project's are left alone.
     let dangling = runtime.list_dangling_images(Some(PROJECT)).await.unwrap_or_default();
-    // A killed `slipway warm` leaves its socket file in the temporary folder too.
-    let sockets = stale_pool_sockets();
+    // A killed `slipway warm` leaves its socket file in its temporary folder too; its
+    // containers name it.
+    let labelled: Vec<std::path::PathBuf> = all
+        .containers
+        .iter()
+        .filter(|(_, _, labels)| labels.get(HOST).is_none_or(|h| *h == this_host()))
+        .filter_map(|(_, _, labels)| labels.get(WARM_SOCKET).map(std::path::PathBuf::from))
+        .collect();
+    let sockets = stale_pool_sockets(&labelled);
     for socket in &sockets {
         if args.dry_run {
             outln!("would remove the socket of a stopped `slipway warm`: {}", socket.display());
