@@ -304,6 +304,12 @@ fn a_stopped_server_lets_its_build_clean_up_then_queues_it_again() {
     let left = leftovers_with_label(&format!("io.slipway.run={run_id}"));
     assert!(left.is_empty(), "run {run_id} left {left:?}\n{output}");
     assert!(!workspace(&server, id).exists(), "the workspace of #{id} is left");
+    // What the databases hold is in their files, not left in write-ahead logs: a copy of
+    // the `.db` files is a whole backup.
+    for wal in [server.data.join("server.db-wal"), server.data.join("history").join("history.db-wal")] {
+        let size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert_eq!(size, 0, "{} holds {size} bytes after a clean stop", wal.display());
+    }
 
     server.restart();
     let interrupted = server.build(id);

@@ -219,15 +219,32 @@ pub fn stale_pool_sockets(labelled: &[std::path::PathBuf]) -> Vec<std::path::Pat
         .collect()
 }
 
-/// Listen on `path`, replacing a file a killed pool of the same id left.
+/// Listen on `path`, replacing a file a killed pool of the same id left. Only its owner
+/// may connect: a lease runs commands in containers, which is as much as the engine's
+/// own socket gives, and the socket sits in a shared temporary folder.
 pub(crate) fn listen(path: &Path) -> Result<UnixListener, String> {
+    use std::os::unix::fs::PermissionsExt;
     let _ = std::fs::remove_file(path);
-    UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))
+    let listener = UnixListener::bind(path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+    Ok(listener)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_the_pools_owner_may_connect_to_its_socket() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool.sock");
+        std::fs::write(&path, "left by a killed pool").unwrap();
+        let _listener = listen(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
 
     #[test]
     fn containers_gone_from_the_engine_leave_the_shelf() {

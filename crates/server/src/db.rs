@@ -110,6 +110,13 @@ impl Db {
         Ok(Db { connection: Mutex::new(connection) })
     }
 
+    /// Write the write-ahead log into the database file and empty it.
+    pub fn checkpoint(&self) {
+        if let Err(e) = self.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            tracing::warn!("server database: checkpoint: {e}");
+        }
+    }
+
     pub fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding it left no transaction open: rusqlite rolled it back.
         self.connection.lock().unwrap_or_else(|p| p.into_inner())

@@ -69,8 +69,8 @@ pub async fn serve(
         }
     });
     let graceful = stop.clone();
-    let http =
-        axum::serve(listener, http::router(server)).with_graceful_shutdown(async move { graceful.cancelled().await });
+    let http = axum::serve(listener, http::router(server.clone()))
+        .with_graceful_shutdown(async move { graceful.cancelled().await });
     let result = tokio::select! {
         result = http => result.map_err(ServeError::Http),
         // Live-log viewers never hang up by themselves: do not wait for them for long.
@@ -79,6 +79,10 @@ pub async fn serve(
     // HTTP may also have failed on its own: the builds still get a clean stop.
     stop.cancel();
     let _ = builds_stopped.await;
+    // Tasks still hold the databases open: move what their write-ahead logs hold into the
+    // database files, so that a copy of the data dir's `.db` files is a whole backup.
+    server.db.checkpoint();
+    server.store.checkpoint();
     result
 }
 

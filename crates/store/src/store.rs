@@ -117,6 +117,12 @@ impl Store {
 
     /// The connection, even if a thread panicked while holding it: SQLite
     /// rolled back whatever that thread left unfinished when its transaction dropped.
+    /// Write the write-ahead log into the database file and empty it (a long-lived
+    /// process's connection keeps it from happening when others close theirs).
+    pub fn checkpoint(&self) {
+        let _ = self.connection().execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    }
+
     pub(crate) fn connection(&self) -> MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -167,7 +173,14 @@ fn ensure_directory(dir: &Path) -> Result<(), StoreError> {
             return Err(StoreError::NotADirectory { path: dir.to_path_buf() });
         }
     }
-    fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+    // A history made in a checkout (`.slipway/`) stays out of `git status`, as pytest's
+    // and mypy's caches do; best effort.
+    let _ = fs::write(dir.join(".gitignore"), "# made by slipway: its run history is not part of the project\n*\n");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -175,6 +188,17 @@ mod tests {
     use super::*;
     use crate::{NewRun, StoreError};
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn a_history_folder_it_makes_ignores_itself_for_git_and_one_given_is_left_as_it_is() {
+        let temp = tempfile::tempdir().unwrap();
+        let made = temp.path().join(".slipway");
+        Store::open(&made).unwrap();
+        let ignore = fs::read_to_string(made.join(".gitignore")).unwrap();
+        assert_eq!(ignore.lines().last(), Some("*"));
+        Store::open(temp.path()).unwrap();
+        assert!(!temp.path().join(".gitignore").exists(), "a folder that was there is not written into");
+    }
 
     #[test]
     fn the_connection_is_set_up_for_concurrent_writers() {
