@@ -31,11 +31,16 @@ impl Store {
     /// Where the log of `attempt` of the step labelled `step_label` is kept:
     /// `dir/logs/<run_id>/<file name from the label>-<attempt>.log.gz`.
     pub fn log_path(&self, run_id: &str, step_label: &str, attempt: u32) -> Result<PathBuf, StoreError> {
-        let run_dir = self.dir().join(LOGS_DIR);
+        Ok(self.run_logs_dir(run_id)?.join(format!("{}-{attempt}.log.gz", log_file_stem(step_label))))
+    }
+
+    /// `dir/logs/<run_id>`: the folder of a run's step logs.
+    pub(crate) fn run_logs_dir(&self, run_id: &str) -> Result<PathBuf, StoreError> {
+        let logs = self.dir().join(LOGS_DIR);
         if !is_single_path_component(run_id) {
-            return Err(StoreError::InvalidRunId { path: run_dir, run_id: run_id.to_owned() });
+            return Err(StoreError::InvalidRunId { path: logs, run_id: run_id.to_owned() });
         }
-        Ok(run_dir.join(run_id).join(format!("{}-{attempt}.log.gz", log_file_stem(step_label))))
+        Ok(logs.join(run_id))
     }
 
     /// Where the step attempt's lines go while it runs: the gzip log's path without `.gz`.

@@ -200,6 +200,35 @@ impl Store {
         Ok(())
     }
 
+    /// Remove `project`'s runs older than its newest `keep` — with their steps, test cases
+    /// and logs — so that the history does not grow for ever. Returns how many went.
+    pub fn prune_runs(&self, project: &str, keep: usize) -> Result<usize, StoreError> {
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let old: Vec<String> = {
+            let mut connection = self.connection();
+            let map_error = self.database_error("removing old runs");
+            let transaction = connection.transaction().map_err(&map_error)?;
+            let old = transaction
+                .prepare(&format!("SELECT r.id FROM runs r WHERE r.project = ?1 {NEWEST_FIRST} LIMIT -1 OFFSET ?2"))
+                .and_then(|mut statement| {
+                    statement.query_map(params![project, keep], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()
+                })
+                .map_err(&map_error)?;
+            for id in &old {
+                // Steps and test cases go with their run (ON DELETE CASCADE).
+                transaction.execute("DELETE FROM runs WHERE id = ?1", params![id]).map_err(&map_error)?;
+            }
+            transaction.commit().map_err(&map_error)?;
+            old
+        };
+        for id in &old {
+            if let Ok(run_logs) = self.run_logs_dir(id) {
+                let _ = std::fs::remove_dir_all(run_logs);
+            }
+        }
+        Ok(old.len())
+    }
+
     /// Up to `limit` runs, newest first, of `project` when given, else of all projects.
     pub fn runs(&self, project: Option<&str>, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
         let connection = self.connection();

@@ -215,3 +215,32 @@ fn failing_tests_of_a_step_never_recorded_get_a_stand_in_label() {
     assert_eq!(labels, [("step 4", 1), ("app: e2e", 2)]);
     assert!(detail.failing_tests.iter().all(|f| f.passed_on.is_none()));
 }
+
+#[test]
+fn pruning_keeps_a_projects_newest_runs_and_removes_the_others_with_their_steps_tests_and_logs() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    for (index, id) in ["old-1", "old-2", "new-1", "new-2"].iter().enumerate() {
+        store.start_run(&new_run(id, "acme", None, 1_000 * (index as u64 + 1))).unwrap();
+        store.record_step(&step(id, 1, 1, "tests", "passed")).unwrap();
+        store.record_tests(id, 1, 1, &[case("s", "t", Some("t.py"), 5, TestStatus::Passed)]).unwrap();
+        store.write_log(id, "tests", 1, &["a line".to_string()]).unwrap();
+    }
+    store.start_run(&new_run("other-project", "elsewhere", None, 500)).unwrap();
+
+    assert_eq!(store.prune_runs("acme", 2).unwrap(), 2);
+    let left: Vec<String> = store.runs(None, 10).unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(left, ["new-2", "new-1", "other-project"], "another project's runs are its own");
+    assert_eq!(store.run("old-1").unwrap(), None);
+    let database = rusqlite::Connection::open(temp.path().join("history.db")).unwrap();
+    for table in ["steps", "test_cases"] {
+        let count: i64 = database
+            .query_row(&format!("SELECT COUNT(*) FROM {table} WHERE run_id LIKE 'old-%'"), [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 0, "the old runs' {table} went with them");
+    }
+    assert!(store.read_log("old-1", "tests", 1).is_err(), "its logs went with it");
+    assert!(!store.log_path("old-2", "tests", 1).unwrap().parent().unwrap().exists());
+    assert_eq!(store.read_log("new-1", "tests", 1).unwrap(), ["a line"]);
+    assert_eq!(store.prune_runs("acme", 2).unwrap(), 0);
+}

@@ -14,6 +14,10 @@ use crate::split_inputs::split_inputs;
 use slipway_store::Store;
 use std::sync::Arc;
 
+/// Runs of a project the history keeps (older ones go, logs and all, as a run ends):
+/// plenty for timings, flaky tests and looking back, and a bounded folder.
+const RUNS_KEPT: usize = 1000;
+
 pub async fn steps(args: StepsArgs) -> ExitCode {
     match run_steps(args).await {
         Ok(code) | Err(code) => code,
@@ -110,6 +114,9 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         ..EngineOptions::default()
     };
     let (outcome, report_errors) = execute(plan, runtime, options, reporters, false, args.timeout).await;
+    if let Err(e) = store.prune_runs(&project_name, RUNS_KEPT) {
+        super::error(format!("history: {e}"));
+    }
     Ok(if outcome.cancelled {
         ExitCode::from(crate::signals::cancelled_exit_code())
     } else if outcome.success && report_errors.is_empty() {
