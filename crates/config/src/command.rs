@@ -25,7 +25,7 @@ pub fn split_words(text: &str) -> Result<Vec<String>, String> {
 /// `NAME=value`. Inside double quotes they are usually meant for the shell the command
 /// starts (`sh -c "cd x && make $TARGET"`), so they are left alone there.
 fn shell_syntax(text: &str) -> Option<String> {
-    let first_word = text.trim_start().split_whitespace().next().unwrap_or_default();
+    let first_word = text.split_whitespace().next().unwrap_or_default();
     if let Some((name, _)) = first_word.split_once('=') {
         let is_name = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
