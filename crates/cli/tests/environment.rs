@@ -436,3 +436,31 @@ fn cap_add_and_cap_drop_change_the_containers_capabilities() {
     assert_eq!(adjusted, (plain | NET_ADMIN) & !CHOWN, "{adjusted:x} from {plain:x}");
     p.assert_no_leftovers();
 }
+
+#[test]
+fn a_script_with_windows_line_endings_is_named_as_such() {
+    let p = TestProject::with_files(
+        "crlf-script",
+        "plain:\n  image: busybox\n  entrypoint: /code/entry.sh\n  volumes: ['./entry.sh:/code/entry.sh']\n\
+         waiting:\n  image: busybox\n  entrypoint: ./entry.sh\n  working_dir: /code\n  volumes: ['./entry.sh:/code/entry.sh']\n  depends_on: [helper]\n\
+         helper:\n  image: busybox\n  command: sleep 30\n",
+        "- type: parallel\n  steps:\n  - { name: plain, service: plain, command: echo hi }\n  - { name: waiting, service: waiting, command: echo hi }\n",
+    );
+    p.write("entry.sh", "#!/bin/sh\r\nexec \"$@\"\r\n");
+    std::fs::set_permissions(p.file("entry.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    // The code is the engine's (runc's exec fails: 1) or the gate's shell's (127).
+    for (step, program, code) in [("plain", "/code/entry.sh", 1), ("waiting", "./entry.sh", 127)] {
+        let finished = r.finished(step);
+        let message = finished["message"].as_str().unwrap_or_default();
+        assert_eq!(finished["exit_code"].as_i64(), Some(code), "{finished}");
+        assert!(
+            message.contains(&format!("`{program}` has Windows (CRLF) line endings"))
+                && message.contains("`/bin/sh\\r`")
+                && message.contains("dos2unix"),
+            "{step}: {message}"
+        );
+    }
+    p.assert_no_leftovers();
+}

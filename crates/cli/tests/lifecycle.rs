@@ -497,21 +497,9 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
 #[test]
 fn gc_removes_the_layers_of_a_build_whose_run_was_killed() {
     let _gc = gc_lock();
-    let p = TestProject::new("build-killed");
-    let marker = p.name.clone();
     // The layers carry no slipway label: the build was killed before its end.
-    p.write(
-        "Dockerfile",
-        &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo {marker} > /a\nRUN sleep 60\n"),
-    );
-    p.write("codeship-services.yml", "app:\n  build: .\n");
-    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
-    let events = p.events_path();
-    let mut child = p.command(&["steps"], &events).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-    wait_for_event(&events, "the build's last step", Duration::from_secs(60), |e| {
-        e["event"] == "image_output" && e["line"].as_str().is_some_and(|l| l.starts_with("Step 4/"))
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    let (p, mut child, _) = start_slow_build("build-killed");
+    let marker = p.name.clone();
     child.kill().expect("kill"); // SIGKILL: no clean-up at all
     child.wait().expect("reaped");
     // The engine stops the build once it notices the client is gone.
@@ -523,19 +511,31 @@ fn gc_removes_the_layers_of_a_build_whose_run_was_killed() {
     p.assert_no_leftovers();
 }
 
-#[test]
-fn gc_leaves_a_killed_builds_layer_that_another_build_uses_and_says_no_error() {
-    let _gc = gc_lock();
-    let p = TestProject::new("build-killed-reused");
+/// A project whose one step needs a build that commits two layers and then sleeps in a
+/// RUN; `slipway steps` started, and waited for until that RUN prints. Its layers carry
+/// `io.slipway.test=<project name>` (see [`images_marked`]).
+fn start_slow_build(name: &str) -> (TestProject, Child, std::path::PathBuf) {
+    let p = TestProject::new(name);
     let marker = p.name.clone();
-    p.write("Dockerfile", &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo building; sleep 60\n"));
+    p.write(
+        "Dockerfile",
+        &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo {marker} > /a\nRUN echo building; sleep 60\n"),
+    );
     p.write("codeship-services.yml", "app:\n  build: .\n");
     p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
     let events = p.events_path();
-    let mut child = p.command(&["steps"], &events).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
-    wait_for_event(&events, "the build's RUN", Duration::from_secs(60), |e| {
+    let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    wait_for_event(&events, "the build's last RUN", Duration::from_secs(60), |e| {
         e["event"] == "image_output" && e["line"] == "building"
     });
+    (p, child, events)
+}
+
+#[test]
+fn gc_leaves_a_killed_builds_layer_that_another_build_uses_and_says_no_error() {
+    let _gc = gc_lock();
+    let (p, mut child, _) = start_slow_build("build-killed-reused");
+    let marker = p.name.clone();
     child.kill().expect("kill");
     child.wait().expect("reaped");
     std::thread::sleep(Duration::from_secs(3));
@@ -564,19 +564,8 @@ fn gc_leaves_a_killed_builds_layer_that_another_build_uses_and_says_no_error() {
 #[test]
 fn a_second_ctrl_c_mid_build_leaves_gc_a_way_to_the_layers() {
     let _gc = gc_lock();
-    let p = TestProject::new("build-ctrl-c-twice");
+    let (p, child, _) = start_slow_build("build-ctrl-c-twice");
     let marker = p.name.clone();
-    p.write(
-        "Dockerfile",
-        &format!("FROM busybox\nLABEL io.slipway.test={marker}\nRUN echo {marker} > /a\nRUN echo building; sleep 60\n"),
-    );
-    p.write("codeship-services.yml", "app:\n  build: .\n");
-    p.write("codeship-steps.yml", "- { name: use, service: app, command: \"true\" }\n");
-    let events = p.events_path();
-    let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    wait_for_event(&events, "the build's last RUN", Duration::from_secs(60), |e| {
-        e["event"] == "image_output" && e["line"] == "building"
-    });
     // The first cancels and waits for the engine to stop the build; the second exits.
     interrupt(&child);
     std::thread::sleep(Duration::from_millis(300));

@@ -22,6 +22,7 @@ pub mod registry;
 pub mod reports;
 mod run;
 pub mod runtime;
+mod script_check;
 mod shared;
 mod shielded;
 mod start_order;

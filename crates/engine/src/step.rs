@@ -21,6 +21,7 @@ use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
 use crate::reports::{attribute_files_in, collect, existing_reports, Fresh, Ownership, ReportSource};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
+use crate::script_check::crlf_script;
 use crate::start_order::{start_in_turn, Stage, Turn};
 use futures::stream::BoxStream;
 
@@ -392,6 +393,24 @@ impl Run {
             },
             Ok(code) => StepEnd::Exited(code),
             Err(message) => start_failure(message),
+        };
+        // A script it could not run, when the reason is in the file itself (the shell's
+        // gate says 127, runc's exec failing in a container started plainly 1).
+        let end = match end {
+            StepEnd::Exited(code @ (1 | 126 | 127)) | StepEnd::ExitedWith { code: code @ (1 | 126 | 127), .. } => {
+                let argv = crate::warm::command_line(&on_fail_spec, &images[action.service.as_str()]);
+                let program = argv.first().map_or("", String::as_str);
+                let runtime = self.runtime.as_ref();
+                match crlf_script(runtime, &command_container, program, &service_working_dir).await {
+                    Some(why) => StepEnd::ExitedWith {
+                        code,
+                        message: format!("exited with code {code}: {why}"),
+                        details: Vec::new(),
+                    },
+                    None => end,
+                }
+            }
+            end => end,
         };
         let end = match end {
             StepEnd::Exited(code) if code != 0 => match self.failed_dependencies(&containers).await {

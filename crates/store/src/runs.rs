@@ -211,7 +211,9 @@ impl Store {
             let old = transaction
                 .prepare(&format!("SELECT r.id FROM runs r WHERE r.project = ?1 {NEWEST_FIRST} LIMIT -1 OFFSET ?2"))
                 .and_then(|mut statement| {
-                    statement.query_map(params![project, keep], |row| row.get(0))?.collect::<rusqlite::Result<Vec<String>>>()
+                    statement
+                        .query_map(params![project, keep], |row| row.get(0))?
+                        .collect::<rusqlite::Result<Vec<String>>>()
                 })
                 .map_err(&map_error)?;
             for id in &old {
