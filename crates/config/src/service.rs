@@ -235,6 +235,9 @@ pub(crate) fn parse_service(
 
     let environment =
         f.take("environment").map(|n| key_values(n, &format!("`environment` of {what}"), diags)).unwrap_or_default();
+    if !compose {
+        warn_uninterpolated(&environment, &what, diags);
+    }
     let env_file =
         f.take("env_file").map(|n| env_files(n, &format!("`env_file` of {what}"), diags)).unwrap_or_default();
     let encrypted_env_file = f
@@ -776,6 +779,23 @@ fn parse_healthcheck(node: &Node, service: &str, diags: &mut Diagnostics) -> Opt
 
 /// All services of a file, in file order.
 pub type Services = IndexMap<String, Service>;
+
+/// A Jet services file fills in no variables (a compose file does, before this): a value
+/// written as `${API_HOST:-localhost}` or `$USER` reaches the step as written.
+fn warn_uninterpolated(environment: &[(Spanned<String>, Option<String>)], what: &str, diags: &mut Diagnostics) {
+    for (key, value) in environment {
+        let Some(value) = value.as_deref() else { continue };
+        let whole_variable = value.strip_prefix('$').is_some_and(|name| {
+            name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if value.contains("${") || whole_variable {
+            diags
+                .warning(&key.span, format!("`{}` of {what} is `{value}`, which the step gets as written", key.value))
+                .hint("a Jet services file fills in no variables: write the value, give it with `-e KEY=VALUE` or an `env_file`, write just `KEY` to take it from slipway's environment, or use a docker-compose.yml, where slipway fills it in as compose does");
+        }
+    }
+}
 
 /// `SYS_ADMIN`, `CAP_SYS_ADMIN`, `ALL`: what the engine takes (it checks the name itself).
 fn is_capability(name: &str) -> bool {

@@ -1193,3 +1193,19 @@ fn a_step_naming_its_own_service_inside_a_group_that_gives_one() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn a_variable_in_a_jet_services_files_environment_is_said_to_stay_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  environment:\n    API_URL: \"${API_HOST:-localhost}:8080\"\n    BUILD_USER: $USER\n    PRICE: 5$\n    PASSWORD: pa$word\n",
+    );
+    write(dir.path(), "codeship-steps.yml", "- { service: app, command: 'true' }\n");
+    let (_, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let w: Vec<String> = warnings.iter().map(|d| d.short()).collect();
+    assert_eq!(w.len(), 2, "{w:#?}");
+    assert!(w[0].starts_with("codeship-services.yml:4:5") && w[0].contains("`API_URL`"), "{w:#?}");
+    assert!(w[1].starts_with("codeship-services.yml:5:5") && w[1].contains("`$USER`"), "{w:#?}");
+}
