@@ -428,3 +428,19 @@ fn more_parallel_steps_than_the_engine_has_address_pools_wait_for_a_network() {
     assert!(r.stdout.contains("40 passed"), "{}", r.dump());
     p.assert_no_leftovers();
 }
+
+#[test]
+fn escape_sequences_in_a_steps_output_are_printed_as_text() {
+    let p = TestProject::with_files(
+        "escapes",
+        "app:\n  image: busybox\n",
+        "- { name: talk, service: app, command: \"printf 'before\\\\033[2J\\\\033]0;title\\\\007after\\\\n'\" }\n",
+    );
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert_eq!(r.output("talk"), ["before\u{1b}[2J\u{1b}]0;title\u{7}after"], "the events keep the bytes");
+    let printed = format!("{}{}", r.stdout, r.stderr);
+    assert!(printed.contains("before^[[2J^[]0;title^Gafter"), "{printed}");
+    assert!(!printed.contains('\u{1b}') && !printed.contains('\u{7}'), "{printed:?}");
+    p.assert_no_leftovers();
+}

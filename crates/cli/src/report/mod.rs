@@ -4,6 +4,7 @@ mod history;
 mod json;
 mod junit;
 mod terminal;
+mod terminal_text;
 mod tests;
 
 pub use history::HistoryReporter;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use console::Style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::terminal_text::printable;
 use slipway_engine::reports::{TestCaseResult, TestStatus};
 use slipway_engine::runtime::Stream;
 use slipway_engine::{Event, ImageAction, StepInfo, StepStatus};
@@ -455,6 +457,7 @@ impl Reporter for TerminalReporter {
                 let build = self.image_actions.get(image) == Some(&ImageAction::Build);
                 let noise = line.starts_with(" ---> ") || line.starts_with("Removing intermediate container");
                 if build && (self.options.debug || !noise) {
+                    let line = printable(line, self.options.color);
                     let text = self.plain().dim().apply_to(format!("[build] {line}")).to_string();
                     match step {
                         Some(step) if !self.options.raw => self.step_line(*step, text),
@@ -521,7 +524,8 @@ impl Reporter for TerminalReporter {
                 }
             }
             Event::StepOutput { step, stream, line } => {
-                let line = shown_part(line);
+                let line = printable(shown_part(line), self.options.color);
+                let line = line.as_ref();
                 let text = if *stream == Stream::Stderr && self.options.color {
                     self.style(167).apply_to(line).to_string()
                 } else {
