@@ -132,6 +132,33 @@ db:
 }
 
 #[test]
+fn a_healthcheck_whose_program_the_image_lacks_fails_at_once_and_says_so() {
+    for (form, said) in [
+        ("[\"CMD\", \"curl\", \"-f\", \"http://localhost\"]", "\"curl\""),
+        ("[\"CMD-SHELL\", \"curl -f http://localhost\"]", "curl: not found"),
+    ] {
+        let p = TestProject::with_files(
+            "healthcheck-missing",
+            &format!("app:\n  image: busybox\n  depends_on: [web]\nweb:\n  image: busybox\n  command: sleep 300\n  healthcheck:\n    test: {form}\n    interval: 10s\n    retries: 30\n"),
+            "- { name: needs-web, service: app, command: echo never }\n",
+        );
+        let started = std::time::Instant::now();
+        let r = p.slipway(&["steps"]);
+        r.assert_code(1);
+        let message = r.finished("needs-web")["message"].as_str().unwrap_or_default().to_string();
+        assert!(
+            message.contains("the healthcheck of dependency `web` cannot run in its container"),
+            "{form}: {}",
+            r.dump()
+        );
+        assert!(message.contains(said), "{form}: {message}");
+        // Not after its 30 retries of 10 s: the first check shows it can never pass.
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{form}: took {:?}", started.elapsed());
+        p.assert_no_leftovers();
+    }
+}
+
+#[test]
 fn an_unhealthy_dependency_or_a_timeout_fails_the_step() {
     let p = TestProject::with_files(
         "unhealthy",
@@ -155,7 +182,7 @@ slow:
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
     let message = r.finished("needs-sick")["message"].as_str().unwrap().to_string();
-    assert!(message.contains("`sick` is unhealthy"), "{}", r.dump());
+    assert!(message.contains("`sick` is unhealthy: its healthcheck failed once in a row"), "{}", r.dump());
     // Where it went wrong: what the engine's last check printed, and what to change.
     assert!(message.contains("its last check said: sick is not ready"), "{message}");
     assert!(message.contains("start_period"), "{message}");

@@ -404,6 +404,20 @@ fn a_step_that_runs_past_its_timeout_is_stopped_and_fails() {
     assert!(message.starts_with("exited with code 3; its on_fail was stopped after 8"), "{message}");
     p.assert_no_leftovers();
 
+    // Still waiting for a dependency: no command ran, and the message says so.
+    p.write(
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  depends_on: [never]\nnever:\n  image: busybox\n  command: sleep 300\n  healthcheck:\n    test: [\"CMD\", \"false\"]\n    interval: 1h\n",
+    );
+    p.write("codeship-steps.yml", "- { name: waits, service: app, timeout: 3s, command: echo never }\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    let message = r.finished("waits")["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.starts_with("timed out: stopped after 3.0 s"), "{message}");
+    assert!(message.contains("before its command started"), "{message}");
+    p.assert_no_leftovers();
+    p.write("codeship-services.yml", "app:\n  image: busybox\n");
+
     p.write(
         "codeship-steps.yml",
         "- { service: app, timeout: soon, command: 'true' }\n- { service: app, timeout: 0s, command: 'true' }\n",

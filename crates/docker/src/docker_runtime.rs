@@ -568,15 +568,33 @@ impl Runtime for DockerRuntime {
             .await
             .map_err(runtime_error)?;
         let run = async {
+            let mut said = String::new();
             if let StartExecResults::Attached { mut output, .. } = self
                 .docker
                 .start_exec(&exec.id, Some(StartExecOptions { detach: false, ..Default::default() }))
                 .await
                 .map_err(runtime_error)?
             {
-                while output.next().await.is_some() {}
+                while let Some(chunk) = output.next().await {
+                    if let Ok(chunk) = chunk {
+                        if said.len() < 2000 {
+                            said.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                        }
+                    }
+                }
             }
             let inspect = self.docker.inspect_exec(&exec.id).await.map_err(runtime_error)?;
+            // 126/127: the check's program is not in the image (runc's "executable file
+            // not found", the shell's "curl: not found"); it will never pass.
+            let missing = ["not found", "no such file or directory", "permission denied"];
+            if matches!(inspect.exit_code, Some(126 | 127))
+                && missing.iter().any(|m| said.to_ascii_lowercase().contains(m))
+            {
+                return Err(RuntimeError {
+                    kind: slipway_engine::runtime::ErrorKind::CannotRun,
+                    message: said.trim().to_string(),
+                });
+            }
             Ok(inspect.exit_code == Some(0))
         };
         match tokio::time::timeout(timeout, run).await {

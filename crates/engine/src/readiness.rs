@@ -20,6 +20,7 @@ pub(crate) async fn wait_healthy(
     service: &str,
     test: &[String],
     probe_timeout: Duration,
+    retries: u64,
     poll: Duration,
     timeout: Duration,
 ) -> Result<(), NotReady> {
@@ -38,13 +39,21 @@ pub(crate) async fn wait_healthy(
             Health::Unhealthy => {
                 let said = state.health_output.map(|o| format!("; its last check said: {o}")).unwrap_or_default();
                 return Err(NotReady::Failed(format!(
-                    "dependency `{service}` is unhealthy: its healthcheck failed `retries` times in a row{said}. If it only needs longer to start, give the healthcheck a `start_period` or more `retries`"
+                    "dependency `{service}` is unhealthy: its healthcheck failed {} in a row{said}. If it only needs longer to start, give the healthcheck a `start_period` or more `retries`",
+                    if retries == 1 { "once".to_string() } else { format!("{retries} times") }
                 )));
             }
             Health::None | Health::Starting => {}
         }
-        if runtime.probe(id, test, probe_timeout).await.unwrap_or(false) {
-            return Ok(());
+        match runtime.probe(id, test, probe_timeout).await {
+            Ok(true) => return Ok(()),
+            Err(e) if e.kind == crate::runtime::ErrorKind::CannotRun => {
+                return Err(NotReady::Failed(format!(
+                    "the healthcheck of dependency `{service}` cannot run in its container, so it can never pass: {}. Give it a command the image has (e.g. `pg_isready` for postgres, `redis-cli ping` for redis)",
+                    e.message
+                )));
+            }
+            _ => {}
         }
         if Instant::now() >= deadline {
             return Err(NotReady::Failed(format!(

@@ -23,6 +23,8 @@ pub enum ErrorKind {
     Unavailable,
     /// The object is in use or has other names (HTTP 409), e.g. an image a container runs.
     Conflict,
+    /// What was to run in a container is not there (a healthcheck's `curl`).
+    CannotRun,
     Other,
 }
 

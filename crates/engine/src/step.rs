@@ -63,6 +63,9 @@ pub(crate) struct Resources {
     ended: Mutex<Option<(Option<i64>, String)>>,
     network: Mutex<Option<String>>,
     volumes: Mutex<Vec<String>>,
+    /// Whether its images and dependencies were ready and its command started: a
+    /// `timeout` before that stopped no command.
+    pub(crate) command_started: std::sync::atomic::AtomicBool,
 }
 
 /// How long a probe may run when the healthcheck sets no timeout (Docker's default).
@@ -325,6 +328,7 @@ impl Run {
         if let Some(turn) = turn {
             turn.wait(Stage::Start).await;
         }
+        res.command_started.store(true, std::sync::atomic::Ordering::Relaxed);
         self.phase(id, "running");
         if action.queue.is_some() {
             let started = start_in_turn(turn, self.runtime.start_container(&main_id)).await;
@@ -541,12 +545,15 @@ impl Run {
             self.phase(id, format!("waiting for {service} to be healthy"));
             let started = Instant::now();
             let probe_timeout = spec.healthcheck.as_ref().and_then(|h| h.timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT);
+            // The engine's default, as it counts them.
+            let retries = spec.healthcheck.as_ref().and_then(|h| h.retries).unwrap_or(3);
             let result = wait_healthy(
                 self.runtime.as_ref(),
                 container,
                 service,
                 &test,
                 probe_timeout,
+                retries,
                 self.options.health_poll,
                 self.options.health_timeout,
             )
@@ -850,6 +857,12 @@ fn timed_out(action: &RunAction, res: &Resources, limit: Duration) -> StepEnd {
             message: format!("{message}; its on_fail was {after}"),
             details: Vec::new(),
         };
+    }
+    if !res.command_started.load(std::sync::atomic::Ordering::Relaxed) {
+        let message = format!(
+            "timed out: {after}, before its command started (the `timeout` counts the time its images and dependencies take to get ready)"
+        );
+        return StepEnd::ExitedWith { code: 124, message, details: Vec::new() };
     }
     let files = if action.files.is_empty() {
         String::new()

@@ -81,6 +81,7 @@ impl Run {
             turn.release(Stage::Start);
         }
         self.events.send(Event::StepWarm { step: id });
+        res.command_started.store(true, std::sync::atomic::Ordering::Relaxed);
         let working_dir = working_dir(&spec, &image);
         if action.queue.is_some() {
             self.phase(id, "queue worker in a warm environment");
