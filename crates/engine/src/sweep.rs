@@ -36,12 +36,22 @@ pub(crate) async fn sweep_run(run: &Run) {
         run.events.send(Event::Cleanup { removed: 0, kept, errors: Vec::new() });
         return;
     }
-    // A layer's marker goes only just before the layer: a second Ctrl-C while the run
-    // waits below for an interrupted build to stop must leave `gc` a way to find it.
+    // A layer's marker goes only once the run's interrupted builds have stopped: a second
+    // Ctrl-C while the run waits for them must leave `gc` a way to the layers.
     let (layer_markers, containers): (Vec<_>, Vec<_>) =
         found.containers.into_iter().partition(|(_, _, labels)| labels.contains_key(IMAGE_LAYER));
     let found = Leftovers { containers, ..found };
     let (mut removed, mut errors) = remove_all(run.runtime.as_ref(), &found).await;
+    let builds = run.images.unfinished();
+    let interrupted: Vec<&UnfinishedBuild> = builds.iter().filter(|b| !b.ended).collect();
+    if !interrupted.is_empty() {
+        let_go_of(run.runtime.as_ref(), &interrupted).await;
+    }
+    // The markers hold their layers, a built image's last among them.
+    let markers = Leftovers { containers: layer_markers, ..Leftovers::default() };
+    let (markers_removed, marker_errors) = remove_all(run.runtime.as_ref(), &markers).await;
+    removed += markers_removed;
+    errors.extend(marker_errors);
     // After the containers: an image still used by a container cannot go. While
     // `slipway warm` keeps environments of the project, its containers run the images
     // this run built too (one build, one image): they stay until the pool stops.
@@ -63,11 +73,6 @@ pub(crate) async fn sweep_run(run: &Run) {
     // failed at its FROM names the base image, which stays) and nothing builds on it.
     // Removing it removes its untagged parents too. Unless images are kept, so do the
     // other stages of multi-stage builds: what they committed is left with no name.
-    let builds = run.images.unfinished();
-    let interrupted: Vec<&UnfinishedBuild> = builds.iter().filter(|b| !b.ended).collect();
-    if !interrupted.is_empty() {
-        let_go_of(run.runtime.as_ref(), &interrupted).await;
-    }
     let mut layers: Vec<String> = builds.iter().filter_map(|b| b.last_layer.clone()).collect();
     if !run.options.keep_images && !warm_pool {
         layers.extend(run.images.committed());
@@ -77,10 +82,6 @@ pub(crate) async fn sweep_run(run: &Run) {
     // An interrupted build may commit one more layer after the cancel, which the run
     // never hears of: an untagged child of its last layer (or of its base image).
     let since = interrupted.iter().map(|b| b.started).min();
-    let markers = Leftovers { containers: layer_markers, ..Leftovers::default() };
-    let (markers_removed, marker_errors) = remove_all(run.runtime.as_ref(), &markers).await;
-    removed += markers_removed;
-    errors.extend(marker_errors);
     let (layers_removed, layer_errors) =
         remove_build_layers(run.runtime.as_ref(), &layers, since, &run.plan.project, OWN_BUILD_PATIENCE).await;
     removed += layers_removed;

@@ -555,10 +555,15 @@ impl Reporter for TerminalReporter {
                     return;
                 }
                 if self.options.raw {
+                    // A command's exit code is its own business (the shell shows it), unless
+                    // slipway found why: a script it could not run, a dependency that crashed.
+                    let just_the_exit = |m: &str| {
+                        m.starts_with("exited with code") && !m.contains(": `") && !m.contains("; its dependenc")
+                    };
                     if *status == StepStatus::Failed
-                        && !message.as_deref().is_some_and(|m| {
-                            m.starts_with("exited with code") || self.image_errors.iter().any(|e| e == m)
-                        })
+                        && !message
+                            .as_deref()
+                            .is_some_and(|m| just_the_exit(m) || self.image_errors.iter().any(|e| e == m))
                     {
                         errln!("{} {}", self.style(1).bold().apply_to("error:"), message.clone().unwrap_or_default());
                         for detail in details {
