@@ -11,6 +11,15 @@ pub(crate) enum NotReady {
     Engine(String),
 }
 
+/// A dependency's healthcheck as slipway runs it: its test, how long one probe may take,
+/// and how many failures in a row the engine counts before it calls it unhealthy.
+#[derive(Clone, Copy)]
+pub(crate) struct HealthProbe<'a> {
+    pub test: &'a [String],
+    pub timeout: Duration,
+    pub retries: u64,
+}
+
 /// Wait until the container is healthy. Besides reading the engine's health status,
 /// slipway runs the test itself every `poll`: the engine's first probe only comes after
 /// `interval`, and one passing probe is exactly what makes the engine call it healthy.
@@ -18,12 +27,11 @@ pub(crate) async fn wait_healthy(
     runtime: &dyn Runtime,
     id: &str,
     service: &str,
-    test: &[String],
-    probe_timeout: Duration,
-    retries: u64,
+    check: &HealthProbe<'_>,
     poll: Duration,
     timeout: Duration,
 ) -> Result<(), NotReady> {
+    let HealthProbe { test, timeout: probe_timeout, retries } = *check;
     let deadline = Instant::now() + timeout;
     loop {
         let round = Instant::now();

@@ -17,7 +17,7 @@ use crate::gate::{gate_unsupported, gated};
 use crate::labels::{object_name, with, SERVICE, STEP};
 use crate::lines::LineSplitter;
 use crate::queue::{WorkerEnd, WorkerSetup, KEEPALIVE};
-use crate::readiness::{humantime, wait_completed, wait_healthy, NotReady};
+use crate::readiness::{humantime, wait_completed, wait_healthy, HealthProbe, NotReady};
 use crate::reports::{attribute_files_in, collect, existing_reports, Fresh, Ownership, ReportSource};
 use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
@@ -547,13 +547,12 @@ impl Run {
             let probe_timeout = spec.healthcheck.as_ref().and_then(|h| h.timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT);
             // The engine's default, as it counts them.
             let retries = spec.healthcheck.as_ref().and_then(|h| h.retries).unwrap_or(3);
+            let check = HealthProbe { test: &test, timeout: probe_timeout, retries };
             let result = wait_healthy(
                 self.runtime.as_ref(),
                 container,
                 service,
-                &test,
-                probe_timeout,
-                retries,
+                &check,
                 self.options.health_poll,
                 self.options.health_timeout,
             )
