@@ -491,3 +491,26 @@ fn a_script_with_windows_line_endings_is_named_as_such() {
     }
     p.assert_no_leftovers();
 }
+
+#[test]
+fn a_script_without_its_execute_bit_says_to_chmod_it() {
+    let p = TestProject::with_files(
+        "noexec-script",
+        "plain:\n  image: busybox\n  entrypoint: /code/entry.sh\n  volumes: ['./entry.sh:/code/entry.sh']\n\
+         waiting:\n  image: busybox\n  entrypoint: /code/entry.sh\n  volumes: ['./entry.sh:/code/entry.sh']\n  depends_on: [helper]\n\
+         helper:\n  image: busybox\n  command: sleep 30\n",
+        "- type: parallel\n  steps:\n  - { name: plain, service: plain, command: echo hi }\n  - { name: waiting, service: waiting, command: echo hi }\n",
+    );
+    p.write("entry.sh", "#!/bin/sh\nexec \"$@\"\n");
+    std::fs::set_permissions(p.file("entry.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let r = p.slipway(&["steps"]);
+    r.assert_code(1);
+    for step in ["plain", "waiting"] {
+        let finished = r.finished(step);
+        assert_eq!(finished["exit_code"].as_i64(), Some(126), "{finished}");
+        let said = format!("{} {}", finished["message"].as_str().unwrap_or_default(), r.output(step).join(" "));
+        assert!(said.contains("`/code/entry.sh` is not executable"), "{step}: {said}");
+        assert!(said.contains("chmod +x"), "{step}: {said}");
+    }
+    p.assert_no_leftovers();
+}

@@ -11,7 +11,7 @@ use crate::runtime::{ContainerSpec, ImageInfo};
 
 /// A command the image lacks is said in slipway's words, as for a plain start, rather
 /// than the shell's `slipway-gate: exec: line 0: npm: not found`.
-const GATE_SCRIPT: &str = r#"read -r _ || exit 125; command -v "$1" >/dev/null || { case $1 in */*) w='does not exist in the container';; *) w='is not in the image'\''s $PATH';; esac; echo "slipway: \`$1\` $w" >&2; exit 127; }; exec "$@""#;
+const GATE_SCRIPT: &str = r#"read -r _ || exit 125; case $1 in */*) [ -f "$1" ] && [ ! -x "$1" ] && { echo "slipway: \`$1\` is not executable: \`chmod +x\` it and commit that (git keeps the bit), or \`RUN chmod +x\` it in the Dockerfile" >&2; exit 126; };; esac; command -v "$1" >/dev/null || { case $1 in */*) w='does not exist in the container';; *) w='is not in the image'\''s $PATH';; esac; echo "slipway: \`$1\` $w" >&2; exit 127; }; exec "$@""#;
 const GATE_NAME: &str = "slipway-gate";
 
 /// The gated form of `spec`, or `None` when there is no command to hold.

@@ -902,7 +902,9 @@ pub(crate) fn exit_message(code: i64) -> String {
             "exited with code {code}: killed (SIGKILL) — by `docker kill`, the engine, or the kernel when the container ran out of memory"
         ),
         143 => format!("exited with code {code}: stopped (SIGTERM)"),
-        126 => format!("exited with code {code}: the command is not executable"),
+        126 => format!(
+            "exited with code {code}: the command is not executable. If it is a script, `chmod +x` it and commit that, or `RUN chmod +x` it in the Dockerfile"
+        ),
         127 => format!(
             "exited with code {code}: command not found. Check it exists in the image (commands run without a shell; use `sh -c '…'` for shell syntax)"
         ),
@@ -912,6 +914,9 @@ pub(crate) fn exit_message(code: i64) -> String {
 
 const COMMAND_NOT_STARTED: &str = "the command could not be started: ";
 const NOT_EXECUTABLE: &str = "is not executable";
+/// A file that is there but lacks its execute bit (a script committed without it).
+const NOT_EXECUTABLE_HINT: &str =
+    "Make it executable: `chmod +x` it and commit that (git keeps the bit), or `RUN chmod +x` it in the Dockerfile";
 
 /// How a step whose container did not start ends. A command that cannot be started
 /// exits 127 (not found) or 126 (not executable), as under a shell or `docker run`.
@@ -930,7 +935,8 @@ fn start_failure(message: String) -> StepEnd {
 fn start_error(message: &str) -> String {
     const HINT: &str = "Check the command exists in the image (the steps' commands run without a shell; use `sh -c '…'` for shell syntax)";
     if let Some((program, why)) = missing_program(message) {
-        format!("{COMMAND_NOT_STARTED}`{program}` {why}. {HINT}")
+        let hint = if why == NOT_EXECUTABLE { NOT_EXECUTABLE_HINT } else { HINT };
+        format!("{COMMAND_NOT_STARTED}`{program}` {why}. {hint}")
     } else if message.contains("executable file not found") || message.contains("no such file or directory") {
         format!("{COMMAND_NOT_STARTED}{message}. {HINT}")
     } else {
@@ -978,6 +984,13 @@ mod tests {
         let message = start_error(&runc("exec: \"./gradlew\": stat ./gradlew: no such file or directory"));
         assert!(
             message.starts_with("the command could not be started: `./gradlew` does not exist in the container."),
+            "{message}"
+        );
+        let message = start_error(&runc("exec: \"/code/entry.sh\": permission denied"));
+        assert!(
+            message.starts_with(
+                "the command could not be started: `/code/entry.sh` is not executable. Make it executable: `chmod +x`"
+            ),
             "{message}"
         );
         let message = start_error("cgroup refuses to start");
