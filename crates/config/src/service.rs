@@ -304,10 +304,14 @@ pub(crate) fn parse_service(
     let mut capabilities = |key: &str| {
         let list = f.take(key).map(|n| string_or_list(n, &format!("`{key}` of {what}"), diags)).unwrap_or_default();
         for name in &list {
-            if !is_capability(&name.value) {
+            if let Err(near) = capability(&name.value) {
+                let hint = match near {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => "write a name as `man 7 capabilities` gives it, with or without `CAP_`: `SYS_ADMIN`, `NET_ADMIN`, or `ALL`".to_string(),
+                };
                 diags
                     .error(&name.span, format!("`{key}` of {what}: `{}` is not a capability name", name.value))
-                    .hint("write a name as `man 7 capabilities` gives it, with or without `CAP_`: `SYS_ADMIN`, `NET_ADMIN`, or `ALL`");
+                    .hint(hint);
             }
         }
         list
@@ -797,9 +801,62 @@ fn warn_uninterpolated(environment: &[(Spanned<String>, Option<String>)], what: 
     }
 }
 
-/// `SYS_ADMIN`, `CAP_SYS_ADMIN`, `ALL`: what the engine takes (it checks the name itself).
-fn is_capability(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+/// Linux's capabilities (capabilities(7)), as the engine names them without `CAP_`.
+const CAPABILITIES: &[&str] = &[
+    "ALL",
+    "AUDIT_CONTROL",
+    "AUDIT_READ",
+    "AUDIT_WRITE",
+    "BLOCK_SUSPEND",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "KILL",
+    "LEASE",
+    "LINUX_IMMUTABLE",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_RAW",
+    "PERFMON",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYSLOG",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_CHROOT",
+    "SYS_MODULE",
+    "SYS_NICE",
+    "SYS_PACCT",
+    "SYS_PTRACE",
+    "SYS_RAWIO",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "WAKE_ALARM",
+];
+
+/// `SYS_ADMIN`, `cap_sys_admin`, `ALL`: a capability as the engine takes it, or the
+/// closest one to suggest.
+fn capability(name: &str) -> Result<(), Option<&'static str>> {
+    let upper = name.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    if name == name.trim() && CAPABILITIES.contains(&bare) {
+        Ok(())
+    } else {
+        Err(crate::reader::closest(bare, CAPABILITIES))
+    }
 }
 
 /// One `env_file` entry: a path, or compose's `{path, required}` form.

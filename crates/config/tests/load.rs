@@ -443,7 +443,18 @@ fn capabilities_must_be_capability_names() {
         found[0].starts_with("codeship-services.yml:3:24") && found[0].contains("`NET ADMIN` is not a capability name"),
         "{found:?}"
     );
-    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  cap_add: [SYS_ADMIN]\n  cap_drop: ALL\n");
+    write(dir.path(), "codeship-services.yml", "app:\n  image: busybox\n  cap_add: [SYS_ADMN, 'CAP_', 5]\n");
+    let found = errors(&load(&options(dir.path())).unwrap_err());
+    assert_eq!(found.len(), 3, "names the engine refuses: {found:?}");
+    assert!(load(&options(dir.path()))
+        .unwrap_err()
+        .iter()
+        .any(|d| d.help.as_deref() == Some("did you mean `SYS_ADMIN`?")));
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        "app:\n  image: busybox\n  cap_add: [SYS_ADMIN, cap_net_admin]\n  cap_drop: ALL\n",
+    );
     let (project, _) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
     assert_eq!(project.services["app"].cap_drop[0].value, "ALL");
 }

@@ -133,13 +133,15 @@ pub async fn run(
     });
 
     run.node(&plan.root, cancel.clone()).await;
+    // A cancel (a signal, `--timeout`) that comes while the run removes what it made after
+    // its last step cancels nothing: the steps' outcome stands.
+    let cancelled = cancel.is_cancelled();
 
     sweep_run(&run).await;
     let recorded = run.statuses.lock().expect("statuses").clone();
     let statuses: Vec<StepStatus> =
         recorded.iter().map(|s| s.map_or(StepStatus::NotRun, |(status, _)| status)).collect();
     let exit_codes = recorded.iter().map(|s| s.and_then(|(_, code)| code)).collect();
-    let cancelled = cancel.is_cancelled();
     let success = !cancelled && statuses.iter().all(|s| matches!(s, StepStatus::Passed | StepStatus::Skipped));
     run.events.send(Event::RunFinished { success, cancelled, duration: started.elapsed() });
     RunOutcome { success, cancelled, statuses, exit_codes }

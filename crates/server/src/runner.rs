@@ -168,6 +168,8 @@ async fn execute(
     command
         .current_dir(&workspace)
         .env("NO_COLOR", "1")
+        // The project's `timeout` is the build's, not the server's own environment's.
+        .env_remove("SLIPWAY_TIMEOUT")
         .stdin(Stdio::null())
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err))

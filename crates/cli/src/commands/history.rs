@@ -183,8 +183,10 @@ pub fn show(args: &ShowArgs) -> ExitCode {
         outln!("{line}");
         if args.logs {
             if let Ok(lines) = store.read_log(&run.id, &step.label, step.attempt) {
+                // As `steps` printed them: a clear-screen in a log must not clear this one.
+                let colour = super::use_color();
                 for l in lines {
-                    outln!("    │ {l}");
+                    outln!("    │ {}", crate::report::printable(&l, colour));
                 }
             }
         }

@@ -17,6 +17,34 @@ use super::Reporter;
 /// Lines kept per step attempt for its log (the newest are kept beyond it).
 const MAX_LOG_LINES: usize = 200_000;
 
+/// A step attempt's log as kept for the history: its newest lines, and how many older
+/// ones made way for them (a ring, so a step printing millions of lines costs the same
+/// per line as one printing ten).
+#[derive(Default)]
+struct StepLog {
+    lines: std::collections::VecDeque<String>,
+    dropped: usize,
+}
+
+impl StepLog {
+    fn push(&mut self, line: String) {
+        if self.lines.len() >= MAX_LOG_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    fn into_lines(self) -> Vec<String> {
+        let mut lines = Vec::with_capacity(self.lines.len() + 1);
+        if self.dropped > 0 {
+            lines.push(format!("slipway: the first {} lines of this log are not kept", self.dropped));
+        }
+        lines.extend(self.lines);
+        lines
+    }
+}
+
 pub struct HistoryReporter {
     store: Arc<Store>,
     branch: Option<String>,
@@ -24,7 +52,7 @@ pub struct HistoryReporter {
     run_id: String,
     steps: Vec<StepInfo>,
     started: HashMap<(StepId, u32), SystemTime>,
-    logs: HashMap<(StepId, u32), Vec<String>>,
+    logs: HashMap<(StepId, u32), StepLog>,
     /// The same lines on disk as they come, for a run that dies before its steps end.
     live_logs: HashMap<(StepId, u32), LiveLog>,
     /// The attempt each step is in, for output events (which do not carry it).
@@ -74,18 +102,14 @@ impl HistoryReporter {
         }
     }
 
-    /// Add a line to the log of the step's current attempt.
+    /// Add a line to the log of the step's current attempt (the newest [`MAX_LOG_LINES`]).
     fn log(&mut self, step: StepId, line: String) {
         let attempt = self.attempts.get(&step).copied().unwrap_or(1);
         if let Some(live) = self.live_logs.get_mut(&(step, attempt)) {
             let result = live.append(&line);
             self.note(result);
         }
-        let log = self.logs.entry((step, attempt)).or_default();
-        if log.len() >= MAX_LOG_LINES {
-            log.remove(0);
-        }
-        log.push(line);
+        self.logs.entry((step, attempt)).or_default().push(line);
     }
 
     fn note<T>(&mut self, result: Result<T, slipway_store::StoreError>) {
@@ -198,7 +222,7 @@ impl Reporter for HistoryReporter {
                 let started = self.live_logs.remove(&(*step, attempt)).is_some();
                 let lines = self.logs.remove(&(*step, attempt));
                 if started || lines.is_some() {
-                    let lines = lines.unwrap_or_default();
+                    let lines = lines.map(StepLog::into_lines).unwrap_or_default();
                     let result = self.store.write_log(&self.run_id, &record.label, attempt, &lines);
                     self.note(result);
                 }
@@ -224,5 +248,23 @@ impl Reporter for HistoryReporter {
         } else {
             Err(self.errors.join("\n"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StepLog, MAX_LOG_LINES};
+
+    #[test]
+    fn a_long_log_keeps_its_newest_lines_and_says_how_many_went() {
+        let mut log = StepLog::default();
+        for i in 0..MAX_LOG_LINES + 3 {
+            log.push(i.to_string());
+        }
+        let lines = log.into_lines();
+        assert_eq!(lines.len(), MAX_LOG_LINES + 1);
+        assert_eq!(lines[0], "slipway: the first 3 lines of this log are not kept");
+        assert_eq!(lines[1], "3");
+        assert_eq!(lines.last().map(String::as_str), Some((MAX_LOG_LINES + 2).to_string().as_str()));
     }
 }

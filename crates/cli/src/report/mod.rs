@@ -11,6 +11,7 @@ pub use history::HistoryReporter;
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
 pub use terminal::{human_duration, TerminalOptions, TerminalReporter};
+pub use terminal_text::printable;
 
 use slipway_engine::Event;
 use tokio::sync::mpsc::UnboundedReceiver;
