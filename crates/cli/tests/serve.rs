@@ -242,6 +242,24 @@ fn a_build_past_its_projects_timeout_is_stopped_and_fails_saying_so() {
 }
 
 #[test]
+fn a_fetch_that_never_ends_is_bounded_by_the_projects_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = unique("fetch-hangs");
+    // A git server that takes connections and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("git://{}/repo", silent.local_addr().unwrap());
+    let config = format!("[[project]]\nname = \"{name}\"\ngit = \"{url}\"\ntimeout = \"3s\"\n");
+    let server = TestServer::start(tmp.path(), &config);
+    let id = server.trigger(&name, "main");
+    let done = server.wait_finished(id);
+    assert_eq!(done["build"]["status"], "failed", "{done}");
+    assert_eq!(done["build"]["note"], "fetching the commit took longer than its timeout (3s)", "{done}");
+    let git_left = std::process::Command::new("pgrep").args(["-f", &url]).output().unwrap();
+    assert!(git_left.stdout.is_empty(), "git still runs: {}", String::from_utf8_lossy(&git_left.stdout));
+    drop(silent);
+}
+
+#[test]
 fn a_killed_server_requeues_the_interrupted_build_once_and_it_finishes() {
     let tmp = tempfile::tempdir().unwrap();
     let name = unique("recover");

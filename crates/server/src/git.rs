@@ -53,6 +53,8 @@ async fn git(dir: &Path, args: &[&str], log: &mut tokio::fs::File) -> Result<(),
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
+        // A build stopped or timed out mid-fetch drops this: git must not live on.
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run git: {e}"))?;
@@ -74,6 +76,7 @@ async fn output(dir: &Path, args: &[&str]) -> Result<String, String> {
         .arg(dir)
         .args(args)
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("cannot run git: {e}"))?;

@@ -98,17 +98,32 @@ async fn execute(
     let workspace = workspaces::path(&server.paths, build.id).join(&project.name);
     let _ =
         output.write_all(format!("fetching {} {}\n", project.public_git_url(), build.request.branch).as_bytes()).await;
-    let head = match git::checkout(
-        &project.git,
-        &build.request.branch,
-        build.request.commit.as_deref(),
-        &workspace,
-        &mut output,
-    )
-    .await
-    {
-        Ok(head) => head,
-        Err(e) => return (Status::Error, None, Some(crate::config::redact_url(&e))),
+    // The project's timeout bounds the fetch too, and a stop or cancel ends it: a git
+    // server that never answers must not hold the build slot.
+    let limit = project.build_timeout();
+    let fetch_limit = async {
+        match limit.and_then(|t| slipway_config::duration::parse_duration(t).ok()) {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let stopped = async {
+        while stop_reason(server, build.id).is_none() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let checkout =
+        git::checkout(&project.git, &build.request.branch, build.request.commit.as_deref(), &workspace, &mut output);
+    let head = tokio::select! {
+        head = checkout => match head {
+            Ok(head) => head,
+            Err(e) => return (Status::Error, None, Some(crate::config::redact_url(&e))),
+        },
+        () = stopped => return (Status::Cancelled, None, None),
+        () = fetch_limit => {
+            let note = format!("fetching the commit took longer than its timeout ({})", limit.unwrap_or_default());
+            return (Status::Failed, None, Some(note));
+        }
     };
     if stop_reason(server, build.id).is_some() {
         return (Status::Cancelled, None, None);
