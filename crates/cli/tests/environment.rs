@@ -136,6 +136,8 @@ fn a_healthcheck_whose_program_the_image_lacks_fails_at_once_and_says_so() {
     for (form, said) in [
         ("[\"CMD\", \"curl\", \"-f\", \"http://localhost\"]", "\"curl\""),
         ("[\"CMD-SHELL\", \"curl -f http://localhost\"]", "curl: not found"),
+        // The usual form: the shell goes on to `exit 1` after saying so.
+        ("[\"CMD-SHELL\", \"curl -f http://localhost || exit 1\"]", "curl: not found"),
     ] {
         let p = TestProject::with_files(
             "healthcheck-missing",
@@ -470,21 +472,28 @@ fn a_script_with_windows_line_endings_is_named_as_such() {
         "crlf-script",
         "plain:\n  image: busybox\n  entrypoint: /code/entry.sh\n  volumes: ['./entry.sh:/code/entry.sh']\n\
          waiting:\n  image: busybox\n  entrypoint: ./entry.sh\n  working_dir: /code\n  volumes: ['./entry.sh:/code/entry.sh']\n  depends_on: [helper]\n\
-         helper:\n  image: busybox\n  command: sleep 30\n",
-        "- type: parallel\n  steps:\n  - { name: plain, service: plain, command: echo hi }\n  - { name: waiting, service: waiting, command: echo hi }\n",
+         helper:\n  image: busybox\n  command: sleep 30\n\
+         option:\n  image: busybox\n  entrypoint: /code/option.sh\n  volumes: ['./option.sh:/code/option.sh']\n",
+        "- type: parallel\n  steps:\n  - { name: plain, service: plain, command: echo hi }\n  - { name: waiting, service: waiting, command: echo hi }\n  - { name: option, service: option, command: echo hi }\n",
     );
     p.write("entry.sh", "#!/bin/sh\r\nexec \"$@\"\r\n");
-    std::fs::set_permissions(p.file("entry.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    p.write("option.sh", "#!/bin/sh -e\r\nexec \"$@\"\r\n");
+    for script in ["entry.sh", "option.sh"] {
+        std::fs::set_permissions(p.file(script), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
-    // The code is the engine's (runc's exec fails: 1) or the gate's shell's (127).
-    for (step, program, code) in [("plain", "/code/entry.sh", 1), ("waiting", "./entry.sh", 127)] {
+    // The code is the engine's (runc's exec fails: 1), the gate's shell's (127) or the
+    // interpreter's, refusing the option `-e\r` (2).
+    for (step, program, code) in
+        [("plain", "/code/entry.sh", 1), ("waiting", "./entry.sh", 127), ("option", "/code/option.sh", 2)]
+    {
         let finished = r.finished(step);
         let message = finished["message"].as_str().unwrap_or_default();
         assert_eq!(finished["exit_code"].as_i64(), Some(code), "{finished}");
         assert!(
             message.contains(&format!("`{program}` has Windows (CRLF) line endings"))
-                && message.contains("`/bin/sh\\r`")
+                && message.contains("\\r`)")
                 && message.contains("dos2unix"),
             "{step}: {message}"
         );

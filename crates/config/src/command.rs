@@ -47,8 +47,15 @@ fn shell_syntax(text: &str) -> Option<String> {
                 && !double
                 && next.is_some_and(|n| n.is_ascii_alphabetic() || n == '_' || n == '{' || n == '(') =>
             {
-                let end = chars[i + 1..].iter().position(|n| !(n.is_ascii_alphanumeric() || *n == '_' || *n == '{'));
-                let end = end.map_or(chars.len(), |e| i + 1 + e);
+                // `$NAME`, or `${…}` whole.
+                let end = if next == Some('(') {
+                    i + 2
+                } else if next == Some('{') {
+                    chars[i..].iter().position(|n| *n == '}').map_or(chars.len(), |e| i + e + 1)
+                } else {
+                    let name = chars[i + 1..].iter().position(|n| !(n.is_ascii_alphanumeric() || *n == '_'));
+                    name.map_or(chars.len(), |e| i + 1 + e)
+                };
                 return Some(chars[i..end].iter().collect());
             }
             '`' if !single && !double => return Some("`".to_string()),
@@ -131,7 +138,9 @@ mod tests {
         assert_eq!(found("bin/test > out.txt").as_deref(), Some(">"));
         assert_eq!(found("make test 2>&1").as_deref(), Some(">"));
         assert_eq!(found("echo $HOME").as_deref(), Some("$HOME"));
-        assert_eq!(found("echo ${VERSION}").as_deref(), Some("${VERSION"));
+        assert_eq!(found("echo ${VERSION}").as_deref(), Some("${VERSION}"));
+        assert_eq!(found("echo ${HOME}/bin").as_deref(), Some("${HOME}"));
+        assert_eq!(found("echo $(date)").as_deref(), Some("$("));
         assert_eq!(found("ls | wc -l").as_deref(), Some("|"));
         assert_eq!(found("true; false").as_deref(), Some(";"));
         for fine in [

@@ -584,12 +584,8 @@ impl Runtime for DockerRuntime {
                 }
             }
             let inspect = self.docker.inspect_exec(&exec.id).await.map_err(runtime_error)?;
-            // 126/127: the check's program is not in the image (runc's "executable file
-            // not found", the shell's "curl: not found"); it will never pass.
-            let missing = ["not found", "no such file or directory", "permission denied"];
-            if matches!(inspect.exit_code, Some(126 | 127))
-                && missing.iter().any(|m| said.to_ascii_lowercase().contains(m))
-            {
+            // The check's program is not in the image: it will never pass.
+            if crate::probe_output::program_missing(inspect.exit_code, &said) {
                 return Err(RuntimeError {
                     kind: slipway_engine::runtime::ErrorKind::CannotRun,
                     message: said.trim().to_string(),

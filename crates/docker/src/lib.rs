@@ -7,6 +7,7 @@ mod docker_runtime;
 pub mod dockerignore;
 mod errors;
 pub mod image_ref;
+mod probe_output;
 
 pub use connect::engine_address;
 pub use docker_runtime::DockerRuntime;

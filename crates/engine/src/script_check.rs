@@ -1,7 +1,8 @@
 //! Why a program that is there would not run: a script whose `#!` line ends in a
 //! carriage return (written on Windows, or checked out with CRLF line endings) asks the
-//! kernel for an interpreter such as `/bin/sh\r`, which no image has. The engine and
-//! the shell then say "no such file or directory" or "not found" of the script itself.
+//! kernel for an interpreter such as `/bin/sh\r`, which no image has (or hands it an
+//! option such as `-e\r`, which it refuses). The engine and the shell then say "no such
+//! file or directory", "not found" or "illegal option" of the script itself.
 
 use crate::runtime::Runtime;
 
@@ -25,7 +26,7 @@ pub(crate) async fn crlf_script(
     let content = runtime.read_file(container, &path).await.ok()?;
     crlf_interpreter(&content).map(|interpreter| {
         format!(
-            "`{program}` has Windows (CRLF) line endings: its `#!` line asks for the interpreter `{interpreter}\\r`, which does not exist. Convert the file to LF line endings (`dos2unix {program}`; `*.sh text eol=lf` in .gitattributes keeps git from checking it out with CRLF)"
+            "`{program}` has Windows (CRLF) line endings: its `#!` line ends in a carriage return (`#!{interpreter}\\r`), which the interpreter takes as part of its name or option. Convert the file to LF line endings (`dos2unix {program}`; `*.sh text eol=lf` in .gitattributes keeps git from checking it out with CRLF)"
         )
     })
 }
@@ -45,6 +46,7 @@ mod tests {
     fn only_a_hash_bang_line_ending_in_a_carriage_return_counts() {
         assert_eq!(crlf_interpreter(b"#!/bin/sh\r\nset -e\r\n").as_deref(), Some("/bin/sh"));
         assert_eq!(crlf_interpreter(b"#!/usr/bin/env bash\r\n").as_deref(), Some("/usr/bin/env bash"));
+        assert_eq!(crlf_interpreter(b"#!/bin/sh -e\r\necho hi\r\n").as_deref(), Some("/bin/sh -e"));
         assert_eq!(crlf_interpreter(b"#!/bin/sh\nexec \"$@\"\r\n"), None, "LF on the first line runs");
         assert_eq!(crlf_interpreter(b"\x7fELF\x02\x01\r\n"), None);
         assert_eq!(crlf_interpreter(b""), None);

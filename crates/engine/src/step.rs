@@ -399,9 +399,11 @@ impl Run {
             Err(message) => start_failure(message),
         };
         // A script it could not run, when the reason is in the file itself (the shell's
-        // gate says 127, runc's exec failing in a container started plainly 1).
+        // gate says 127, runc's exec failing in a container started plainly 1, an
+        // interpreter refusing an option with a `\r` on it 2).
         let end = match end {
-            StepEnd::Exited(code @ (1 | 126 | 127)) | StepEnd::ExitedWith { code: code @ (1 | 126 | 127), .. } => {
+            StepEnd::Exited(code @ (1 | 2 | 126 | 127))
+            | StepEnd::ExitedWith { code: code @ (1 | 2 | 126 | 127), .. } => {
                 let argv = crate::warm::command_line(&on_fail_spec, &images[action.service.as_str()]);
                 let program = argv.first().map_or("", String::as_str);
                 let runtime = self.runtime.as_ref();

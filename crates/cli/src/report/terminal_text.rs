@@ -5,19 +5,22 @@
 
 use std::borrow::Cow;
 
-/// `line` with colour (SGR) sequences kept when `colour`, else dropped, and other
+/// `line` with colour (SGR) sequences kept when `colour` — and reset at its end, so a
+/// colour the step left on does not paint slipway's next label — else dropped, and other
 /// control characters in caret notation.
 pub fn printable(line: &str, colour: bool) -> Cow<'_, str> {
     if !line.chars().any(|c| c.is_control() && c != '\t') {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len() + 8);
+    let mut coloured = false;
     let mut rest = line;
     while let Some(c) = rest.chars().next() {
         if c == '\u{1b}' {
             if let Some(length) = sgr_length(rest) {
                 if colour {
                     out.push_str(&rest[..length]);
+                    coloured = true;
                 }
                 rest = &rest[length..];
                 continue;
@@ -36,6 +39,9 @@ pub fn printable(line: &str, colour: bool) -> Cow<'_, str> {
         }
         rest = &rest[c.len_utf8()..];
     }
+    if coloured {
+        out.push_str("\u{1b}[0m");
+    }
     Cow::Owned(out)
 }
 
@@ -53,7 +59,8 @@ mod tests {
     #[test]
     fn colours_stay_and_everything_else_is_shown_as_text() {
         let line = "\u{1b}[1;31mred\u{1b}[0m \u{1b}[2J\u{1b}[H\u{1b}]0;pwned\u{7}\0end\u{7f}";
-        assert_eq!(printable(line, true), "\u{1b}[1;31mred\u{1b}[0m ^[[2J^[[H^[]0;pwned^G^@end^?");
+        assert_eq!(printable(line, true), "\u{1b}[1;31mred\u{1b}[0m ^[[2J^[[H^[]0;pwned^G^@end^?\u{1b}[0m");
+        assert_eq!(printable("\u{1b}[4;41mleft on", true), "\u{1b}[4;41mleft on\u{1b}[0m", "reset at the end");
         assert_eq!(printable(line, false), "red ^[[2J^[[H^[]0;pwned^G^@end^?");
         assert_eq!(printable("plain\ttext ✓", true), "plain\ttext ✓");
         assert_eq!(printable("\u{9b}2J", true), "\\u{9b}2J", "a one-character CSI");
