@@ -39,7 +39,7 @@ pub fn cancel_after(cancel: CancellationToken, limit: Duration) {
         TIMED_OUT.store(true, Ordering::Relaxed);
         CANCELLED_BY.store(EXIT_TIMED_OUT, Ordering::Relaxed);
         errln!(
-            "\nslipway: the run has taken longer than --timeout {}: cancelling; removing what the run created",
+            "\nslipway: the run has taken longer than --timeout {}: cancelling it (a signal now exits at once)",
             crate::report::human_duration(limit)
         );
         cancel.cancel();
@@ -63,6 +63,11 @@ pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool) {
             // Reported as the SIGTERM a stopped server sends.
             _ = parent_died.recv() => (15, "the server that started this build is gone"),
         };
+        // Already cancelled by `--timeout` and cleaning up: this signal is the second.
+        if cancel.is_cancelled() {
+            errln!("\nslipway: exiting without clean-up; run `slipway gc` to remove what is left");
+            std::process::exit(i32::from(cancelled_exit_code()));
+        }
         CANCELLED_BY.store(128 + signo, Ordering::Relaxed);
         if !quiet {
             errln!("\nslipway: cancelling; removing what the run created ({again})");
