@@ -309,6 +309,12 @@ fn launch(profile: &Path) -> Browser {
         .sandbox(false)
         .window_size(Some((1280, 900)))
         .user_data_dir(Some(profile.to_path_buf()))
+        // Chromium makes its profile's singleton-socket folder in $TMPDIR and leaves it when
+        // it is killed: keep it in the test's own folder, which goes with the test.
+        .process_envs(Some(std::collections::HashMap::from([(
+            "TMPDIR".to_string(),
+            profile.parent().unwrap_or(profile).display().to_string(),
+        )])))
         .idle_browser_timeout(Duration::from_secs(300))
         .build()
         .expect("launch options");
@@ -357,6 +363,14 @@ fn a_pushed_commit_builds_live_in_the_browser() {
     );
 
     let profile = tmp.path().join("chromium-profile");
+    let chromium_temp = || -> Vec<String> {
+        let entries = std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().filter_map(Result::ok);
+        entries
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("org.chromium."))
+            .collect()
+    };
+    let chromium_temp_before = chromium_temp();
     let browser = launch(&profile);
     let browser_pid = browser.get_process_id().expect("a browser process of our own");
     let tab = browser.new_tab().expect("a tab");
@@ -600,6 +614,8 @@ fn a_pushed_commit_builds_live_in_the_browser() {
         assert!(Instant::now() < deadline, "chromium processes still run after the browser was dropped: {left:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let left_in_temp: Vec<String> = chromium_temp().into_iter().filter(|n| !chromium_temp_before.contains(n)).collect();
+    assert!(left_in_temp.is_empty(), "chromium left {left_in_temp:?} in {}", std::env::temp_dir().display());
 
     assert_engine_clean(&name);
     say(&format!(
