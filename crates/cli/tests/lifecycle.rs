@@ -422,6 +422,79 @@ fn run_executes_a_one_off_command_with_stdin_and_its_exit_status() {
     p.assert_no_leftovers();
 }
 
+/// `slipway run ARGS` in a terminal (util-linux `script` gives it one), typing `keys` once
+/// its output shows `after`; its exit code and all it printed.
+fn run_in_a_terminal(p: &TestProject, args: &str, after: &str, keys: &[u8]) -> (Option<i32>, String) {
+    use std::io::{Read, Write};
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{BIN} run {args}"), "/dev/null"])
+        .current_dir(&p.path)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script`");
+    let mut stdout = child.stdout.take().unwrap();
+    let (chunks, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+            let _ = chunks.send(buffer[..n].to_vec());
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains(after) && Instant::now() < deadline {
+        match printed.recv_timeout(Duration::from_millis(100)) {
+            Ok(chunk) => seen.extend(chunk),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(keys).expect("type");
+    let out = wait_with_timeout(child, Duration::from_secs(60));
+    drop(stdin);
+    seen.extend(printed.try_iter().flatten());
+    seen.extend(out.stdout);
+    (out.status.code(), String::from_utf8_lossy(&seen).into_owned())
+}
+
+#[test]
+fn ctrl_c_in_a_terminal_cancels_run_until_its_command_starts_then_goes_to_the_command() {
+    let p = TestProject::with_files(
+        "run-tty-ctrl-c",
+        r#"
+app:
+  image: busybox
+  depends_on: [db]
+db:
+  image: busybox
+  command: sh -c 'sleep 300'
+  healthcheck:
+    test: ["CMD-SHELL", "test -f /tmp/ready"]
+    interval: 1s
+    retries: 100
+"#,
+        "- { service: app, command: 'true' }\n",
+    );
+    // While it waits for `db`, Ctrl-C is the terminal's SIGINT: slipway cancels.
+    let (code, printed) =
+        run_in_a_terminal(&p, "app sh -c 'echo command started; sleep 60'", "waiting for db to be healthy", b"\x03");
+    assert_eq!(code, Some(130), "{printed}");
+    assert!(printed.contains("slipway: cancelling"), "{printed}");
+    assert!(!printed.contains("command started") && !printed.contains("error"), "{printed}");
+    p.assert_no_leftovers();
+
+    // Once the command runs, Ctrl-C goes to it, as with `docker run -it`.
+    let command = r#"db sh -c 'trap "echo got ctrl-c; exit 7" INT; echo command started; while :; do sleep 1; done'"#;
+    let (code, printed) = run_in_a_terminal(&p, command, "command started", b"\x03");
+    assert_eq!(code, Some(7), "{printed}");
+    assert!(printed.contains("got ctrl-c"), "{printed}");
+    assert!(!printed.contains("slipway: cancelling"), "{printed}");
+    p.assert_no_leftovers();
+}
+
 /// Every image, named or not and intermediate layers included, whose Dockerfile set
 /// `LABEL io.slipway.test=<marker>`.
 fn images_marked(marker: &str) -> Vec<String> {

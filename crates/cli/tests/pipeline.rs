@@ -377,7 +377,7 @@ fn a_step_that_runs_past_its_timeout_is_stopped_and_fails() {
     let p = TestProject::with_files(
         "timeout",
         "app:\n  image: busybox\n",
-        "- type: parallel\n  steps:\n  - { name: stuck, service: app, timeout: 2s, command: sleep 120 }\n  - { name: quick, service: app, timeout: 1m, command: echo done }\n- { name: after, service: app, command: 'true' }\n",
+        "- type: parallel\n  steps:\n  - { name: stuck, service: app, timeout: 2s, command: \"sh -c 'echo line1; printf \\\"collected 2 items .\\\"; sleep 120'\" }\n  - { name: quick, service: app, timeout: 1m, command: echo done }\n- { name: after, service: app, command: 'true' }\n",
     );
     let started = std::time::Instant::now();
     let r = p.slipway(&["steps"]);
@@ -386,6 +386,8 @@ fn a_step_that_runs_past_its_timeout_is_stopped_and_fails() {
     let stuck = r.finished("stuck");
     assert_eq!((stuck["status"].as_str(), stuck["exit_code"].as_i64()), (Some("failed"), Some(124)), "{}", r.dump());
     assert!(stuck["message"].as_str().unwrap_or_default().starts_with("timed out: stopped after 2"), "{stuck}");
+    // Its last line had no newline when it was stopped: that is where it hung.
+    assert_eq!(r.output("stuck"), ["line1", "collected 2 items ."], "{}", r.dump());
     assert_eq!(r.status("quick"), "passed");
     assert_eq!(r.status("after"), "not_run", "a timed-out step fails the serial group");
     p.assert_no_leftovers();

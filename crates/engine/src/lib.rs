@@ -27,6 +27,7 @@ mod shared;
 mod shielded;
 mod start_order;
 mod step;
+mod step_lines;
 mod sweep;
 pub mod warm;
 mod warm_agent;

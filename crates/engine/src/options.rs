@@ -75,6 +75,10 @@ pub struct Interactive {
     pub stdin: Mutex<Option<Box<dyn AsyncRead + Send + Unpin>>>,
     /// New terminal sizes (columns, rows) while it runs, e.g. on SIGWINCH.
     pub resized: Mutex<Option<tokio::sync::watch::Receiver<(u16, u16)>>>,
+    /// Called once, just before the command's container starts and stdin goes to it:
+    /// the CLI puts the terminal into raw mode here, not earlier, so that Ctrl-C while
+    /// images build and dependencies start still cancels the run.
+    pub before_start: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl Default for EngineOptions {

@@ -16,10 +16,10 @@ use slipway_plan::split::expand_files;
 use slipway_plan::{QueueSpec, RunAction, StepId};
 
 use crate::events::Event;
-use crate::lines::LineSplitter;
 use crate::reports::{collect, existing_reports, Fresh, Ownership, ReportSource, TestStatus};
 use crate::run::Run;
 use crate::runtime::{ContainerState, ExecCommand, Runtime};
+use crate::step_lines::StepLines;
 use crate::warm_lease::WarmLease;
 
 /// Keeps a worker's container running between batches: stdin stays open and nothing
@@ -443,16 +443,12 @@ impl Run {
             .exec(container, command)
             .await
             .map_err(|e| format!("cannot run the command: {}", e.message))?;
-        let mut lines = LineSplitter::default();
+        let mut lines = StepLines::new(&self.events, id);
         while let Some(chunk) = output.next().await {
             let Ok(chunk) = chunk else { break };
-            for line in lines.push(chunk.stream, &chunk.bytes) {
-                self.events.send(Event::StepOutput { step: id, stream: chunk.stream, line });
-            }
+            lines.push(chunk.stream, &chunk.bytes);
         }
-        for (stream, line) in lines.finish() {
-            self.events.send(Event::StepOutput { step: id, stream, line });
-        }
+        drop(lines);
         self.runtime
             .exec_exit_code(&exec_id)
             .await

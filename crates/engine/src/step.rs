@@ -15,7 +15,6 @@ use crate::container_spec::{container_spec, readiness_test, SpecRequest};
 use crate::events::{Event, StepStatus};
 use crate::gate::{gate_unsupported, gated};
 use crate::labels::{object_name, with, SERVICE, STEP};
-use crate::lines::LineSplitter;
 use crate::queue::{WorkerEnd, WorkerSetup, KEEPALIVE};
 use crate::readiness::{humantime, wait_completed, wait_healthy, HealthProbe, NotReady};
 use crate::reports::{attribute_files_in, collect, existing_reports, Fresh, Ownership, ReportSource};
@@ -23,6 +22,7 @@ use crate::run::{Outcome, Run};
 use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
 use crate::script_check::crlf_script;
 use crate::start_order::{start_in_turn, Stage, Turn};
+use crate::step_lines::StepLines;
 use futures::stream::BoxStream;
 
 /// How a step ended.
@@ -696,15 +696,10 @@ impl Run {
         mut stream: BoxStream<'static, crate::runtime::Result<OutputChunk>>,
     ) -> Result<i64, String> {
         let output = async {
-            let mut lines = LineSplitter::default();
+            let mut lines = StepLines::new(&self.events, id);
             while let Some(chunk) = stream.next().await {
                 let Ok(chunk) = chunk else { break };
-                for line in lines.push(chunk.stream, &chunk.bytes) {
-                    self.events.send(Event::StepOutput { step: id, stream: chunk.stream, line });
-                }
-            }
-            for (stream, line) in lines.finish() {
-                self.events.send(Event::StepOutput { step: id, stream, line });
+                lines.push(chunk.stream, &chunk.bytes);
             }
         };
         let (code, ()) = tokio::join!(self.runtime.wait_exit(container), output);
@@ -717,6 +712,9 @@ impl Run {
         let attached =
             self.runtime.attach(container, true).await.map_err(|e| format!("cannot attach: {}", e.message))?;
         let mut input = attached.input;
+        if let Some(before_start) = interactive.before_start.lock().expect("before_start").take() {
+            before_start();
+        }
         let stdin = interactive.stdin.lock().expect("stdin").take();
         let pump_in = tokio::spawn(async move {
             if let Some(mut stdin) = stdin {

@@ -10,7 +10,6 @@ use slipway_plan::{RunAction, StepId};
 use crate::container_spec::{container_spec, SpecRequest};
 use crate::events::Event;
 use crate::labels::{object_name, with, SERVICE, STEP};
-use crate::lines::LineSplitter;
 use crate::options::WarmPools;
 use crate::queue::WorkerSetup;
 use crate::reports::{existing_reports, Fresh, ReportSource};
@@ -18,6 +17,7 @@ use crate::run::Run;
 use crate::runtime::ExecCommand;
 use crate::start_order::{Stage, Turn};
 use crate::step::{worker_end, working_dir, Resources, StepEnd};
+use crate::step_lines::StepLines;
 use crate::warm::{can_run_warm, command_line, warm_key};
 use crate::warm_agent::can_carry;
 use crate::warm_lease::WarmLease;
@@ -148,17 +148,7 @@ impl Run {
         let Some(lease) = lease.filter(|_| can_carry(&command.cmd, &command.env)) else {
             return self.exec_streaming(id, container, command).await.map_err(|e| (e, None));
         };
-        let mut lines = LineSplitter::default();
-        let code = lease
-            .run(&command.cmd, &command.env, |stream, bytes| {
-                for line in lines.push(stream, bytes) {
-                    self.events.send(Event::StepOutput { step: id, stream, line });
-                }
-            })
-            .await;
-        for (stream, line) in lines.finish() {
-            self.events.send(Event::StepOutput { step: id, stream, line });
-        }
-        code
+        let mut lines = StepLines::new(&self.events, id);
+        lease.run(&command.cmd, &command.env, |stream, bytes| lines.push(stream, bytes)).await
     }
 }

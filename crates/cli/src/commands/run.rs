@@ -63,12 +63,20 @@ async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
 
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal() && !exec.no_tty;
     let size = crossterm::terminal::size().ok();
-    let raw_mode = if tty && crossterm::terminal::enable_raw_mode().is_ok() { Some(RawModeGuard) } else { None };
+    // Raw mode only once the command starts (`before_start`): until then Ctrl-C is the
+    // terminal's SIGINT, which cancels the build or the wait for dependencies.
+    let raw_mode = tty.then_some(RawModeGuard);
+    let enter_raw_mode: Box<dyn FnOnce() + Send> = Box::new(move || {
+        if tty {
+            let _ = crossterm::terminal::enable_raw_mode();
+        }
+    });
     let interactive = Interactive {
         tty,
         size,
         stdin: Mutex::new(Some(Box::new(tokio::io::stdin()))),
         resized: Mutex::new(tty.then(follow_terminal_size)),
+        before_start: Mutex::new(Some(enter_raw_mode)),
     };
     let reporters: Vec<Box<dyn Reporter>> = vec![Box::new(TerminalReporter::new(TerminalOptions {
         live: false,
@@ -86,8 +94,8 @@ async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
         secrets: prepared.secrets,
         ..EngineOptions::default()
     };
-    // In a TTY, Ctrl-C goes to the container's process, as with `docker run -it`.
-    let (outcome, _) = execute(plan, runtime, options, reporters, tty, None).await;
+    // Once the command runs in a TTY, Ctrl-C goes to its process, as with `docker run -it`.
+    let (outcome, _) = execute(plan, runtime, options, reporters, false, None).await;
     drop(raw_mode);
     if outcome.cancelled {
         return Ok(ExitCode::from(crate::signals::cancelled_exit_code()));
