@@ -56,6 +56,11 @@ pub(crate) async fn wait_healthy(
         match runtime.probe(id, test, probe_timeout).await {
             Ok(true) => return Ok(()),
             Err(e) if e.kind == crate::runtime::ErrorKind::CannotRun => {
+                // A container that exited while the probe started also makes the engine
+                // say "not found" (of its task): that is the exit, told above next round.
+                if !runtime.container_state(id).await.map_err(|e| NotReady::Engine(e.message))?.running {
+                    continue;
+                }
                 return Err(NotReady::Failed(format!(
                     "the healthcheck of dependency `{service}` cannot run in its container, so it can never pass: {}. Give it a command the image has (e.g. `pg_isready` for postgres, `redis-cli ping` for redis)",
                     e.message

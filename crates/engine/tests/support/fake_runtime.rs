@@ -514,8 +514,18 @@ impl Runtime for FakeRuntime {
     }
 
     async fn probe(&self, id: &str, _test: &[String], _timeout: Duration) -> Result<bool> {
+        // A probe is a `docker exec`, which takes the engine a while; a container that
+        // exits meanwhile fails it as the engine does ("task … not found").
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let state = self.container_state(id).await?;
+        if !state.running {
+            return Err(RuntimeError {
+                kind: slipway_engine::runtime::ErrorKind::CannotRun,
+                message: format!("task {id} not found"),
+            });
+        }
         // The engine's probe is one passing run of the healthcheck: the same answer.
-        Ok(self.container_state(id).await?.health == Health::Healthy)
+        Ok(state.health == Health::Healthy)
     }
 
     async fn attach(&self, id: &str, stdin: bool) -> Result<Attached> {
