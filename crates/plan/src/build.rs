@@ -312,6 +312,7 @@ impl<'a> Walker<'a> {
                     let action = RunAction {
                         extra_env: shard_env(index, None),
                         shard: Some((index, count)),
+                        reports: expand_shard(&base.reports, index, count),
                         queue: Some(QueueWork { queue, command: expand_shard(&command, index, count) }),
                         // The queue retries failed files; a worker run again would find it empty.
                         retry: 0,
@@ -339,6 +340,7 @@ impl<'a> Walker<'a> {
                         command: Some(expand_files(&expand_shard(&command, index, count), &shard.files)),
                         extra_env: shard_env(index, Some(&shard.files)),
                         shard: Some((index, count)),
+                        reports: expand_shard(&base.reports, index, count),
                         files: shard.files,
                         split_files: input.files.clone(),
                         split_note: Some(note),
@@ -353,6 +355,7 @@ impl<'a> Walker<'a> {
                         command: base.command.as_ref().map(|c| expand_shard(c, index, count)),
                         extra_env: shard_env(index, None),
                         shard: Some((index, count)),
+                        reports: expand_shard(&base.reports, index, count),
                         ..base.clone()
                     };
                     children.push(self.shard_leaf(&name, index, count, action, inherited, None));

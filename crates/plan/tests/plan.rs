@@ -348,6 +348,33 @@ fn queue_workers_beyond_the_number_of_files_do_not_start() {
 }
 
 #[test]
+fn shard_placeholders_in_reports_are_replaced_per_shard() {
+    for mode in ["static", "queue"] {
+        let steps = format!("- name: tests\n  service: app\n  parallelism: 2\n  split:\n    files: \"t/*.py\"\n    mode: {mode}\n  reports: [\"reports/junit-{{shard}}-of-{{shards}}.xml\", \"other/*.xml\"]\n  command: pytest {{files}}\n");
+        let (_dir, project) = project(ONE, &steps);
+        let request = slipway_plan::split_requests(&project).pop().expect("a split step");
+        let files: Vec<String> = ["t/a.py", "t/b.py"].map(String::from).to_vec();
+        let input = slipway_plan::SplitInput { timings: Default::default(), files, start_lags: Vec::new() };
+        let mut ctx = ctx(None);
+        ctx.split_inputs.insert(request.key, input);
+        let plan = build_plan(&project, &ctx).unwrap();
+        let reports: Vec<Vec<String>> = plan
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Run(run) => run.reports.clone(),
+                Action::Push(_) => Vec::new(),
+            })
+            .collect();
+        assert_eq!(
+            reports,
+            [["reports/junit-1-of-2.xml", "other/*.xml"], ["reports/junit-2-of-2.xml", "other/*.xml"]],
+            "{mode}"
+        );
+    }
+}
+
+#[test]
 fn only_what_running_steps_use_is_in_use() {
     let (_d, p) = project_with(
         &["app.env.encrypted", "deploy.env.encrypted", "pull.encrypted", "push.encrypted", "creds.env.encrypted"],
