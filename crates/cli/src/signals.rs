@@ -30,11 +30,14 @@ pub fn timed_out() -> bool {
 
 /// `--timeout`: cancel the run once it has taken `limit`, unless it ended or was
 /// cancelled first. The run then cleans up as after a Ctrl-C, and exits 124.
-pub fn cancel_after(cancel: CancellationToken, limit: Duration) {
+/// Once `steps_finished` fires the steps are over and it no longer applies: what is
+/// left is removing what the run made, which no cancel would skip.
+pub fn cancel_after(cancel: CancellationToken, limit: Duration, steps_finished: CancellationToken) {
     tokio::spawn(async move {
         tokio::select! {
             () = tokio::time::sleep(limit) => {}
             () = cancel.cancelled() => return,
+            () = steps_finished.cancelled() => return,
         }
         TIMED_OUT.store(true, Ordering::Relaxed);
         CANCELLED_BY.store(EXIT_TIMED_OUT, Ordering::Relaxed);
@@ -46,7 +49,9 @@ pub fn cancel_after(cancel: CancellationToken, limit: Duration) {
     });
 }
 
-pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool) {
+/// `steps_finished`: fired when the steps are over; a first signal after that only says
+/// the run is removing what it made (the steps' result and exit status stand).
+pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool, steps_finished: CancellationToken) {
     tokio::spawn(async move {
         let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup), Ok(mut parent_died)) = (
             signal(SignalKind::interrupt()),
@@ -70,7 +75,8 @@ pub fn cancel_on_signals(cancel: CancellationToken, quiet: bool) {
         }
         CANCELLED_BY.store(128 + signo, Ordering::Relaxed);
         if !quiet {
-            errln!("\nslipway: cancelling; removing what the run created ({again})");
+            let doing = if steps_finished.is_cancelled() { "the steps have finished" } else { "cancelling" };
+            errln!("\nslipway: {doing}; removing what the run created ({again})");
         }
         cancel.cancel();
         tokio::select! { _ = interrupt.recv() => {}, _ = terminate.recv() => {}, _ = hangup.recv() => {} }

@@ -36,6 +36,9 @@ pub struct EngineOptions {
     /// The project's folder on this host: test cases of a step that is not split are tied
     /// to its files (`tests.test_x.TestY` → `tests/test_x.py`).
     pub project_dir: Option<std::path::PathBuf>,
+    /// Cancelled (fired) once the steps are over, before the run removes what it made: a
+    /// signal or `--timeout` after that cancels nothing, and the CLI says so.
+    pub steps_finished: tokio_util::sync::CancellationToken,
 }
 
 /// The `slipway warm` pools a run may lease environments from.
@@ -97,6 +100,7 @@ impl Default for EngineOptions {
             secrets: Vec::new(),
             warm: WarmPools::Find,
             project_dir: None,
+            steps_finished: tokio_util::sync::CancellationToken::new(),
         }
     }
 }

@@ -136,6 +136,7 @@ pub async fn run(
     // A cancel (a signal, `--timeout`) that comes while the run removes what it made after
     // its last step cancels nothing: the steps' outcome stands.
     let cancelled = cancel.is_cancelled();
+    run.options.steps_finished.cancel();
 
     sweep_run(&run).await;
     let recorded = run.statuses.lock().expect("statuses").clone();

@@ -144,3 +144,30 @@ async fn a_network_the_engine_creates_after_the_cancel_is_removed_too() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     fake.assert_nothing_left();
 }
+
+#[tokio::test]
+async fn a_cancel_after_the_steps_are_over_cancels_nothing_and_the_clean_up_still_runs() {
+    let fake = FakeRuntime::new();
+    let mut b = PlanBuilder::new();
+    // A container lending volumes lives for the whole run: the run removes it at the end.
+    b.service(ServiceSpec {
+        volumes: vec![VolumeSpec::Anonymous { target: "/data".into() }],
+        ..service("data", "busybox")
+    })
+    .service(ServiceSpec { volumes_from: vec![("data".into(), false)], ..service("app", "alpine") });
+    let children = vec![b.step("only", "app", &["exit", "0"])];
+    let cancel = CancellationToken::new();
+    let options = options();
+    let canceller = tokio::spawn({
+        let (steps_finished, cancel) = (options.steps_finished.clone(), cancel.clone());
+        async move {
+            steps_finished.cancelled().await;
+            cancel.cancel();
+        }
+    });
+    let run = run_cancellable(b.build(children), &fake, options, cancel).await;
+    canceller.await.expect("the steps were never said to be over");
+    assert!(!run.outcome.cancelled && run.outcome.success, "{:?}", run.outcome.statuses);
+    assert_eq!(run.status("only"), Passed);
+    fake.assert_nothing_left();
+}

@@ -171,9 +171,9 @@ pub async fn execute(
     let (sink, events) = EventSink::channel();
     let reporting = spawn_reporters(events, reporters);
     let cancel = CancellationToken::new();
-    cancel_on_signals(cancel.clone(), quiet_signals);
+    cancel_on_signals(cancel.clone(), quiet_signals, options.steps_finished.clone());
     if let Some(limit) = timeout {
-        cancel_after(cancel.clone(), limit);
+        cancel_after(cancel.clone(), limit, options.steps_finished.clone());
     }
     let options = EngineOptions { extra_labels: process_labels(), ..options };
     let outcome = run(Arc::new(plan), Arc::new(runtime), options, sink.clone(), cancel).await;

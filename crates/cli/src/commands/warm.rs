@@ -51,7 +51,7 @@ async fn warm(args: WarmArgs) -> Result<ExitCode, ExitCode> {
         TerminalReporter::new(TerminalOptions { live: false, color: use_color(), debug: args.exec.debug, raw: true });
     let reporting = spawn_reporters(events, vec![Box::new(reporter)]);
     let cancel = CancellationToken::new();
-    cancel_on_signals(cancel.clone(), true);
+    cancel_on_signals(cancel.clone(), true, CancellationToken::new());
     let options = EngineOptions {
         extra_labels: process_labels(),
         health_timeout: prepared.health_timeout,
