@@ -571,15 +571,31 @@ fn an_interrupted_or_failed_build_leaves_no_layers() {
 fn gc_removes_the_layers_of_a_build_whose_run_was_killed() {
     let _gc = gc_lock();
     // The layers carry no slipway label: the build was killed before its end.
-    let (p, mut child, _) = start_slow_build("build-killed");
+    let (p, mut child, events) = start_slow_build("build-killed");
     let marker = p.name.clone();
     child.kill().expect("kill"); // SIGKILL: no clean-up at all
     child.wait().expect("reaped");
     // The engine stops the build once it notices the client is gone.
     std::thread::sleep(Duration::from_secs(3));
-    assert!(!images_marked(&marker).is_empty(), "the killed build left no layers to test with");
+    let layers = images_marked(&marker);
+    assert!(!layers.is_empty(), "the killed build left no layers to test with");
+    let run = read_events(&events).iter().find(|e| e["event"] == "run_started").expect("run started")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // --dry-run lists what gc then removes: the layers too, and as many objects.
+    let dry = Command::new(BIN).args(["gc", "--dry-run"]).output().expect("gc --dry-run");
+    let dry = String::from_utf8_lossy(&dry.stdout).into_owned();
+    // (Removing the newest layer takes the untagged ones under it along, as `docker rmi`.)
+    assert!(layers.iter().any(|layer| dry.contains(&format!("layer {layer}"))), "{layers:?} not listed: {dry}");
     let gc = Command::new(BIN).arg("gc").output().expect("gc");
     assert!(gc.status.success(), "{}", String::from_utf8_lossy(&gc.stderr));
+    let count = |text: &str, said: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("run {run}: {said} "))?.split(' ').next()?.parse::<usize>().ok())
+    };
+    let removed = String::from_utf8_lossy(&gc.stdout).into_owned();
+    assert_eq!(count(&dry, "would remove"), count(&removed, "removed"), "{dry}\n{removed}");
     assert_eq!(images_marked(&marker), Vec::<String>::new(), "gc left layers: {}", String::from_utf8_lossy(&gc.stdout));
     p.assert_no_leftovers();
 }

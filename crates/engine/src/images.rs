@@ -341,6 +341,23 @@ pub async fn remove_built_image(runtime: &dyn Runtime, name: &str, id: &str) -> 
     }
 }
 
+/// What [`remove_built_image`] would remove, said for `gc --dry-run`; `None` when it
+/// would remove nothing (the image is gone, or a later build took its name and the image
+/// keeps another).
+pub async fn built_image_to_remove(runtime: &dyn Runtime, name: &str, id: &str) -> Option<String> {
+    match runtime.inspect_image(name).await {
+        Ok(Some(info)) if id.is_empty() || info.id == id => Some(format!("image {name}")),
+        Ok(_) if !id.is_empty() => match runtime.inspect_image(id).await {
+            Ok(Some(info)) if info.tags.is_empty() => {
+                let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
+                Some(format!("untagged image {short} (built as {name}, a name a later build has taken)"))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Whether another run (its marker container) still claims built image `id`.
 async fn other_marker(runtime: &dyn Runtime, id: &str) -> bool {
     !id.is_empty() && !image_markers(runtime, id).await.is_empty()

@@ -39,10 +39,10 @@ mod warm_step;
 
 pub use cache::{cache_reference, CACHE_REPOSITORY};
 pub use events::{Event, EventSink, ImageAction, StepInfo, StepStatus};
-pub use images::{remove_built_image, restore_replaced_name};
+pub use images::{built_image_to_remove, remove_built_image, restore_replaced_name};
 pub use options::{CacheSettings, EngineOptions, Interactive, RegistrySettings, WarmPools};
 pub use run::{load_image, run, RunOutcome};
 pub use runtime::Runtime;
-pub use sweep::{remove_all, remove_killed_build_layers};
+pub use sweep::{killed_build_layers, remove_all, remove_killed_build_layers};
 pub use warm_pool::keep_warm;
 pub use warm_server::stale_pool_sockets;

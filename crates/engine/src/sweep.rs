@@ -153,6 +153,15 @@ pub async fn remove_killed_build_layers(
     remove_build_layers(runtime, layers, Some(0), project, std::time::Duration::ZERO).await
 }
 
+/// The layers [`remove_killed_build_layers`] would remove (for `gc --dry-run`).
+pub async fn killed_build_layers(runtime: &dyn Runtime, layers: &[String], project: &str) -> Vec<String> {
+    if layers.is_empty() {
+        return Vec::new();
+    }
+    let dangling = runtime.list_dangling_images(None).await.unwrap_or_default();
+    leftover_layers(&dangling, layers, Some(0), project)
+}
+
 /// Remove the untagged `layers` a run's builds committed (see [`leftover_layers`] for
 /// which, and `since`), children first, each waited for up to `patience` while a
 /// container holds it. Returns how many images went, and the errors.

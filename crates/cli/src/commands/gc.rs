@@ -10,7 +10,8 @@ use slipway_engine::liveness::slipway_runs;
 use slipway_engine::runtime::{Labels, Leftovers, Runtime};
 use slipway_engine::warm::WARM_SOCKET;
 use slipway_engine::{
-    remove_all, remove_built_image, remove_killed_build_layers, restore_replaced_name, stale_pool_sockets,
+    built_image_to_remove, killed_build_layers, remove_all, remove_built_image, remove_killed_build_layers,
+    restore_replaced_name, stale_pool_sockets,
 };
 
 use super::{connect, error, this_host, EXIT_FAILURE};
@@ -110,6 +111,10 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
                 labels.get(IMAGE).map(|name| (name, id, labels.get(IMAGE_REPLACED)))
             })
             .collect();
+        // Layers of a build it was in when it was killed: their markers tell.
+        let layers: Vec<String> =
+            found.containers.iter().filter_map(|(_, _, labels)| labels.get(IMAGE_LAYER).cloned()).collect();
+        let project = labels.get(PROJECT).map_or("", String::as_str);
         let count = found.containers.len() + found.networks.len() + found.volumes.len() + images.len();
         if let (Liveness::Alive(why), false) = (liveness(labels, &host), args.all) {
             busy_projects.extend(labels.get(PROJECT).cloned());
@@ -117,6 +122,17 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             continue;
         }
         if args.dry_run {
+            // What gc would really remove: built images whose names are still theirs, the
+            // killed build's layers no later build uses.
+            let mut built = Vec::new();
+            for (image, id, replaced) in &images {
+                if let Some(what) = built_image_to_remove(&runtime, image, id).await {
+                    built.push((what, *replaced));
+                }
+            }
+            let layers = killed_build_layers(&runtime, &layers, project).await;
+            let count =
+                found.containers.len() + found.networks.len() + found.volumes.len() + built.len() + layers.len();
             outln!("run {run}: would remove {count} object(s):");
             for (_, name, _) in &found.containers {
                 outln!("  container {name}");
@@ -127,22 +143,23 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             for (_, name, _) in &found.volumes {
                 outln!("  volume {name}");
             }
-            for (image, _, replaced) in &images {
+            for (what, replaced) in &built {
                 match replaced {
-                    Some(previous) => outln!(
-                        "  image {image} (the name goes back to the image it named before, {})",
-                        short_id(previous)
-                    ),
-                    None => outln!("  image {image}"),
+                    Some(previous) => {
+                        outln!("  {what} (the name goes back to the image it named before, {})", short_id(previous))
+                    }
+                    None => outln!("  {what}"),
                 }
+            }
+            for layer in &layers {
+                outln!(
+                    "  layer {} (and the untagged layers under it) of a build the run was in when it was killed",
+                    short_id(layer)
+                );
             }
             continue;
         }
-        // Layers of a build it was in when it was killed: their markers tell.
-        let layers: Vec<String> =
-            found.containers.iter().filter_map(|(_, _, labels)| labels.get(IMAGE_LAYER).cloned()).collect();
         let (mut removed, mut errors) = remove_all(&runtime, found).await;
-        let project = labels.get(PROJECT).map_or("", String::as_str);
         let (layers_removed, layer_errors) = remove_killed_build_layers(&runtime, &layers, project).await;
         removed += layers_removed;
         errors.extend(layer_errors);
