@@ -710,3 +710,49 @@ fn gc_removes_untagged_images_that_slipway_built() {
     assert_eq!(untagged(), 0, "{}", String::from_utf8_lossy(&gc.stdout));
     p.assert_no_leftovers();
 }
+
+#[test]
+fn a_step_the_kernel_killed_for_memory_says_so_and_one_killed_otherwise_names_docker_kill() {
+    let p = TestProject::with_files(
+        "oom-killed",
+        "app:\n  image: busybox\n",
+        r#"
+- type: parallel
+  steps:
+  - name: hog
+    service: app
+    command: sh -c 'echo ready; while [ ! -f /tmp/go ]; do sleep 0.1; done; exec dd if=/dev/zero of=/dev/null bs=64M count=1'
+  - name: other
+    service: app
+    command: sh -c 'echo ready; sleep 120'
+"#,
+    );
+    let events = p.events_path();
+    let child = p.command(&["steps"], &events).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    wait_for_event(&events, "both steps ready", Duration::from_secs(60), |_| {
+        read_events(&events).iter().filter(|e| e["event"] == "step_output" && e["line"] == "ready").count() == 2
+    });
+    let container = |step: &str| {
+        let out = Command::new("docker")
+            .args(["ps", "-q", "--filter", &format!("label=io.slipway.project={}", p.name)])
+            .args(["--filter", &format!("label=io.slipway.step={step}")])
+            .output()
+            .expect("docker ps");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // The step asks for 64 MB once its container may only have 16.
+    let hog = container("hog");
+    let limited = Command::new("docker").args(["update", "--memory", "16m", "--memory-swap", "16m", &hog]).output();
+    assert!(limited.expect("docker update").status.success(), "cannot limit {hog}'s memory");
+    Command::new("docker").args(["exec", &hog, "touch", "/tmp/go"]).output().expect("docker exec");
+    wait_for_event(&events, "hog's end", Duration::from_secs(60), |e| e["event"] == "step_finished");
+    Command::new("docker").args(["kill", &container("other")]).output().expect("docker kill");
+    let out = wait_with_timeout(child, Duration::from_secs(60));
+    let r = p.result(out, &events);
+    r.assert_code(1);
+    let message = |step: &str| r.finished(step)["message"].as_str().unwrap_or_default().to_string();
+    assert!(message("hog").starts_with("exited with code 137: out of memory"), "{}", r.dump());
+    assert!(message("other").contains("by `docker kill`"), "{}", r.dump());
+    assert!(!message("other").contains("memory"), "{}", r.dump());
+    p.assert_no_leftovers();
+}

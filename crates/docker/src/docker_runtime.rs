@@ -543,7 +543,12 @@ impl Runtime for DockerRuntime {
             running,
             exit_code: if running { None } else { state.exit_code },
             health,
-            error: state.error.filter(|e| !e.is_empty()),
+            // The kernel's OOM killer leaves no error text, only this flag.
+            error: state.error.filter(|e| !e.is_empty()).or_else(|| {
+                (state.oom_killed == Some(true)).then(|| {
+                    "out of memory: the kernel killed it (the container's memory limit, or the machine's)".to_string()
+                })
+            }),
             health_output,
         })
     }

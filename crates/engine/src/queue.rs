@@ -381,7 +381,7 @@ impl Run {
             }
         }
         if batch_number == 0 {
-            self.phase(id, "the queue was empty");
+            self.phase(id, "ran no batch: the other workers had taken every file by the time it was ready");
         }
         Ok(if failed_files.is_empty() { WorkerEnd::Passed } else { WorkerEnd::FilesFailed(failed_files) })
     }

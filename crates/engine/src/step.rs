@@ -19,7 +19,7 @@ use crate::queue::{WorkerEnd, WorkerSetup, KEEPALIVE};
 use crate::readiness::{humantime, wait_completed, wait_healthy, HealthProbe, NotReady};
 use crate::reports::{attribute_files_in, collect, existing_reports, Fresh, Ownership, ReportSource};
 use crate::run::{Outcome, Run};
-use crate::runtime::{Attached, ContainerSpec, ImageInfo, Labels, OutputChunk};
+use crate::runtime::{Attached, ContainerSpec, ContainerState, ImageInfo, Labels, OutputChunk};
 use crate::script_check::crlf_script;
 use crate::start_order::{start_in_turn, Stage, Turn};
 use crate::step_lines::StepLines;
@@ -401,6 +401,18 @@ impl Run {
         // A script it could not run, when the reason is in the file itself (the shell's
         // gate says 127, runc's exec failing in a container started plainly 1, an
         // interpreter refusing an option with a `\r` on it 2).
+        // Killed: the engine knows whether the kernel's OOM killer did it.
+        let end = match end {
+            StepEnd::Exited(137) => match self.runtime.container_state(&command_container).await {
+                Ok(ContainerState { error: Some(why), .. }) => StepEnd::ExitedWith {
+                    code: 137,
+                    message: format!("exited with code 137: {why}"),
+                    details: Vec::new(),
+                },
+                _ => end,
+            },
+            end => end,
+        };
         let end = match end {
             StepEnd::Exited(code @ (1 | 2 | 126 | 127))
             | StepEnd::ExitedWith { code: code @ (1 | 2 | 126 | 127), .. } => {
@@ -899,7 +911,7 @@ pub(crate) fn results_cut_short(action: &RunAction, code: i64, reported: &HashSe
 pub(crate) fn exit_message(code: i64) -> String {
     match code {
         137 => format!(
-            "exited with code {code}: killed (SIGKILL) — by `docker kill`, the engine, or the kernel when the container ran out of memory"
+            "exited with code {code}: killed (SIGKILL) — by `docker kill`, by `docker stop` once its grace period ran out, or by the engine"
         ),
         143 => format!("exited with code {code}: stopped (SIGTERM)"),
         126 => format!(
