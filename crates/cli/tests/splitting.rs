@@ -290,6 +290,18 @@ fn reports_are_read_from_a_named_file_and_from_deep_globs() {
     names.sort();
     assert_eq!(names, ["test_deep", "test_named"], "{}", r.dump());
     p.assert_no_leftovers();
+
+    // A folder the command never made is named as such, not in the engine's words.
+    p.write("codeship-steps.yml", "- name: t\n  service: app\n  reports: ['nowhere/*.xml']\n  command: 'true'\n");
+    let r = p.slipway(&["steps"]);
+    r.assert_code(0);
+    assert!(
+        r.stderr.contains("no reports at `nowhere/*.xml`: `/work/nowhere` does not exist in the container"),
+        "{}",
+        r.dump()
+    );
+    assert!(!r.stderr.contains("Could not find"), "{}", r.dump());
+    p.assert_no_leftovers();
 }
 
 #[test]

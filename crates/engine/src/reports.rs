@@ -171,7 +171,11 @@ async fn matching_files(
             _ => no_reports(e.message),
         })?,
     };
-    let reader = tokio_util::io::StreamReader::new(archive.map_err(|e| std::io::Error::other(e.message)));
+    // The engine's 404 for a missing folder comes with the stream's first chunk.
+    let reader = tokio_util::io::StreamReader::new(archive.map_err(|e| match e.kind {
+        ErrorKind::NotFound => std::io::Error::new(std::io::ErrorKind::NotFound, e.message),
+        _ => std::io::Error::other(e.message),
+    }));
     // Entries are named from the base's own name: rebuild absolute paths from its parent.
     let parent = Path::new(&base).parent().map_or_else(|| "/".to_string(), |p| p.to_string_lossy().into_owned());
     let unpack = move || -> Result<Vec<ReportFile>, std::io::Error> {
@@ -193,6 +197,9 @@ async fn matching_files(
     };
     match tokio::task::spawn_blocking(unpack).await {
         Ok(Ok(files)) => Ok(files),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(no_reports(format!("`{base}` does not exist in the container")))
+        }
         Ok(Err(e)) => Err(no_reports(e.to_string())),
         Err(e) => Err(no_reports(e.to_string())),
     }
