@@ -409,6 +409,13 @@ fn a_failing_shard_fails_the_step_while_the_others_finish_and_retry_reruns_only_
     assert!(!flaky.stdout.contains("more"), "{}", flaky.stdout);
     // A limit of none is a mistake.
     p.slipway(&["flaky", "-n", "0"]).assert_code(2);
+    // A project the history has no runs of is named with those it has.
+    let misspelt = p.slipway(&["flaky", "--project", "nosuch"]);
+    assert!(
+        misspelt.stdout.contains(&format!("no runs of project `nosuch`; this history has runs of: {}", p.name)),
+        "{}",
+        misspelt.stdout
+    );
     p.assert_no_leftovers();
 }
 

@@ -64,17 +64,7 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
     };
     match store.runs(args.project.as_deref(), args.limit) {
         Ok(runs) if runs.is_empty() => match &args.project {
-            Some(project) => {
-                let mut projects: Vec<String> =
-                    store.runs(None, usize::MAX).unwrap_or_default().into_iter().map(|r| r.project).collect();
-                projects.sort();
-                projects.dedup();
-                if projects.is_empty() {
-                    outln!("no runs yet");
-                } else {
-                    outln!("no runs of project `{project}`; this history has runs of: {}", projects.join(", "));
-                }
-            }
+            Some(project) => outln!("{}", no_runs_of(&store, project)),
             None => outln!("no runs yet"),
         },
         Ok(runs) => {
@@ -216,7 +206,13 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
         Err(code) => return code,
     };
     match store.flaky_tests(args.project.as_deref()) {
-        Ok(tests) if tests.is_empty() => outln!("no flaky tests: no test both passed and failed on one commit"),
+        Ok(tests) if tests.is_empty() => match &args.project {
+            // A misspelt project has no flaky tests either: say it has no runs.
+            Some(project) if store.runs(Some(project), 1).is_ok_and(|runs| runs.is_empty()) => {
+                outln!("{}", no_runs_of(&store, project))
+            }
+            _ => outln!("no flaky tests: no test both passed and failed on one commit"),
+        },
         Ok(tests) => {
             for line in flaky_lines(tests, args.limit) {
                 outln!("{line}");
@@ -225,6 +221,19 @@ pub fn flaky(args: &HistoryArgs) -> ExitCode {
         Err(e) => return fail(e),
     }
     ExitCode::SUCCESS
+}
+
+/// For `--project` naming a project without runs: which projects the history has.
+fn no_runs_of(store: &slipway_store::Store, project: &str) -> String {
+    let mut projects: Vec<String> =
+        store.runs(None, usize::MAX).unwrap_or_default().into_iter().map(|r| r.project).collect();
+    projects.sort();
+    projects.dedup();
+    if projects.is_empty() {
+        "no runs yet".to_string()
+    } else {
+        format!("no runs of project `{project}`; this history has runs of: {}", projects.join(", "))
+    }
 }
 
 /// The `flaky` table: at most `limit` tests, and how many more there are.

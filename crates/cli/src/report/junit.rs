@@ -23,6 +23,8 @@ pub struct JunitReporter {
     cases: Vec<TestCase>,
     /// Test cases from the steps' reports, with their attempt.
     tests: HashMap<StepId, Vec<(u32, TestCaseResult)>>,
+    /// The run's wall time, the steps' suite's `time`.
+    duration: Option<std::time::Duration>,
 }
 
 impl JunitReporter {
@@ -47,6 +49,7 @@ impl JunitReporter {
             output: HashMap::new(),
             cases: Vec::new(),
             tests: HashMap::new(),
+            duration: None,
         }
     }
 }
@@ -93,6 +96,7 @@ impl Reporter for JunitReporter {
             Event::TestResults { step, attempt, cases } => {
                 crate::report::tests::add_results(&mut self.tests, &self.steps, *step, *attempt, cases);
             }
+            Event::RunFinished { duration, .. } => self.duration = Some(*duration),
             // A failed attempt that is tried again: its outcome is the next attempt's.
             Event::StepFinished { will_retry: true, .. } => {}
             Event::StepFinished { step, status, exit_code, duration, message, details, .. } => {
@@ -129,6 +133,10 @@ impl Reporter for JunitReporter {
         let mut suite = TestSuite::new(self.project.as_str());
         suite.add_test_cases(std::mem::take(&mut self.cases));
         let mut report = Report::new("slipway");
+        if let Some(duration) = self.duration {
+            suite.set_time(duration);
+            report.set_time(duration);
+        }
         report.add_test_suite(suite);
         // The steps' own test reports, one suite per step.
         for info in &self.steps {
@@ -154,6 +162,8 @@ impl Reporter for JunitReporter {
                 test.set_time(case.duration);
                 suite.add_test_case(test);
             }
+            // As test runners write it: the sum of its cases' times.
+            suite.set_time(cases.iter().map(|(_, case)| case.duration).sum());
             report.add_test_suite(suite);
         }
         let xml = report.to_string().map_err(|e| format!("cannot write JUnit report: {e}"))?;
@@ -164,6 +174,56 @@ impl Reporter for JunitReporter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn suites_carry_their_time_the_steps_the_runs_and_a_steps_tests_their_sum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junit.xml");
+        let mut reporter = JunitReporter::new(path.clone());
+        let step = StepId(0);
+        let info = StepInfo {
+            id: step,
+            label: "tests".into(),
+            name: "tests".into(),
+            service: "app".into(),
+            shard: None,
+            services: vec!["app".into()],
+            split: None,
+        };
+        let case = |name: &str, ms: u64| TestCaseResult {
+            suite: "s".into(),
+            name: name.into(),
+            classname: None,
+            file: None,
+            duration: Duration::from_millis(ms),
+            status: TestStatus::Passed,
+            message: None,
+        };
+        reporter.event(&Event::RunStarted { run_id: "r".into(), project: "p".into(), steps: vec![info] });
+        reporter.event(&Event::TestResults { step, attempt: 1, cases: vec![case("a", 1500), case("b", 250)] });
+        reporter.event(&Event::StepFinished {
+            step,
+            status: StepStatus::Passed,
+            exit_code: Some(0),
+            duration: Duration::from_secs(2),
+            message: None,
+            details: Vec::new(),
+            attempt: 1,
+            will_retry: false,
+        });
+        reporter.event(&Event::RunFinished { success: true, cancelled: false, duration: Duration::from_secs(3) });
+        reporter.finish().expect("report written");
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            xml.contains(r#"<testsuite name="p" tests="1" skipped="0" errors="0" failures="0" time="3.000">"#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<testsuite name="tests" tests="2" skipped="0" errors="0" failures="0" time="1.750">"#),
+            "{xml}"
+        );
+    }
 
     #[test]
     fn create_makes_missing_folders_and_leaves_no_file_behind() {
