@@ -213,7 +213,13 @@ fn condition_service_healthy_needs_a_healthcheck() {
     );
     let r = p.slipway(&["steps"]);
     r.assert_code(1);
-    assert!(r.finished("s")["message"].as_str().unwrap().contains("has no healthcheck"), "{}", r.dump());
+    let message = r.finished("s")["message"].as_str().unwrap().to_string();
+    assert!(message.contains("has no healthcheck"), "{}", r.dump());
+    // Where in the services file `db` is, to add one.
+    assert!(
+        message.contains("add a `healthcheck` to `db` (") && message.contains("codeship-services.yml:7:10)"),
+        "{message}"
+    );
     p.assert_no_leftovers();
 }
 

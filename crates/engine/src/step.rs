@@ -577,7 +577,8 @@ impl Run {
             result
         } else if let Some((_, dependent)) = conditions.iter().find(|(c, _)| *c == Condition::Healthy) {
             Err(NotReady::Failed(format!(
-                "`{dependent}` depends on `{service}` with condition service_healthy, but `{service}` has no healthcheck; add one to `{service}` in the services file"
+                "`{dependent}` depends on `{service}` with condition service_healthy, but `{service}` has no healthcheck (nor does its image); add a `healthcheck` to `{service}` ({}), or depend on it with condition service_started",
+                spec.image_at
             )))
         } else {
             Ok(())
