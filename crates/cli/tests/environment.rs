@@ -79,6 +79,9 @@ base:
     assert!(phase("starting base") < phase("base is healthy"));
     assert!(phase("base is healthy") < phase("starting mid"));
     assert!(phase("starting mid") < output);
+    // mid has no healthcheck: the log says nothing waits for it; base's has one.
+    assert!(phase("starting mid (it has no healthcheck: nothing waits for it to be ready)") < output);
+    assert_eq!(r.events[phase("starting base")]["message"], "starting base");
     assert_eq!(r.output("check"), ["app ran"]);
     p.assert_no_leftovers();
 }

@@ -543,7 +543,13 @@ impl Run {
             .iter()
             .flat_map(|m| m.needs.iter().filter(|(j, _)| *j == i).map(move |(_, c)| (*c, m.service.as_str())))
             .collect();
-        self.phase(id, format!("starting {service}"));
+        let test = readiness_test(spec, &images[service]);
+        if test.is_none() && conditions.iter().all(|(c, _)| *c == Condition::Started) {
+            // Said where a step that then cannot connect to it ("connection refused") shows it.
+            self.phase(id, format!("starting {service} (it has no healthcheck: nothing waits for it to be ready)"));
+        } else {
+            self.phase(id, format!("starting {service}"));
+        }
         if let Err(e) = self.runtime.start_container(container).await {
             let why = match missing_program(&e.message) {
                 Some((program, why)) => format!("its command `{program}` {why}"),
@@ -551,7 +557,6 @@ impl Run {
             };
             return Err(StepEnd::failed(format!("cannot start dependency `{service}`: {why}")));
         }
-        let test = readiness_test(spec, &images[service]);
         let waited = if conditions.iter().any(|(c, _)| *c == Condition::CompletedSuccessfully) {
             self.phase(id, format!("waiting for {service} to complete"));
             wait_completed(self.runtime.as_ref(), container, service, self.options.health_timeout).await
