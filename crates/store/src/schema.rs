@@ -74,6 +74,9 @@ CREATE INDEX test_cases_by_test ON test_cases (suite, name, run_id, status);
     // The process that runs a run and its host, so that a run whose process died before
     // it could record its end (`kill -9`, a crash, a power cut) is not shown as running.
     M::up("ALTER TABLE runs ADD COLUMN pid INTEGER; ALTER TABLE runs ADD COLUMN host TEXT;"),
+    // When the attempt's command started: shards start in turn, and this is their turn,
+    // apart from what their files did outside their test cases.
+    M::up("ALTER TABLE steps ADD COLUMN command_started_at_ms INTEGER;"),
 ];
 
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATIONS_SLICE);

@@ -70,6 +70,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// When the attempt's command started (after its dependencies got ready and its turn
+    /// to start came), for the start lags of split steps. The attempt is recorded first.
+    pub fn record_command_start(
+        &self,
+        run_id: &str,
+        step: u32,
+        attempt: u32,
+        at: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.connection()
+            .execute(
+                "UPDATE steps SET command_started_at_ms = ?4 WHERE run_id = ?1 AND step = ?2 AND attempt = ?3",
+                params![run_id, step, attempt, millis::from_system_time(at)],
+            )
+            .map(drop)
+            .map_err(self.database_error("recording a command's start"))
+    }
+}
+
 /// Every attempt of every step of `run_id`, by step, then attempt.
 pub(crate) fn steps_of_run(connection: &Connection, run_id: &str) -> rusqlite::Result<Vec<StepRecord>> {
     let mut statement = connection.prepare_cached(

@@ -97,3 +97,22 @@ fn warm_and_cold_runs_are_learned_apart() {
     assert_eq!(store.shard_start_lags("acme", "tests", 3, false).unwrap(), [ms(0), ms(500), ms(1_000)]);
     assert_eq!(store.shard_start_lags("acme", "tests", 3, true).unwrap(), [ms(0), ms(100), ms(50)]);
 }
+
+#[test]
+fn the_start_orders_step_comes_from_when_the_commands_started_once_recorded() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    // Shards 2 and 4 got files with slow imports: 4.3 s and 8.7 s beyond their tests, while
+    // their commands started only 0.5 s apart. Most lags are far off, so the lags'
+    // own typical step (2.9 s) would hold nothing back.
+    let tests = [5_000; 4];
+    let walls = [6_000, 10_300, 6_200, 14_700];
+    record_shards(&store, "r", 1_000, "tests", &walls, &tests, "passed");
+    let before = store.shard_start_lags("acme", "tests", 4, false).unwrap();
+    assert_eq!(before, [ms(0), ms(4_300), ms(200), ms(8_700)], "without command starts: the old rule");
+    for (i, started) in [2_000u64, 2_500, 3_000, 3_500].into_iter().enumerate() {
+        store.record_command_start("r", i as u32, 1, at(started)).unwrap();
+    }
+    // Step 500 ms: each lag at most 2 × 500 ms × its index + 250 ms.
+    assert_eq!(store.shard_start_lags("acme", "tests", 4, false).unwrap(), [ms(0), ms(1_250), ms(200), ms(3_250)]);
+}

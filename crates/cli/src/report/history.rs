@@ -193,9 +193,12 @@ impl Reporter for HistoryReporter {
             Event::StepOutput { step, line, .. } => self.log(*step, line.replace('\n', " ")),
             // What slipway said of the step as it went (its share of a split, its queue
             // batches, on_fail), so `show --logs` can tell how a split went.
-            Event::StepPhase { step, message } if message != "running" => {
-                self.log(*step, format!("slipway: {message}"))
+            Event::StepPhase { step, message } if message == "running" => {
+                let attempt = self.attempts.get(step).copied().unwrap_or(1);
+                let result = self.store.record_command_start(&self.run_id, step.0 as u32, attempt, SystemTime::now());
+                self.note(result);
             }
+            Event::StepPhase { step, message } => self.log(*step, format!("slipway: {message}")),
             Event::TestResults { step, attempt, cases } => {
                 let records: Vec<TestCaseRecord> = cases.iter().map(record).collect();
                 // Queue batches add up within an attempt: keep what came before.
