@@ -14,6 +14,7 @@ pub mod interpolate;
 pub mod project;
 mod reader;
 pub mod service;
+mod shared_reports;
 pub mod source;
 pub mod split;
 pub mod steps;

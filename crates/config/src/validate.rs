@@ -29,6 +29,7 @@ pub(crate) fn validate(project: &Project, diags: &mut Diagnostics) {
         for step in steps {
             check_step(project, step, None, &mut names, &mut top_level, diags);
         }
+        crate::shared_reports::check_shared_reports(project, steps, diags);
     }
 }
 

@@ -1220,3 +1220,56 @@ fn a_variable_in_a_jet_services_files_environment_is_said_to_stay_as_written() {
     assert!(w[0].starts_with("codeship-services.yml:4:5") && w[0].contains("`API_URL`"), "{w:#?}");
     assert!(w[1].starts_with("codeship-services.yml:5:5") && w[1].contains("`$USER`"), "{w:#?}");
 }
+
+#[test]
+fn steps_that_run_at_once_and_read_one_host_report_file_are_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "codeship-services.yml",
+        r#"
+app:
+  image: python:3.11
+  working_dir: /code
+  volumes: ["./:/code", "./out:/reports"]
+alone:
+  image: python:3.11
+  working_dir: /code
+"#,
+    );
+    write(
+        dir.path(),
+        "codeship-steps.yml",
+        r#"
+- type: parallel
+  steps:
+  - { name: sql, service: app, reports: ["/reports/junit.xml"], command: pytest }
+  - { name: dates, service: app, reports: ["/reports/junit.xml"], command: pytest }
+  - { name: own, service: app, reports: ["/reports/junit-own.xml"], command: pytest }
+  - { name: unmounted, service: alone, reports: ["junit.xml"], command: pytest }
+  - { name: unmounted-too, service: alone, reports: ["junit.xml"], command: pytest }
+- { name: later, service: app, reports: ["/reports/junit.xml"], command: pytest }
+- name: shards
+  service: app
+  parallelism: 3
+  reports: ["reports/junit.xml", "reports/junit-{shard}.xml"]
+  command: pytest
+"#,
+    );
+    let (_, warnings) = load(&options(dir.path())).unwrap_or_else(|d| panic!("{:?}", errors(&d)));
+    let warnings: Vec<String> = warnings.iter().map(|d| d.short()).collect();
+    let shared: Vec<&String> = warnings.iter().filter(|w| w.contains("run at the same time")).collect();
+    assert_eq!(shared.len(), 2, "{warnings:?}");
+    // At the later step's entry, naming both and the host file.
+    assert!(
+        shared[0].contains(":5:")
+            && shared[0].contains("step `sql` and step `dates`")
+            && shared[0].contains("`./out/junit.xml`"),
+        "{shared:?}"
+    );
+    // A shard writes one relative file under the bind-mounted project dir; with {shard}, one each.
+    assert!(
+        shared[1].contains("the shards of step `shards`") && shared[1].contains("`./reports/junit.xml`"),
+        "{shared:?}"
+    );
+}
