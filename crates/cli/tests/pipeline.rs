@@ -291,7 +291,7 @@ fn built_image_is_built_once_per_run_and_shared() {
 #[test]
 fn a_failing_build_shows_the_builders_output() {
     let p = TestProject::new("build-fails");
-    p.write("Dockerfile", "FROM busybox\nRUN echo about to fail && exit 7\n");
+    p.write("Dockerfile", "FROM busybox\n\n# the failing step: the builder's step 2, the file's line 4\nRUN echo about to fail \\\n  && exit 7\n");
     p.write("codeship-services.yml", "app:\n  build:\n    context: .\n    dockerfile: Dockerfile\n");
     p.write("codeship-steps.yml", "- { name: uses-it, service: app, command: 'true' }\n");
     let r = p.slipway(&["steps"]);
@@ -302,7 +302,10 @@ fn a_failing_build_shows_the_builders_output() {
     assert!(message.contains("building the image of service `app` (./codeship-services.yml:3:5) failed"), "{message}");
     assert!(message.contains("failed: The command"), "the engine's words, without a prefix: {message}");
     assert!(message.contains("returned a non-zero code: 7"), "{message}");
-    assert!(message.ends_with(&format!("fix {})", p.file("Dockerfile").display())), "{message}");
+    assert!(
+        message.ends_with(&format!("(step 2 of the build: fix {}:4)", p.file("Dockerfile").display())),
+        "{message}"
+    );
     assert!(r.stdout.contains("about to fail"), "build output is shown on failure: {}", r.dump());
     p.assert_no_leftovers();
 }

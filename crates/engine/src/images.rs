@@ -8,6 +8,7 @@ use std::time::Instant;
 use slipway_plan::StepId;
 use tokio::sync::OnceCell;
 
+use crate::dockerfile_lines::instruction_line;
 use crate::events::{Event, ImageAction};
 use crate::labels::{object_name, with, IMAGE, IMAGE_ID, IMAGE_LAYER, IMAGE_REPLACED, PROJECT, RUN, SERVICE};
 use crate::run::Run;
@@ -92,6 +93,12 @@ impl Images {
 fn builder_container(line: &str) -> Option<&str> {
     let id = line.trim().strip_prefix("---> Running in ")?;
     (id.len() >= 12 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+}
+
+/// N of a classic build's `Step N/M : RUN …` line.
+fn builder_step(line: &str) -> Option<usize> {
+    let (step, _) = line.strip_prefix("Step ")?.split_once('/')?;
+    step.parse().ok()
 }
 
 /// The layer id in a classic build's ` ---> 5d0da3dc9764` line (not ` ---> Running in …`).
@@ -200,7 +207,12 @@ impl Run {
         );
         // The layer after a FROM is the base image: not the run's.
         let base_next = std::sync::atomic::AtomicBool::new(false);
+        // The builder's `Step N/M` it was last in: where a failed build failed.
+        let last_step = std::sync::atomic::AtomicUsize::new(0);
         let output = |line: String| {
+            if let Some(n) = builder_step(&line) {
+                last_step.store(n, std::sync::atomic::Ordering::Relaxed);
+            }
             if let Some(container) = builder_container(&line) {
                 self.images.update_unfinished(service, |b| b.builder = Some(container.to_string()));
             } else if let Some(layer) = committed_layer(&line) {
@@ -240,12 +252,14 @@ impl Run {
         let build = &self.plan.builds[service];
         self.runtime.build_image(build, &options, &output).await.map_err(|e| {
             self.images.update_unfinished(service, |b| b.ended = true);
-            format!(
-                "building the image of service `{service}` ({}) failed: {} (the build output above shows the step; fix {})",
-                spec.image_at,
-                e.message,
-                build.context.join(&build.dockerfile).display(),
-            )
+            let dockerfile = build.context.join(&build.dockerfile);
+            let step = last_step.load(std::sync::atomic::Ordering::Relaxed);
+            let line = std::fs::read_to_string(&dockerfile).ok().and_then(|text| instruction_line(&text, step));
+            let fix = match line {
+                Some(line) => format!("step {step} of the build: fix {}:{line}", dockerfile.display()),
+                None => format!("the build output above shows the step; fix {}", dockerfile.display()),
+            };
+            format!("building the image of service `{service}` ({}) failed: {} ({fix})", spec.image_at, e.message)
         })?;
         self.images.unfinished.lock().expect("images").remove(service);
         if spec.cached {

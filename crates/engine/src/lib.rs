@@ -6,6 +6,7 @@
 mod cache;
 mod container_spec;
 mod credentials;
+mod dockerfile_lines;
 pub mod events;
 mod gate;
 mod images;
