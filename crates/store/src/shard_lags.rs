@@ -30,6 +30,9 @@ WHERE r.project = ?1 AND s.name = ?2 AND s.attempt = 1 AND s.shard IS NOT NULL A
 ORDER BY r.started_at_ms DESC, r.rowid DESC
 LIMIT ?3";
 
+/// A run's shards: index → (time beyond its tests in ms, when its command started).
+type Shards = BTreeMap<u32, (i64, Option<i64>)>;
+
 impl Store {
     /// For each shard (index 0 = shard 1) of the step `step_name` split `shards` ways,
     /// how much more than the least its time beyond its tests was: the median over the
@@ -48,8 +51,8 @@ impl Store {
         warm: bool,
     ) -> Result<Vec<Duration>, StoreError> {
         let connection = self.connection();
-        // Per run, newest first: shard index → (overhead in ms, when its command started).
-        let mut runs: Vec<(String, BTreeMap<u32, (i64, Option<i64>)>, bool)> = Vec::new();
+        // Per run, newest first: its shards, and whether it can tell lags.
+        let mut runs: Vec<(String, Shards, bool)> = Vec::new();
         connection
             .prepare_cached(SHARD_OVERHEADS)
             .and_then(|mut statement| {
@@ -71,7 +74,7 @@ impl Store {
                 Ok(())
             })
             .map_err(self.database_error("computing shard start lags"))?;
-        let usable: Vec<&BTreeMap<u32, (i64, Option<i64>)>> = runs
+        let usable: Vec<&Shards> = runs
             .iter()
             .filter(|(_, overheads, usable)| *usable && overheads.keys().copied().eq(1..=shards as u32))
             .take(LAG_RUNS)
