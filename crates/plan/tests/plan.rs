@@ -332,16 +332,21 @@ fn a_shard_left_without_files_by_its_start_lag_says_so() {
     assert!(last.contains("about 10.0 s after the quickest shard"), "{last}");
 }
 
-#[test]
-fn queue_workers_beyond_the_number_of_files_do_not_start() {
-    let steps = "- name: tests\n  service: app\n  parallelism: 4\n  split:\n    files: \"t/*.py\"\n    mode: queue\n  command: pytest {files}\n";
+/// The plan of `steps` (one split step) over the files `t/a.py` and `t/b.py`, no timings.
+fn plan_split_of_two_files(steps: &str) -> slipway_plan::Plan {
     let (_dir, project) = project(ONE, steps);
     let request = slipway_plan::split_requests(&project).pop().expect("a split step");
     let files: Vec<String> = ["t/a.py", "t/b.py"].map(String::from).to_vec();
     let input = slipway_plan::SplitInput { timings: Default::default(), files, start_lags: Vec::new() };
     let mut ctx = ctx(None);
     ctx.split_inputs.insert(request.key, input);
-    let plan = build_plan(&project, &ctx).unwrap();
+    build_plan(&project, &ctx).unwrap()
+}
+
+#[test]
+fn queue_workers_beyond_the_number_of_files_do_not_start() {
+    let steps = "- name: tests\n  service: app\n  parallelism: 4\n  split:\n    files: \"t/*.py\"\n    mode: queue\n  command: pytest {files}\n";
+    let plan = plan_split_of_two_files(steps);
     let skipped =
         plan.steps.iter().filter(|s| s.skip.as_deref().is_some_and(|w| w.contains("fewer files than workers")));
     assert_eq!(skipped.count(), 2, "{:?}", plan.steps.iter().map(|s| &s.skip).collect::<Vec<_>>());
@@ -351,13 +356,7 @@ fn queue_workers_beyond_the_number_of_files_do_not_start() {
 fn shard_placeholders_in_reports_are_replaced_per_shard() {
     for mode in ["static", "queue"] {
         let steps = format!("- name: tests\n  service: app\n  parallelism: 2\n  split:\n    files: \"t/*.py\"\n    mode: {mode}\n  reports: [\"reports/junit-{{shard}}-of-{{shards}}.xml\", \"other/*.xml\"]\n  command: pytest {{files}}\n");
-        let (_dir, project) = project(ONE, &steps);
-        let request = slipway_plan::split_requests(&project).pop().expect("a split step");
-        let files: Vec<String> = ["t/a.py", "t/b.py"].map(String::from).to_vec();
-        let input = slipway_plan::SplitInput { timings: Default::default(), files, start_lags: Vec::new() };
-        let mut ctx = ctx(None);
-        ctx.split_inputs.insert(request.key, input);
-        let plan = build_plan(&project, &ctx).unwrap();
+        let plan = plan_split_of_two_files(&steps);
         let reports: Vec<Vec<String>> = plan
             .steps
             .iter()
