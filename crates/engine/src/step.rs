@@ -398,9 +398,6 @@ impl Run {
             Ok(code) => StepEnd::Exited(code),
             Err(message) => start_failure(message),
         };
-        // A script it could not run, when the reason is in the file itself (the shell's
-        // gate says 127, runc's exec failing in a container started plainly 1, an
-        // interpreter refusing an option with a `\r` on it 2).
         // Killed: the engine knows whether the kernel's OOM killer did it.
         let end = match end {
             StepEnd::Exited(137) => match self.runtime.container_state(&command_container).await {
@@ -413,6 +410,9 @@ impl Run {
             },
             end => end,
         };
+        // A script it could not run, when the reason is in the file itself (the shell's
+        // gate says 127, runc's exec failing in a container started plainly 1, an
+        // interpreter refusing an option with a `\r` on it 2).
         let end = match end {
             StepEnd::Exited(code @ (1 | 2 | 126 | 127))
             | StepEnd::ExitedWith { code: code @ (1 | 2 | 126 | 127), .. } => {
