@@ -157,21 +157,19 @@ pub fn or_exit<T>(result: Result<T, Diagnostics>) -> Result<T, ExitCode> {
     })
 }
 
-/// Run a plan on the engine with these reporters, cancelling on Ctrl-C/SIGTERM
-/// (`quiet_signals`: say nothing about it, for a terminal handed to the container) and
-/// once the run has taken `timeout`. Returns the outcome and the reporters' errors.
+/// Run a plan on the engine with these reporters, cancelling on Ctrl-C/SIGTERM and once
+/// the run has taken `timeout`. Returns the outcome and the reporters' errors.
 pub async fn execute(
     plan: Plan,
     runtime: DockerRuntime,
     options: EngineOptions,
     reporters: Vec<Box<dyn Reporter>>,
-    quiet_signals: bool,
     timeout: Option<Duration>,
 ) -> (RunOutcome, Vec<String>) {
     let (sink, events) = EventSink::channel();
     let reporting = spawn_reporters(events, reporters);
     let cancel = CancellationToken::new();
-    cancel_on_signals(cancel.clone(), quiet_signals, options.steps_finished.clone());
+    cancel_on_signals(cancel.clone(), false, options.steps_finished.clone());
     if let Some(limit) = timeout {
         cancel_after(cancel.clone(), limit, options.steps_finished.clone());
     }

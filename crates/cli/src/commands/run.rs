@@ -95,7 +95,7 @@ async fn run_one(args: RunArgs) -> Result<ExitCode, ExitCode> {
         ..EngineOptions::default()
     };
     // Once the command runs in a TTY, Ctrl-C goes to its process, as with `docker run -it`.
-    let (outcome, _) = execute(plan, runtime, options, reporters, false, None).await;
+    let (outcome, _) = execute(plan, runtime, options, reporters, None).await;
     drop(raw_mode);
     if outcome.cancelled {
         return Ok(ExitCode::from(crate::signals::cancelled_exit_code()));

@@ -113,7 +113,7 @@ async fn run_steps(args: StepsArgs) -> Result<ExitCode, ExitCode> {
         project_dir: Some(project_dir),
         ..EngineOptions::default()
     };
-    let (outcome, report_errors) = execute(plan, runtime, options, reporters, false, args.timeout).await;
+    let (outcome, report_errors) = execute(plan, runtime, options, reporters, args.timeout).await;
     if let Err(e) = store.prune_runs(&project_name, RUNS_KEPT) {
         super::error(format!("history: {e}"));
     }
