@@ -355,6 +355,11 @@ pub async fn remove_built_image(runtime: &dyn Runtime, name: &str, id: &str) -> 
     }
 }
 
+/// An image id as the docker CLI shows it: 12 hex digits, without `sha256:`.
+pub fn short_image_id(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
 /// What [`remove_built_image`] would remove, said for `gc --dry-run`; `None` when it
 /// would remove nothing (the image is gone, or a later build took its name and the image
 /// keeps another).
@@ -363,8 +368,7 @@ pub async fn built_image_to_remove(runtime: &dyn Runtime, name: &str, id: &str) 
         Ok(Some(info)) if id.is_empty() || info.id == id => Some(format!("image {name}")),
         Ok(_) if !id.is_empty() => match runtime.inspect_image(id).await {
             Ok(Some(info)) if info.tags.is_empty() => {
-                let short: String = id.trim_start_matches("sha256:").chars().take(12).collect();
-                Some(format!("untagged image {short} (built as {name}, a name a later build has taken)"))
+                Some(format!("untagged image {} (built as {name}, a name a later build has taken)", short_image_id(id)))
             }
             _ => None,
         },

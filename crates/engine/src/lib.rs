@@ -40,7 +40,7 @@ mod warm_step;
 
 pub use cache::{cache_reference, CACHE_REPOSITORY};
 pub use events::{Event, EventSink, ImageAction, StepInfo, StepStatus};
-pub use images::{built_image_to_remove, remove_built_image, restore_replaced_name};
+pub use images::{built_image_to_remove, remove_built_image, restore_replaced_name, short_image_id};
 pub use options::{CacheSettings, EngineOptions, Interactive, RegistrySettings, WarmPools};
 pub use run::{load_image, run, RunOutcome};
 pub use runtime::Runtime;

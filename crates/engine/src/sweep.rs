@@ -178,7 +178,7 @@ async fn remove_build_layers(
     }
     let dangling = runtime.list_dangling_images(None).await.unwrap_or_default();
     for image in leftover_layers(&dangling, layers, since, project) {
-        let short: String = image.trim_start_matches("sha256:").chars().take(12).collect();
+        let short = crate::images::short_image_id(&image);
         match remove_soon(runtime, &image, patience).await {
             Ok(true) => removed += 1,
             Ok(false) => {}

@@ -11,7 +11,7 @@ use slipway_engine::runtime::{Labels, Leftovers, Runtime};
 use slipway_engine::warm::WARM_SOCKET;
 use slipway_engine::{
     built_image_to_remove, killed_build_layers, remove_all, remove_built_image, remove_killed_build_layers,
-    restore_replaced_name, stale_pool_sockets,
+    restore_replaced_name, short_image_id, stale_pool_sockets,
 };
 
 use super::{connect, error, this_host, EXIT_FAILURE};
@@ -146,7 +146,10 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             for (what, replaced) in &built {
                 match replaced {
                     Some(previous) => {
-                        outln!("  {what} (the name goes back to the image it named before, {})", short_id(previous))
+                        outln!(
+                            "  {what} (the name goes back to the image it named before, {})",
+                            short_image_id(previous)
+                        )
                     }
                     None => outln!("  {what}"),
                 }
@@ -154,7 +157,7 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
             for layer in &layers {
                 outln!(
                     "  layer {} (and the untagged layers under it) of a build the run was in when it was killed",
-                    short_id(layer)
+                    short_image_id(layer)
                 );
             }
             continue;
@@ -182,7 +185,7 @@ pub async fn gc(args: &GcArgs) -> ExitCode {
     let untagged: Vec<_> =
         dangling.iter().filter(|i| !i.labels.get(PROJECT).is_some_and(|p| busy_projects.contains(p))).collect();
     for image in untagged {
-        let short = short_id(&image.id);
+        let short = short_image_id(&image.id);
         let project = image.labels.get(PROJECT).map_or("", String::as_str);
         if args.dry_run {
             outln!("would remove untagged image {short} (project {project})");
@@ -230,9 +233,4 @@ fn image_order(runs: &BTreeMap<String, (Leftovers, Labels)>) -> Vec<&String> {
     let mut order = ids.clone();
     order.sort_by_key(|run| later_builds(run, &ids, &marker_labels, 0));
     order
-}
-
-/// An image id as `docker images` shows it.
-fn short_id(id: &str) -> String {
-    id.trim_start_matches("sha256:").chars().take(12).collect()
 }

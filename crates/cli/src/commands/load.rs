@@ -41,7 +41,7 @@ async fn load(args: LoadArgs) -> Result<ExitCode, ExitCode> {
     let _ = reporting.await;
     match result {
         Ok(id) => {
-            outln!("{image} ({})", id.trim_start_matches("sha256:").chars().take(12).collect::<String>());
+            outln!("{image} ({})", slipway_engine::short_image_id(&id));
             Ok(ExitCode::SUCCESS)
         }
         Err(message) => {
